@@ -1,0 +1,163 @@
+//! The Free Spoken Digit Dataset on disk: file names, the official split and
+//! leave-one-speaker-out folds.
+//!
+//! Names are `{digit}_{speaker}_{take}.wav`. Takes 0-4 of every speaker and digit are the
+//! official TEST split; nothing may train on them, so LOSO folds train on the other speakers'
+//! takes 5-49 only and test on every take of the held-out speaker.
+
+use std::path::{Path, PathBuf};
+
+/// Environment variable naming the FSDD `recordings` directory.
+pub const FSDD_DIR_ENV: &str = "FSDD_DIR";
+/// Where the data is looked for when neither a flag nor [`FSDD_DIR_ENV`] names it.
+pub const DEFAULT_FSDD_DIR: &str = "data/fsdd/recordings";
+/// Highest take number in the official test split.
+pub const LAST_TEST_TAKE: u32 = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error(
+        "FSDD recordings not found at {0}: get them with `git clone https://github.com/Jakobovski/free-spoken-digit-dataset` \
+         and pass `--data <clone>/recordings` or set FSDD_DIR"
+    )]
+    Missing(PathBuf),
+    #[error("{path}: cannot list directory: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{0}: holds no FSDD recordings named {{digit}}_{{speaker}}_{{take}}.wav")]
+    NoRecordings(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+/// One FSDD recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Utterance {
+    pub path: PathBuf,
+    pub digit: u8,
+    pub speaker: String,
+    pub take: u32,
+}
+
+impl Utterance {
+    /// Parses `{digit}_{speaker}_{take}.wav`.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        if path.extension()?.to_str()?.to_ascii_lowercase() != "wav" {
+            return None;
+        }
+        let stem = path.file_stem()?.to_str()?;
+        let mut parts = stem.splitn(2, '_');
+        let digit: u8 = parts.next()?.parse().ok().filter(|d| *d <= 9)?;
+        let rest = parts.next()?;
+        let (speaker, take) = rest.rsplit_once('_')?;
+        let take: u32 = take.parse().ok()?;
+        (!speaker.is_empty()).then(|| Self { path: path.to_owned(), digit, speaker: speaker.to_owned(), take })
+    }
+
+    pub fn split(&self) -> Split {
+        if self.take <= LAST_TEST_TAKE { Split::Test } else { Split::Train }
+    }
+}
+
+/// The label carried by a file name's leading `{digit}_` (any file, not only FSDD).
+pub fn label_from_file_name(path: &Path) -> Option<u8> {
+    let name = path.file_name()?.to_str()?;
+    let (head, _) = name.split_once('_')?;
+    head.parse().ok().filter(|d: &u8| *d <= 9)
+}
+
+/// The recordings directory: the flag, else `$FSDD_DIR`, else [`DEFAULT_FSDD_DIR`].
+pub fn resolve_dir(flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_owned)
+        .or_else(|| std::env::var_os(FSDD_DIR_ENV).map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_FSDD_DIR))
+}
+
+/// Every recording in a directory, sorted by (speaker, digit, take) so runs are reproducible.
+#[derive(Debug, Clone)]
+pub struct Fsdd {
+    pub dir: PathBuf,
+    pub utterances: Vec<Utterance>,
+}
+
+impl Fsdd {
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, DatasetError> {
+        let dir = dir.as_ref().to_owned();
+        if !dir.is_dir() {
+            return Err(DatasetError::Missing(dir));
+        }
+        let entries = std::fs::read_dir(&dir).map_err(|source| DatasetError::Io { path: dir.clone(), source })?;
+        let mut utterances = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| DatasetError::Io { path: dir.clone(), source })?;
+            if let Some(u) = Utterance::from_path(&entry.path()) {
+                utterances.push(u);
+            }
+        }
+        if utterances.is_empty() {
+            return Err(DatasetError::NoRecordings(dir));
+        }
+        utterances.sort_by(|a, b| (&a.speaker, a.digit, a.take).cmp(&(&b.speaker, b.digit, b.take)));
+        Ok(Self { dir, utterances })
+    }
+
+    pub fn split(&self, split: Split) -> Vec<&Utterance> {
+        self.utterances.iter().filter(|u| u.split() == split).collect()
+    }
+
+    /// Speakers, sorted.
+    pub fn speakers(&self) -> Vec<String> {
+        let mut s: Vec<String> = self.utterances.iter().map(|u| u.speaker.clone()).collect();
+        s.sort();
+        s.dedup();
+        s
+    }
+
+    /// Leave-one-speaker-out folds: for each speaker, train on the others' TRAIN takes and test
+    /// on all of the held-out speaker's takes.
+    pub fn loso_folds(&self) -> Vec<LosoFold<'_>> {
+        self.speakers()
+            .into_iter()
+            .map(|held_out| LosoFold {
+                train: self.utterances.iter().filter(|u| u.speaker != held_out && u.split() == Split::Train).collect(),
+                test: self.utterances.iter().filter(|u| u.speaker == held_out).collect(),
+                held_out,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LosoFold<'a> {
+    pub held_out: String,
+    pub train: Vec<&'a Utterance>,
+    pub test: Vec<&'a Utterance>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_split() {
+        let u = Utterance::from_path(Path::new("/x/7_jackson_32.wav")).unwrap();
+        assert_eq!((u.digit, u.speaker.as_str(), u.take, u.split()), (7, "jackson", 32, Split::Train));
+        let t = Utterance::from_path(Path::new("0_george_4.wav")).unwrap();
+        assert_eq!(t.split(), Split::Test);
+        assert!(Utterance::from_path(Path::new("12_george_4.wav")).is_none());
+        assert!(Utterance::from_path(Path::new("7_jackson_x.wav")).is_none());
+        assert!(Utterance::from_path(Path::new("7_jackson_3.txt")).is_none());
+        assert_eq!(label_from_file_name(Path::new("dir/3_me_take2.wav")), Some(3));
+        assert_eq!(label_from_file_name(Path::new("dir/x3_me.wav")), None);
+    }
+
+    #[test]
+    fn missing_dir_says_how_to_get_the_data() {
+        let err = Fsdd::open("/definitely/not/here").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("/definitely/not/here") && msg.contains("free-spoken-digit-dataset"), "{msg}");
+    }
+}

@@ -1,0 +1,82 @@
+//! `cargo xtask setup | test | bundle`: the project's own build steps, so a fresh machine needs
+//! nothing but cargo and the two README commands.
+
+mod apt;
+mod bundle;
+mod libtorch;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  setup                 install what builds need (apt packages, CPU libtorch for the trainer)
+  test                  setup, then build and run every test of the workspace
+  bundle <pkg> [args]   bundle a plugin as CLAP + VST3 (e.g. `bundle fsdd-plugin --release`)";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+    let root = workspace_root();
+    match command.as_deref() {
+        Some("setup") => setup(&root),
+        Some("test") => test(&root, &rest),
+        Some("bundle") => bundle::run(rest),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
+        None => bail!("no command given\n\n{USAGE}"),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace root").to_owned()
+}
+
+/// Idempotent: fast when everything is already there.
+fn setup(root: &Path) -> Result<()> {
+    apt::ensure_packages(apt::REQUIRED)?;
+    let libtorch = libtorch::ensure(root).context("preparing the CPU libtorch for the trainer")?;
+    println!("xtask: setup done (libtorch at {})", libtorch.display());
+    Ok(())
+}
+
+/// Every test of the workspace, the trainer's included. Extra arguments go to `cargo test`
+/// (e.g. `cargo xtask test -- --nocapture`).
+fn test(root: &Path, extra: &[String]) -> Result<()> {
+    setup(root)?;
+    // The plugin-hosting tests load the built plugin library, which `cargo test` does not
+    // rebuild on its own; build it first with the same (dev) profile the tests use.
+    cargo(root, &["build", "--package", "fsdd-plugin", "--lib"])?;
+    // --all-targets also runs each criterion bench once in test mode, so benches cannot rot.
+    let mut args = vec!["test", "--workspace", "--all-targets"];
+    args.extend(extra.iter().map(String::as_str));
+    cargo(root, &args)
+}
+
+fn cargo(root: &Path, args: &[&str]) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    println!("xtask: cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("running cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
