@@ -12,6 +12,9 @@ use anyhow::{Context, Result, bail};
 /// - python3-pip: downloads the PyPI wheels the CPU libtorch is cut from.
 pub const REQUIRED: &[&str] = &["libasound2-dev", "pkg-config", "tmux", "alsa-utils", "python3-pip"];
 
+/// What the dashboard alone needs to build (cpal links ALSA).
+pub const RUNTIME: &[&str] = &["libasound2-dev", "pkg-config"];
+
 fn installed(package: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", package])

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
+  run [-- args]         build and start the dashboard `fsdd-tui` (release) with the shipped model
   setup                 install what builds need (apt packages, CPU libtorch for the trainer)
   test                  setup, then build and run every test of the workspace
   bundle <pkg> [args]   bundle a plugin as CLAP + VST3 (e.g. `bundle fsdd-plugin --release`)";
@@ -30,6 +31,7 @@ fn run() -> Result<()> {
     let rest: Vec<String> = args.collect();
     let root = workspace_root();
     match command.as_deref() {
+        Some("run") => run_dashboard(&root, &rest),
         Some("setup") => setup(&root),
         Some("test") => test(&root, &rest),
         Some("bundle") => bundle::run(rest),
@@ -52,6 +54,14 @@ fn setup(root: &Path) -> Result<()> {
     let libtorch = libtorch::ensure(root).context("preparing the CPU libtorch for the trainer")?;
     println!("xtask: setup done (libtorch at {})", libtorch.display());
     Ok(())
+}
+
+/// The main job: the live dashboard. Needs only the audio packages, not libtorch.
+fn run_dashboard(root: &Path, extra: &[String]) -> Result<()> {
+    apt::ensure_packages(apt::RUNTIME)?;
+    let mut args = vec!["run", "--release", "--quiet", "--package", "fsdd-tui", "--"];
+    args.extend(extra.iter().map(String::as_str).filter(|a| *a != "--"));
+    cargo(root, &args)
 }
 
 /// Every test of the workspace, the trainer's included. Extra arguments go to `cargo test`
