@@ -6,9 +6,10 @@ use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor, N_FRAMES};
 use fsdd_integration_tests::{fixture, fsdd_dir};
 
 /// Tolerance, in the units of the coefficients (dB-scaled cepstra, typical magnitudes 1-800).
-/// f32 (Rust) against f64 (numpy) accumulates ~1e-3; 0.02 still catches any real definition
-/// change (a different window, filterbank, floor or DCT norm moves values by whole units).
-const TOLERANCE: f32 = 0.02;
+/// Measured worst case: 1.2e-4 (f32 in Rust against f64 in numpy); 2e-3 leaves room for other
+/// CPUs' float rounding and still catches any definition change (a different window,
+/// filterbank, floor or DCT norm moves values by whole units).
+const TOLERANCE: f32 = 2e-3;
 
 #[test]
 fn mfcc_matches_the_librosa_reference_on_fsdd() {
