@@ -1,0 +1,175 @@
+//! The model card `models/fsdd.json`: what the shipped model is, how it was made, and the numbers
+//! measured on it.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use fsdd_core::metrics::ConfusionMatrix;
+use serde::Serialize;
+
+use crate::augment::AugmentPolicy;
+use crate::export::{EMBEDDING_NAME, INPUT_NAME, OPSET, PROBS_NAME};
+use crate::pipeline::FoldResult;
+use crate::train::Recipe;
+
+pub const FSDD_COMMIT: &str = "26eb9aaf76e81b692f806f9140c2d2777410d7a1";
+
+#[derive(Debug, Serialize)]
+pub struct ModelCard {
+    /// "provisional" or "final".
+    pub status: String,
+    pub note: String,
+    pub model_file: String,
+    pub contract: Contract,
+    pub dataset: DatasetInfo,
+    pub recipe: Recipe,
+    pub augmentation: AugmentPolicy,
+    pub architecture: String,
+    pub parameters: i64,
+    pub file_size_bytes: u64,
+    pub training: TrainingInfo,
+    pub test: TestInfo,
+    pub parity_max_abs_diff_tch_vs_tract: f32,
+    pub tract_decision_us: DecisionTime,
+    /// Filled in by `trainer loso` (same recipe); null until then.
+    pub loso: Option<LosoInfo>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Contract {
+    pub opset: i64,
+    pub input: String,
+    pub outputs: Vec<String>,
+}
+
+impl Contract {
+    pub fn new(embedding: i64) -> Self {
+        Self {
+            opset: OPSET,
+            input: format!(
+                "{INPUT_NAME}: f32 [N,1,64,64] raw MFCC (fsdd_core::mfcc); per-band normalisation is inside the graph"
+            ),
+            outputs: vec![
+                format!("{PROBS_NAME}: f32 [N,10] softmax probabilities"),
+                format!("{EMBEDDING_NAME}: f32 [N,{embedding}] penultimate layer (after ReLU)"),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DatasetInfo {
+    pub name: &'static str,
+    pub source: &'static str,
+    pub commit: &'static str,
+    pub license: &'static str,
+    pub fit: String,
+    pub validation: String,
+    pub test: String,
+}
+
+impl DatasetInfo {
+    pub fn new(fit: usize, validation: usize, test: usize) -> Self {
+        Self {
+            name: "Free Spoken Digit Dataset (FSDD)",
+            source: "https://github.com/Jakobovski/free-spoken-digit-dataset",
+            commit: FSDD_COMMIT,
+            license: "CC BY-SA 4.0",
+            fit: format!("takes 10-49 of every speaker and digit ({fit} utterances)"),
+            validation: format!(
+                "takes 5-9 (part of the official TRAIN split; picks the best epoch) ({validation} utterances)"
+            ),
+            test: format!(
+                "takes 0-4, the official TEST split, never trained on ({test} utterances)"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct TrainingInfo {
+    pub wall_time_s: f64,
+    pub machine: String,
+    pub torch_threads: i32,
+    pub best_epoch: u32,
+    pub best_validation_accuracy: f64,
+    pub best_validation_macro_f1: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TestInfo {
+    pub evaluated_with: &'static str,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    pub errors: u32,
+    pub total: u32,
+    /// Rows: true digit, columns: predicted digit.
+    pub confusion_matrix: [[u32; 10]; 10],
+    pub per_digit_recall: Vec<Option<f64>>,
+}
+
+impl TestInfo {
+    pub fn from_confusion(cm: &ConfusionMatrix) -> Self {
+        Self {
+            evaluated_with: "tract-onnx on the exported file, batch 1, fsdd_core MFCC",
+            accuracy: cm.accuracy(),
+            macro_f1: cm.macro_f1(),
+            errors: cm.total() - cm.correct(),
+            total: cm.total(),
+            confusion_matrix: cm.counts,
+            per_digit_recall: cm.per_digit_recall().to_vec(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DecisionTime {
+    pub what: &'static str,
+    pub median: f64,
+    pub p90: f64,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct LosoInfo {
+    pub recipe: serde_json::Value,
+    pub folds: Vec<FoldResult>,
+    pub mean_accuracy: f64,
+    pub wall_time_s: f64,
+    pub evaluated_with: String,
+}
+
+/// Writes the card as pretty JSON, keeping an existing card's `loso` section when it was
+/// measured with the same recipe (LOSO evaluates the recipe, not this particular file).
+pub fn write_card(card: &ModelCard, path: &Path) -> Result<()> {
+    let mut value = serde_json::to_value(card)?;
+    if card.loso.is_none()
+        && let Some(previous) = read_card(path)
+        && let Some(loso) = previous.get("loso").filter(|l| !l.is_null())
+        && loso.get("recipe") == Some(&serde_json::to_value(&card.recipe)?)
+    {
+        value["loso"] = loso.clone();
+    }
+    write_json(&value, path)
+}
+
+pub fn read_card(path: &Path) -> Option<serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+pub fn write_json(value: &serde_json::Value, path: &Path) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Puts LOSO results into an existing card (if its recipe matches) and returns whether it did.
+pub fn attach_loso(path: &Path, loso: &LosoInfo) -> Result<bool> {
+    let Some(mut card) = read_card(path) else {
+        return Ok(false);
+    };
+    if card.get("recipe") != Some(&loso.recipe) {
+        return Ok(false);
+    }
+    card["loso"] = serde_json::to_value(loso)?;
+    write_json(&card, path)?;
+    Ok(true)
+}

@@ -1,0 +1,110 @@
+//! FSDD waveforms in memory, the train/validation/test partition, and MFCC feature batches.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use fsdd_core::dataset::{Fsdd, Split, Utterance};
+use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor, SAMPLE_RATE};
+
+/// Train takes `5..=LAST_VALIDATION_TAKE` are held out for validation (checkpoint selection);
+/// the official test takes 0-4 are never touched in training.
+pub const LAST_VALIDATION_TAKE: u32 = 9;
+
+/// One recording, decoded.
+#[derive(Debug, Clone)]
+pub struct Clip {
+    pub samples: Vec<f32>,
+    pub digit: u8,
+    pub speaker: String,
+    pub take: u32,
+}
+
+/// Opens the dataset directory (flag, else `$FSDD_DIR`, else `data/fsdd/recordings`).
+pub fn open_dataset(flag: Option<&Path>) -> Result<Fsdd> {
+    let dir = fsdd_core::dataset::resolve_dir(flag);
+    Ok(Fsdd::open(&dir)?)
+}
+
+/// Decodes recordings; FSDD is 8 kHz mono, anything else is refused rather than silently
+/// resampled differently from the recognizer.
+pub fn load_clips(utterances: &[&Utterance]) -> Result<Vec<Clip>> {
+    utterances
+        .iter()
+        .map(|u| {
+            let audio = fsdd_core::audio::read_wav(&u.path)
+                .with_context(|| format!("reading {}", u.path.display()))?;
+            if audio.sample_rate != SAMPLE_RATE {
+                bail!(
+                    "{}: sample rate {} Hz, expected {SAMPLE_RATE} Hz",
+                    u.path.display(),
+                    audio.sample_rate
+                );
+            }
+            Ok(Clip {
+                samples: audio.samples,
+                digit: u.digit,
+                speaker: u.speaker.clone(),
+                take: u.take,
+            })
+        })
+        .collect()
+}
+
+/// The official split's TRAIN takes, divided into the part we fit and the part we validate on.
+pub struct Partition<'a> {
+    pub fit: Vec<&'a Utterance>,
+    pub validation: Vec<&'a Utterance>,
+}
+
+/// Splits training utterances (never test takes) into fit and validation by take number.
+pub fn partition<'a>(train: &[&'a Utterance]) -> Partition<'a> {
+    assert!(
+        train.iter().all(|u| u.split() == Split::Train),
+        "test takes must never reach training"
+    );
+    let (validation, fit) = train
+        .iter()
+        .copied()
+        .partition(|u| u.take <= LAST_VALIDATION_TAKE);
+    Partition { fit, validation }
+}
+
+/// MFCC windows of many waveforms, concatenated (`n * FEATURE_LEN`), through the very code the
+/// recognizer runs.
+pub fn mfcc_features<'a>(waves: impl IntoIterator<Item = &'a [f32]>) -> Vec<f32> {
+    let mut extractor = MfccExtractor::new();
+    let mut out = Vec::new();
+    for wave in waves {
+        let start = out.len();
+        out.resize(start + FEATURE_LEN, 0.0);
+        extractor.compute_into(wave, &mut out[start..]);
+    }
+    out
+}
+
+/// Per-band (per MFCC coefficient) mean and standard deviation over every frame of the windows.
+pub fn band_statistics(features: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    use fsdd_core::mfcc::{N_FRAMES, N_MFCC};
+    let mut sum = vec![0f64; N_MFCC];
+    let mut sum_sq = vec![0f64; N_MFCC];
+    let windows = features.len() / FEATURE_LEN;
+    for window in features.chunks_exact(FEATURE_LEN) {
+        for (k, row) in window.chunks_exact(N_FRAMES).enumerate() {
+            for &x in row {
+                sum[k] += x as f64;
+                sum_sq[k] += (x as f64) * (x as f64);
+            }
+        }
+    }
+    let count = (windows * N_FRAMES).max(1) as f64;
+    let mean: Vec<f32> = sum.iter().map(|s| (s / count) as f32).collect();
+    let std = sum
+        .iter()
+        .zip(&sum_sq)
+        .map(|(s, sq)| {
+            let m = s / count;
+            ((sq / count - m * m).max(0.0).sqrt()) as f32
+        })
+        .collect();
+    (mean, std)
+}

@@ -1,0 +1,408 @@
+//! `trainer [train] | eval | loso` — see `trainer --help`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use fsdd_core::dataset::{Fsdd, Split, Utterance};
+use fsdd_core::metrics::ConfusionMatrix;
+use fsdd_core::mfcc::FEATURE_LEN;
+
+use trainer::augment::AugmentPolicy;
+use trainer::card::{
+    self, Contract, DatasetInfo, DecisionTime, LosoInfo, ModelCard, TestInfo, TrainingInfo,
+};
+use trainer::data::{load_clips, open_dataset, partition};
+use trainer::model::ModelSpec;
+use trainer::optim::{Optimizer, OptimizerKind};
+use trainer::pipeline::{FoldResult, decision_time_us, train_export_check};
+use trainer::tract_model::TractModel;
+use trainer::train::{Batchable, Recipe, RunOptions};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Train the FSDD digit CNN (tch), export it to ONNX, evaluate it with tract."
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// `train` is the default subcommand.
+    #[command(flatten)]
+    train: TrainArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train, export models/fsdd.onnx, check tch/tract parity, evaluate, write the model card.
+    Train(TrainArgs),
+    /// Accuracy, macro-F1 and confusion matrix of an exported model on the official test split.
+    Eval(EvalArgs),
+    /// Leave-one-speaker-out: train on five speakers' takes 5-49, test on the sixth.
+    Loso(LosoArgs),
+}
+
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// FSDD `recordings` directory (else $FSDD_DIR, else data/fsdd/recordings).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+#[derive(Args, Clone)]
+struct RecipeArgs {
+    #[arg(long, default_value_t = 50)]
+    epochs: u32,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Augmented copies of each training utterance per epoch, besides the clean one (0 = none).
+    #[arg(long, default_value_t = 1)]
+    augment: u32,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = OptimizerKind::Adadelta)]
+    optimizer: OptimizerKind,
+    /// Learning rate (default: 1.0 for Adadelta, 1e-3 for Adam).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Cosine-decay the learning rate to 5% over the run.
+    #[arg(long)]
+    cosine: bool,
+    /// Torch intra-op threads. 1 by default: on our shared 2-core machine a training step with 2
+    /// OpenMP threads measured 2-4x SLOWER than with 1 (threads spin waiting for a busy core).
+    #[arg(long, default_value_t = 1)]
+    threads: i32,
+    /// Where best/last checkpoints go.
+    #[arg(long, default_value = "target/trainer-checkpoints")]
+    checkpoint_dir: PathBuf,
+    /// Continue from the last checkpoint in --checkpoint-dir (same recipe).
+    #[arg(long)]
+    resume: bool,
+    /// Layer widths conv1,conv2,conv3,fc1,embedding.
+    #[arg(long, default_value = "8,16,32,64,64")]
+    widths: String,
+    /// Dropout before fc2 and fc3.
+    #[arg(long, default_value_t = 0.3)]
+    dropout: f64,
+}
+
+impl RecipeArgs {
+    fn recipe(&self) -> Result<Recipe> {
+        let spec = ModelSpec {
+            dropout: self.dropout,
+            ..ModelSpec::default()
+        }
+        .with_widths(&self.widths)
+        .map_err(anyhow::Error::msg)?;
+        Ok(Recipe {
+            seed: self.seed,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            augment: self.augment,
+            optimizer: self.optimizer,
+            lr: self
+                .lr
+                .unwrap_or_else(|| Optimizer::default_lr(self.optimizer)),
+            cosine: self.cosine,
+            spec,
+        })
+    }
+}
+
+#[derive(Args, Clone)]
+struct TrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    recipe: RecipeArgs,
+    /// The exported model; the card goes next to it with a .json extension.
+    #[arg(long, default_value = "models/fsdd.onnx")]
+    out: PathBuf,
+    /// Card status: "final" or "provisional".
+    #[arg(long, default_value = "final")]
+    status: String,
+    /// Free text for the card.
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[arg(long, default_value = "models/fsdd.onnx")]
+    model: PathBuf,
+}
+
+#[derive(Args)]
+struct LosoArgs {
+    #[command(flatten)]
+    recipe: RecipeArgs,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Model card to record the results in (only if it was trained with the same recipe).
+    #[arg(long, default_value = "models/fsdd.json")]
+    card: PathBuf,
+    /// Run only these held-out speakers (default: all six).
+    #[arg(long)]
+    speaker: Vec<String>,
+}
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        None => train_command(cli.train),
+        Some(Command::Train(args)) => train_command(args),
+        Some(Command::Eval(args)) => eval_command(args),
+        Some(Command::Loso(args)) => loso_command(args),
+    }
+}
+
+fn set_threads(threads: i32) {
+    tch::set_num_threads(threads.max(1));
+    tch::set_num_interop_threads(1);
+}
+
+fn utterances_of<'a>(
+    all: &[&'a Utterance],
+    pred: impl Fn(&Utterance) -> bool,
+) -> Vec<&'a Utterance> {
+    all.iter().copied().filter(|u| pred(u)).collect()
+}
+
+fn train_command(args: TrainArgs) -> Result<()> {
+    set_threads(args.recipe.threads);
+    let recipe = args.recipe.recipe()?;
+    let dataset = open_dataset(args.data.data.as_deref())?;
+    let train = dataset.split(Split::Train);
+    let parts = partition(&train);
+    let fit = load_clips(&parts.fit)?;
+    let validation = load_clips(&parts.validation)?;
+    let test = load_clips(&dataset.split(Split::Test))?;
+    println!(
+        "FSDD at {}: fit {} (takes 10-49), validation {} (takes 5-9), test {} (takes 0-4)",
+        dataset.dir.display(),
+        fit.len(),
+        validation.len(),
+        test.len()
+    );
+    println!("recipe: {}", serde_json::to_string(&recipe)?);
+    let policy = AugmentPolicy::default();
+    let options = RunOptions {
+        checkpoint_dir: args.recipe.checkpoint_dir.clone(),
+        resume: args.recipe.resume,
+        print_confusion: true,
+        label: String::new(),
+    };
+    let doc = format!(
+        "FSDD spoken-digit CNN trained by fsdd trainer; recipe {}",
+        serde_json::to_string(&recipe)?
+    );
+    let report = train_export_check(
+        &recipe,
+        &policy,
+        &fit,
+        &validation,
+        &test,
+        &options,
+        &args.out,
+        &doc,
+    )?;
+    println!(
+        "exported {} ({} bytes, {} parameters); tch vs tract max |diff| {:.2e}",
+        report.onnx.display(),
+        report.file_size_bytes,
+        report.parameters,
+        report.parity_max_abs_diff
+    );
+    println!("TEST split through tract:\n{}", report.test);
+
+    let model = TractModel::load(&args.out)?;
+    let waves: Vec<&[f32]> = test.iter().map(|c| c.samples.as_slice()).collect();
+    let (median, p90) = decision_time_us(&model, &waves, 3)?;
+    println!("decision (MFCC + tract forward, batch 1): median {median:.1} us, p90 {p90:.1} us");
+
+    let card_path = args.out.with_extension("json");
+    let card = ModelCard {
+        status: args.status.clone(),
+        note: args.note.clone(),
+        model_file: args
+            .out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        contract: Contract::new(recipe.spec.embedding),
+        dataset: DatasetInfo::new(fit.len(), validation.len(), test.len()),
+        recipe: recipe.clone(),
+        augmentation: policy,
+        architecture: recipe.spec.describe(),
+        parameters: report.parameters,
+        file_size_bytes: report.file_size_bytes,
+        training: TrainingInfo {
+            wall_time_s: report.wall_time_s,
+            machine: format!(
+                "{} logical cores (shared), CPU only",
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(0)
+            ),
+            torch_threads: args.recipe.threads,
+            best_epoch: report.best.epoch,
+            best_validation_accuracy: report.best.validation_accuracy,
+            best_validation_macro_f1: report.best.validation_macro_f1,
+        },
+        test: TestInfo::from_confusion(&report.test),
+        parity_max_abs_diff_tch_vs_tract: report.parity_max_abs_diff,
+        tract_decision_us: DecisionTime {
+            what: "fsdd_core MFCC of an 8192-sample window + tract forward pass, batch 1, release, measured by the trainer over the 300 test utterances x 3",
+            median,
+            p90,
+        },
+        loso: None,
+    };
+    card::write_card(&card, &card_path)?;
+    println!(
+        "wrote {} (training wall time {:.1} s)",
+        card_path.display(),
+        report.wall_time_s
+    );
+    Ok(())
+}
+
+fn eval_command(args: EvalArgs) -> Result<()> {
+    let dataset = open_dataset(args.data.data.as_deref())?;
+    let test = load_clips(&dataset.split(Split::Test))?;
+    let model = TractModel::load(&args.model)?;
+    let windows = Batchable::clean(&test);
+    let mut cm = ConfusionMatrix::new();
+    let mut mistakes = Vec::new();
+    for (window, clip) in windows.features.chunks_exact(FEATURE_LEN).zip(&test) {
+        let out = model.run(window)?;
+        let predicted = out.predicted();
+        cm.add(clip.digit, predicted);
+        if predicted != clip.digit {
+            mistakes.push(format!(
+                "  {}_{}_{}.wav: heard {predicted} ({:.3}), true {} ({:.3})",
+                clip.digit,
+                clip.speaker,
+                clip.take,
+                out.probs[predicted as usize],
+                clip.digit,
+                out.probs[clip.digit as usize]
+            ));
+        }
+    }
+    println!(
+        "{} on the FSDD test split ({} utterances, takes 0-4), through tract:",
+        args.model.display(),
+        cm.total()
+    );
+    println!("{cm}");
+    println!("errors: {} of {}", mistakes.len(), cm.total());
+    for m in &mistakes {
+        println!("{m}");
+    }
+    Ok(())
+}
+
+fn loso_command(args: LosoArgs) -> Result<()> {
+    set_threads(args.recipe.threads);
+    let recipe = args.recipe.recipe()?;
+    let dataset: Fsdd = open_dataset(args.data.data.as_deref())?;
+    let started = Instant::now();
+    let mut folds = Vec::new();
+    let mut pooled = ConfusionMatrix::new();
+    for fold in dataset.loso_folds() {
+        if !args.speaker.is_empty() && !args.speaker.contains(&fold.held_out) {
+            continue;
+        }
+        let parts = partition(&fold.train);
+        let fit = load_clips(&parts.fit)?;
+        let validation = load_clips(&parts.validation)?;
+        let test = load_clips(&utterances_of(&fold.test, |_| true))?;
+        let dir = args
+            .recipe
+            .checkpoint_dir
+            .join(format!("loso-{}", fold.held_out));
+        let options = RunOptions {
+            checkpoint_dir: dir.clone(),
+            resume: args.recipe.resume,
+            print_confusion: false,
+            label: format!("[{}] ", fold.held_out),
+        };
+        let onnx = dir.join("model.onnx");
+        let report = train_export_check(
+            &recipe,
+            &AugmentPolicy::default(),
+            &fit,
+            &validation,
+            &test,
+            &options,
+            &onnx,
+            "LOSO fold",
+        )?;
+        println!(
+            "[{}] held out, {} utterances through tract:\n{}",
+            fold.held_out,
+            report.test.total(),
+            report.test
+        );
+        pooled.merge(&report.test);
+        folds.push(FoldResult {
+            held_out: fold.held_out.clone(),
+            accuracy: report.test.accuracy(),
+            macro_f1: report.test.macro_f1(),
+            test_utterances: report.test.total(),
+        });
+    }
+    anyhow::ensure!(
+        !folds.is_empty(),
+        "no fold matched --speaker {:?}",
+        args.speaker
+    );
+    let mean = folds.iter().map(|f| f.accuracy).sum::<f64>() / folds.len() as f64;
+    println!("LOSO per speaker:");
+    for f in &folds {
+        println!(
+            "  {:<10} {:.2}%  macro-F1 {:.4}",
+            f.held_out,
+            100.0 * f.accuracy,
+            f.macro_f1
+        );
+    }
+    println!(
+        "  mean       {:.2}%  (pooled {:.2}%)",
+        100.0 * mean,
+        100.0 * pooled.accuracy()
+    );
+    if folds.len() == 6 {
+        let loso = LosoInfo {
+            recipe: serde_json::to_value(&recipe)?,
+            folds,
+            mean_accuracy: mean,
+            wall_time_s: started.elapsed().as_secs_f64(),
+            evaluated_with:
+                "tract on each fold's exported model; test = all 500 takes of the held-out speaker"
+                    .into(),
+        };
+        let path: &Path = &args.card;
+        if card::attach_loso(path, &loso).with_context(|| format!("updating {}", path.display()))? {
+            println!("recorded LOSO results in {}", path.display());
+        } else {
+            println!(
+                "{} missing or trained with another recipe: LOSO results not recorded",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! End-to-end steps shared by the CLI and the tests: train -> export -> reload with tract ->
+//! parity -> evaluate; LOSO; decision timing.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, ensure};
+use fsdd_core::metrics::ConfusionMatrix;
+use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor};
+
+use crate::augment::AugmentPolicy;
+use crate::data::Clip;
+use crate::export::write_onnx;
+use crate::model::{mfcc_batch, parameter_count};
+use crate::tract_model::TractModel;
+use crate::train::{Batchable, BestEpoch, Recipe, RunOptions, train};
+
+/// Largest tolerated |tch - tract| on any output value.
+pub const PARITY_TOLERANCE: f32 = 1e-4;
+
+/// What one train -> export -> check run produced.
+pub struct TrainReport {
+    pub onnx: PathBuf,
+    pub parameters: i64,
+    pub file_size_bytes: u64,
+    pub best: BestEpoch,
+    pub wall_time_s: f64,
+    pub parity_max_abs_diff: f32,
+    pub test: ConfusionMatrix,
+}
+
+/// Max |difference| between tch (eval mode) and tract on the exported file, over both outputs.
+pub fn parity(
+    trained_net: &crate::model::DigitNet,
+    model: &TractModel,
+    features: &[f32],
+) -> Result<f32> {
+    let (probs, embedding) = trained_net.predict(&mfcc_batch(features));
+    let probs: Vec<Vec<f32>> = Vec::try_from(&probs).context("probs to Vec")?;
+    let embedding: Vec<Vec<f32>> = Vec::try_from(&embedding).context("embedding to Vec")?;
+    let mut max_diff = 0.0f32;
+    for (i, window) in features.chunks_exact(FEATURE_LEN).enumerate() {
+        let out = model.run(window)?;
+        ensure!(
+            out.embedding.len() == embedding[i].len(),
+            "embedding size differs between tch and tract"
+        );
+        for (a, b) in out
+            .probs
+            .iter()
+            .zip(&probs[i])
+            .chain(out.embedding.iter().zip(&embedding[i]))
+        {
+            max_diff = max_diff.max((a - b).abs());
+        }
+    }
+    Ok(max_diff)
+}
+
+/// Trains, exports to `onnx`, reloads the file with tract, checks parity against tch on `test`
+/// windows (failing the run beyond [`PARITY_TOLERANCE`]) and evaluates `test` through tract.
+pub fn train_export_check(
+    recipe: &Recipe,
+    policy: &AugmentPolicy,
+    fit: &[Clip],
+    validation: &[Clip],
+    test: &[Clip],
+    options: &RunOptions,
+    onnx: &Path,
+    doc: &str,
+) -> Result<TrainReport> {
+    let trained = train(recipe, policy, fit, validation, options)?;
+    let file_size_bytes = write_onnx(&trained.net, doc, onnx)?;
+    let model = TractModel::load(onnx)?;
+    let test_windows = Batchable::clean(test);
+    let parity_max_abs_diff = parity(&trained.net, &model, &test_windows.features)?;
+    ensure!(
+        parity_max_abs_diff <= PARITY_TOLERANCE,
+        "tract output of {} differs from tch by {parity_max_abs_diff:e} (> {PARITY_TOLERANCE:e}): export is wrong",
+        onnx.display()
+    );
+    let test = model.evaluate(&test_windows.features, &test_windows.labels)?;
+    Ok(TrainReport {
+        onnx: onnx.to_owned(),
+        parameters: parameter_count(&trained.vs),
+        file_size_bytes,
+        best: trained.best,
+        wall_time_s: trained.wall_time.as_secs_f64(),
+        parity_max_abs_diff,
+        test,
+    })
+}
+
+/// Median and 90th percentile of one decision (MFCC of an 8192-sample window + tract forward
+/// pass, batch 1), in microseconds, over `rounds` passes through `waves`.
+pub fn decision_time_us(model: &TractModel, waves: &[&[f32]], rounds: usize) -> Result<(f64, f64)> {
+    let mut extractor = MfccExtractor::new();
+    let mut mfcc = vec![0.0f32; FEATURE_LEN];
+    // Warm-up: first runs pay for lazy allocation inside tract.
+    for wave in waves.iter().take(10) {
+        extractor.compute_into(wave, &mut mfcc);
+        model.run(&mfcc)?;
+    }
+    let mut times = Vec::with_capacity(waves.len() * rounds);
+    for _ in 0..rounds {
+        for wave in waves {
+            let start = Instant::now();
+            extractor.compute_into(wave, &mut mfcc);
+            std::hint::black_box(model.run(&mfcc)?);
+            times.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    ensure!(!times.is_empty(), "no waves to time");
+    Ok((times[times.len() / 2], times[times.len() * 9 / 10]))
+}
+
+/// One LOSO fold's result.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct FoldResult {
+    pub held_out: String,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    pub test_utterances: u32,
+}

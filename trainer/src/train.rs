@@ -1,0 +1,360 @@
+//! The training loop: augmented epochs, validation every epoch, best checkpoint by validation,
+//! resumable from the last epoch's checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use fsdd_core::metrics::ConfusionMatrix;
+use fsdd_core::mfcc::FEATURE_LEN;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor, nn};
+
+use crate::augment::AugmentPolicy;
+use crate::data::{Clip, band_statistics, mfcc_features};
+use crate::model::{DigitNet, ModelSpec, mfcc_batch};
+use crate::optim::{Optimizer, OptimizerKind};
+
+/// Everything that defines a training run (the "recipe"); recorded in the model card.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Recipe {
+    pub seed: u64,
+    pub epochs: u32,
+    pub batch_size: usize,
+    /// Augmented copies of every training utterance per epoch, on top of the clean one.
+    pub augment: u32,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    /// Cosine decay of the learning rate to 5% over the run (else constant).
+    pub cosine: bool,
+    pub spec: ModelSpec,
+}
+
+/// How a run reports and where it keeps checkpoints.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub checkpoint_dir: PathBuf,
+    pub resume: bool,
+    /// Print the validation confusion matrix every epoch.
+    pub print_confusion: bool,
+    /// Prefix of every log line (e.g. the LOSO fold).
+    pub label: String,
+}
+
+/// Progress saved after every epoch for `--resume`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ResumeState {
+    recipe: Recipe,
+    completed_epochs: u32,
+    best: Option<BestEpoch>,
+    elapsed_s: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct BestEpoch {
+    pub epoch: u32,
+    pub validation_accuracy: f64,
+    pub validation_macro_f1: f64,
+    pub validation_loss: f64,
+}
+
+impl BestEpoch {
+    /// Higher accuracy wins; on a tie (validation often saturates), lower loss.
+    fn beats(&self, other: &Option<BestEpoch>) -> bool {
+        match other {
+            None => true,
+            Some(o) => {
+                self.validation_accuracy > o.validation_accuracy
+                    || (self.validation_accuracy == o.validation_accuracy
+                        && self.validation_loss < o.validation_loss)
+            }
+        }
+    }
+}
+
+/// A finished run: the network holds the BEST epoch's weights.
+pub struct Trained {
+    pub vs: nn::VarStore,
+    pub net: DigitNet,
+    pub best: BestEpoch,
+    pub wall_time: Duration,
+}
+
+/// Concatenated windows and labels.
+pub struct Batchable {
+    pub features: Vec<f32>,
+    pub labels: Vec<u8>,
+}
+
+impl Batchable {
+    pub fn clean(clips: &[Clip]) -> Self {
+        Self {
+            features: mfcc_features(clips.iter().map(|c| c.samples.as_slice())),
+            labels: clips.iter().map(|c| c.digit).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+fn epoch_rng(seed: u64, epoch: u32) -> StdRng {
+    StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (epoch as u64 + 1))
+}
+
+/// One epoch's shuffled training windows: every clip clean plus `augment` augmented copies.
+fn epoch_windows(clips: &[Clip], recipe: &Recipe, policy: &AugmentPolicy, epoch: u32) -> Batchable {
+    let mut rng = epoch_rng(recipe.seed, epoch);
+    let mut order: Vec<(usize, bool)> =
+        Vec::with_capacity(clips.len() * (1 + recipe.augment as usize));
+    for i in 0..clips.len() {
+        order.push((i, false));
+        for _ in 0..recipe.augment {
+            order.push((i, true));
+        }
+    }
+    order.shuffle(&mut rng);
+    let waves: Vec<Vec<f32>> = order
+        .iter()
+        .map(|&(i, augmented)| {
+            if augmented {
+                policy.apply(&clips[i], clips, &mut rng)
+            } else {
+                clips[i].samples.clone()
+            }
+        })
+        .collect();
+    Batchable {
+        features: mfcc_features(waves.iter().map(Vec::as_slice)),
+        labels: order.iter().map(|&(i, _)| clips[i].digit).collect(),
+    }
+}
+
+fn labels_tensor(labels: &[u8]) -> Tensor {
+    Tensor::from_slice(&labels.iter().map(|&l| l as i64).collect::<Vec<i64>>())
+}
+
+/// Eval-mode predictions and mean cross-entropy over a set of windows.
+pub fn evaluate_tch(net: &DigitNet, data: &Batchable) -> (ConfusionMatrix, f64) {
+    let mut cm = ConfusionMatrix::new();
+    let mut loss_sum = 0.0;
+    tch::no_grad(|| {
+        for (features, labels) in data
+            .features
+            .chunks(256 * FEATURE_LEN)
+            .zip(data.labels.chunks(256))
+        {
+            let (logits, _) = net.forward(&mfcc_batch(features), false);
+            let targets = labels_tensor(labels);
+            loss_sum +=
+                logits.cross_entropy_for_logits(&targets).double_value(&[]) * labels.len() as f64;
+            let predicted: Vec<i64> =
+                Vec::try_from(&logits.argmax(-1, false)).expect("argmax is int64");
+            for (&truth, &p) in labels.iter().zip(&predicted) {
+                cm.add(truth, p as u8);
+            }
+        }
+    });
+    (cm, loss_sum / data.len().max(1) as f64)
+}
+
+fn lr_at(recipe: &Recipe, epoch: u32) -> f64 {
+    if !recipe.cosine {
+        return recipe.lr;
+    }
+    let t = epoch as f64 / recipe.epochs.max(1) as f64;
+    let floor = 0.05;
+    recipe.lr * (floor + (1.0 - floor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+}
+
+fn checkpoint_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    (
+        dir.join("best.ot"),
+        dir.join("last.ot"),
+        dir.join("last-optimizer.ot"),
+        dir.join("state.json"),
+    )
+}
+
+/// Trains on `fit`, validates on `validation` every epoch, and returns the best epoch's model.
+pub fn train(
+    recipe: &Recipe,
+    policy: &AugmentPolicy,
+    fit: &[Clip],
+    validation: &[Clip],
+    options: &RunOptions,
+) -> Result<Trained> {
+    let started = Instant::now();
+    tch::manual_seed(recipe.seed as i64);
+    let (best_path, last_path, optimizer_path, state_path) =
+        checkpoint_paths(&options.checkpoint_dir);
+    std::fs::create_dir_all(&options.checkpoint_dir).with_context(|| {
+        format!(
+            "creating checkpoint directory {}",
+            options.checkpoint_dir.display()
+        )
+    })?;
+
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let mut net = DigitNet::new(&vs.root(), recipe.spec);
+    let clean_fit = Batchable::clean(fit);
+    let (mean, std) = band_statistics(&clean_fit.features);
+    net.set_normalisation(&mean, &std);
+    let validation = Batchable::clean(validation);
+    let mut optimizer = Optimizer::new(recipe.optimizer, &vs, recipe.lr)?;
+
+    let mut first_epoch = 0;
+    let mut best: Option<BestEpoch> = None;
+    let mut elapsed_before = 0.0;
+    if options.resume && state_path.exists() {
+        let state: ResumeState = serde_json::from_str(
+            &std::fs::read_to_string(&state_path)
+                .with_context(|| format!("reading {}", state_path.display()))?,
+        )
+        .with_context(|| format!("parsing {}", state_path.display()))?;
+        // Same recipe, except that a run may be extended with more epochs.
+        let same_recipe = Recipe {
+            epochs: recipe.epochs,
+            ..state.recipe.clone()
+        } == *recipe;
+        anyhow::ensure!(
+            same_recipe,
+            "{} was written by a different recipe ({:?}); start without --resume or use another --checkpoint-dir",
+            state_path.display(),
+            state.recipe
+        );
+        vs.load(&last_path)
+            .with_context(|| format!("loading {}", last_path.display()))?;
+        optimizer.load(&optimizer_path)?;
+        first_epoch = state.completed_epochs;
+        best = state.best;
+        elapsed_before = state.elapsed_s;
+        println!(
+            "{}resuming after epoch {first_epoch} (best so far: {best:?})",
+            options.label
+        );
+    }
+
+    let batch = recipe.batch_size.max(2);
+    let mut prepared =
+        (first_epoch < recipe.epochs).then(|| epoch_windows(fit, recipe, policy, first_epoch));
+    for epoch in first_epoch..recipe.epochs {
+        let epoch_started = Instant::now();
+        let data = prepared
+            .take()
+            .ok_or_else(|| anyhow!("epoch {epoch} data missing"))?;
+        optimizer.set_lr(lr_at(recipe, epoch));
+        let n_batches = data.len() / batch; // a ragged last batch is dropped: BN needs > 1 sample
+        let bar = ProgressBar::new(n_batches as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} batches {msg} ({elapsed})",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(format!(
+            "{}epoch {}/{}",
+            options.label,
+            epoch + 1,
+            recipe.epochs
+        ));
+
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0i64, 0usize);
+        let train_result = std::thread::scope(|scope| -> Result<()> {
+            // Augmentation + MFCC of the next epoch overlap with this epoch's training.
+            let next = (epoch + 1 < recipe.epochs)
+                .then(|| scope.spawn(move || epoch_windows(fit, recipe, policy, epoch + 1)));
+            for b in 0..n_batches {
+                let features =
+                    &data.features[b * batch * FEATURE_LEN..(b + 1) * batch * FEATURE_LEN];
+                let labels = &data.labels[b * batch..(b + 1) * batch];
+                let targets = labels_tensor(labels);
+                let (logits, _) = net.forward(&mfcc_batch(features), true);
+                let loss = logits.cross_entropy_for_logits(&targets);
+                optimizer.backward_step(&loss);
+                let loss_value = loss.double_value(&[]);
+                loss_sum += loss_value * labels.len() as f64;
+                correct += logits
+                    .argmax(-1, false)
+                    .eq_tensor(&targets)
+                    .sum(Kind::Int64)
+                    .int64_value(&[]);
+                seen += labels.len();
+                bar.set_message(format!("loss {:.4}", loss_sum / seen as f64));
+                bar.inc(1);
+            }
+            if let Some(handle) = next {
+                prepared = Some(
+                    handle
+                        .join()
+                        .map_err(|_| anyhow!("augmentation thread panicked"))?,
+                );
+            }
+            Ok(())
+        });
+        bar.finish_and_clear();
+        train_result?;
+
+        let (cm, validation_loss) = evaluate_tch(&net, &validation);
+        let current = BestEpoch {
+            epoch: epoch + 1,
+            validation_accuracy: cm.accuracy(),
+            validation_macro_f1: cm.macro_f1(),
+            validation_loss,
+        };
+        let improved = current.beats(&best);
+        if improved {
+            best = Some(current);
+            vs.save(&best_path)
+                .with_context(|| format!("saving {}", best_path.display()))?;
+        }
+        println!(
+            "{}epoch {:>3}/{} lr {:.3} | train loss {:.4} acc {:.2}% | val loss {:.4} acc {:.2}% macro-F1 {:.4}{} | {:.1}s",
+            options.label,
+            epoch + 1,
+            recipe.epochs,
+            lr_at(recipe, epoch),
+            loss_sum / seen.max(1) as f64,
+            100.0 * correct as f64 / seen.max(1) as f64,
+            validation_loss,
+            100.0 * current.validation_accuracy,
+            current.validation_macro_f1,
+            if improved { " *best*" } else { "" },
+            epoch_started.elapsed().as_secs_f64(),
+        );
+        if options.print_confusion {
+            println!("validation confusion matrix:\n{cm}");
+        }
+        vs.save(&last_path)
+            .with_context(|| format!("saving {}", last_path.display()))?;
+        optimizer.save(&optimizer_path)?;
+        let state = ResumeState {
+            recipe: recipe.clone(),
+            completed_epochs: epoch + 1,
+            best,
+            elapsed_s: elapsed_before + started.elapsed().as_secs_f64(),
+        };
+        std::fs::write(&state_path, serde_json::to_string_pretty(&state)?)
+            .with_context(|| format!("writing {}", state_path.display()))?;
+    }
+
+    let best = best.ok_or_else(|| anyhow!("no epoch was trained (epochs = {})", recipe.epochs))?;
+    vs.load(&best_path)
+        .with_context(|| format!("loading best checkpoint {}", best_path.display()))?;
+    Ok(Trained {
+        vs,
+        net,
+        best,
+        wall_time: Duration::from_secs_f64(elapsed_before) + started.elapsed(),
+    })
+}
