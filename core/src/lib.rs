@@ -5,9 +5,27 @@
 //! digit probabilities and an embedding -> [`prototypes`] blend in the user's enrolled voice ->
 //! [`early_exit`] decides when to speak up -> [`saliency`] says why. [`recognizer`] is that
 //! pipeline as plain synchronous code; [`engine`] runs it on a worker thread behind lock-free
-//! rings so audio threads never allocate, lock or wait.
+//! rings so audio threads never allocate, lock or wait; [`settings`] are the atomics a UI turns.
 
 pub mod audio;
 pub mod dataset;
+pub mod early_exit;
+pub mod engine;
 pub mod metrics;
 pub mod mfcc;
+pub mod model;
+pub mod prototypes;
+pub mod recognizer;
+pub mod resample;
+pub mod saliency;
+pub mod settings;
+pub mod vad;
+
+pub use early_exit::EarlyExitPolicy;
+pub use engine::{AudioSender, DetectionReceiver, Engine, EngineConfig, EngineError};
+pub use model::{Inference, Model, ModelError};
+pub use prototypes::{PrototypeError, PrototypeSet, ScoringMode};
+pub use recognizer::{Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig};
+pub use saliency::Saliency;
+pub use settings::SharedSettings;
+pub use vad::VadConfig;

@@ -1,0 +1,103 @@
+//! Speed targets of the runtime (release: `cargo bench -p fsdd-core`):
+//! (a) one decision = 64x64 MFCC + forward pass <= 250 us;
+//! (b) `AudioSender::push` of a 512-frame block <= 2 us (allocation-free: see
+//!     tests/push_alloc_free.rs);
+//! (c) worker CPU per second of continuous speech at 48 kHz input <= 3% of one core (30 ms).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use fsdd_core::audio::read_wav;
+use fsdd_core::dataset::{Fsdd, Split};
+use fsdd_core::mfcc::MfccExtractor;
+use fsdd_core::resample::{StreamResampler, resample};
+use fsdd_core::{Engine, EngineConfig, Model, Recognizer, RecognizerConfig};
+
+fn fsdd_dir() -> PathBuf {
+    std::env::var_os("FSDD_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fsdd/recordings"))
+}
+
+fn model() -> Arc<Model> {
+    Arc::new(Model::embedded().expect("benchmarks need the embedded model (models/fsdd.onnx)"))
+}
+
+/// FSDD test utterances (8 kHz) back to back with `gap` seconds of silence.
+fn speech_stream(seconds: f32, gap: f32) -> Vec<f32> {
+    let fsdd = Fsdd::open(fsdd_dir()).expect("FSDD recordings (set FSDD_DIR)");
+    let mut out = Vec::new();
+    for u in fsdd.split(Split::Test) {
+        out.extend(read_wav(&u.path).unwrap().samples);
+        out.extend(std::iter::repeat_n(0.0, (gap * 8000.0) as usize));
+        if out.len() as f32 >= seconds * 8000.0 {
+            break;
+        }
+    }
+    out
+}
+
+fn decision(c: &mut Criterion) {
+    let model = model();
+    let audio = speech_stream(0.6, 0.0);
+    let mut mfcc = MfccExtractor::new();
+    let mut window = vec![0.0f32; fsdd_core::mfcc::FEATURE_LEN];
+    c.bench_function("decision: 64x64 MFCC + forward pass", |b| {
+        b.iter(|| {
+            mfcc.compute_into(black_box(&audio[..audio.len().min(8192)]), &mut window);
+            black_box(model.infer(&window).unwrap());
+        })
+    });
+    c.bench_function("forward pass only", |b| b.iter(|| black_box(model.infer(black_box(&window)).unwrap())));
+    c.bench_function("MFCC 64x64 only", |b| {
+        b.iter(|| mfcc.compute_into(black_box(&audio[..8192.min(audio.len())]), &mut window))
+    });
+}
+
+fn push(c: &mut Criterion) {
+    let (engine, mut sender, _detections) =
+        Engine::start(model(), EngineConfig { ring_seconds: 10.0, ..EngineConfig::new(48_000) }).unwrap();
+    let block: Vec<f32> = (0..512).map(|n| (n as f32 * 0.05).sin() * 0.1).collect();
+    c.bench_function("AudioSender::push 512 frames", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                if sender.free_frames() < 512 {
+                    // Let the worker catch up outside the timed region.
+                    engine.wait_until_drained(Duration::from_secs(60));
+                }
+                let t = Instant::now();
+                black_box(sender.push(black_box(&block)));
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+}
+
+fn worker(c: &mut Criterion) {
+    let model = model();
+    // Speech with short pauses, as someone reading digits aloud: 8 s at 48 kHz.
+    let stream = resample(&speech_stream(8.0, 0.3), 8_000, 48_000).unwrap();
+    let seconds = stream.len() as f64 / 48_000.0;
+    let mut group = c.benchmark_group("worker");
+    group.sample_size(10);
+    group.bench_function(format!("resample + recognize {seconds:.1} s of 48 kHz speech"), |b| {
+        b.iter(|| {
+            let mut resampler = StreamResampler::to_8k(48_000).unwrap();
+            let mut recognizer = Recognizer::new(model.clone(), RecognizerConfig::default());
+            let mut n = 0;
+            for block in stream.chunks(1024) {
+                resampler.process(block, &mut |s| recognizer.push(s, &mut |_| n += 1)).unwrap();
+            }
+            black_box(n)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decision, push, worker);
+criterion_main!(benches);

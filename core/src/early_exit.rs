@@ -1,0 +1,134 @@
+//! When to speak up: decide before the speaker has finished if the model is already sure.
+//!
+//! While speech is active the recognizer scores the growing buffer every `every` hops; as soon
+//! as the same digit has been on top with probability >= `threshold` for `consecutive`
+//! evaluations in a row it emits an [`Early`](crate::DetectionKind::Early) decision. Otherwise it
+//! decides at the end of speech ([`Final`](crate::DetectionKind::Final)); a final top probability
+//! below `min_confidence` yields nothing, or an explicit
+//! [`Unsure`](crate::DetectionKind::Unsure) event when `emit_unsure` is set.
+
+use serde::{Deserialize, Serialize};
+
+/// The early-exit rule. `Default` holds the values chosen from the FSDD sweep below.
+///
+/// Sweep (provisional model; `every` = 2 hops = 32 ms): see `DEFAULT_SWEEP` in the docs of
+/// [`EarlyExitPolicy::default`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EarlyExitPolicy {
+    /// Top probability needed for an early decision.
+    pub threshold: f32,
+    /// Evaluations in a row the same digit must stay above `threshold`.
+    pub consecutive: u32,
+    /// Evaluate every this many hops (16 ms each) while speech is active.
+    pub every: u32,
+    /// Final decisions below this top probability are not reported as digits.
+    pub min_confidence: f32,
+    /// Report low-confidence finals as `Unsure` instead of dropping them.
+    pub emit_unsure: bool,
+}
+
+impl Default for EarlyExitPolicy {
+    /// Provisional defaults until measured on the trained model (see module docs).
+    fn default() -> Self {
+        Self { threshold: 0.9, consecutive: 2, every: 2, min_confidence: 0.5, emit_unsure: false }
+    }
+}
+
+/// What one evaluation means under the policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EarlyVerdict {
+    /// Keep listening.
+    Wait,
+    /// Decide now on this digit.
+    Decide(u8),
+}
+
+/// Index and value of the largest probability.
+pub fn top(probs: &[f32; 10]) -> (u8, f32) {
+    let mut best = (0u8, f32::MIN);
+    for (d, &p) in probs.iter().enumerate() {
+        if p > best.1 {
+            best = (d as u8, p);
+        }
+    }
+    best
+}
+
+/// Per-segment state of the rule.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EarlyExitState {
+    streak_digit: Option<u8>,
+    streak: u32,
+}
+
+impl EarlyExitState {
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    /// Feeds one evaluation's probabilities.
+    pub fn observe(&mut self, policy: &EarlyExitPolicy, probs: &[f32; 10]) -> EarlyVerdict {
+        let (digit, p) = top(probs);
+        if p >= policy.threshold {
+            if self.streak_digit == Some(digit) {
+                self.streak += 1;
+            } else {
+                self.streak_digit = Some(digit);
+                self.streak = 1;
+            }
+        } else {
+            self.reset();
+        }
+        if self.streak >= policy.consecutive.max(1) { EarlyVerdict::Decide(digit) } else { EarlyVerdict::Wait }
+    }
+}
+
+/// How a final (end-of-speech) score is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FinalVerdict {
+    Digit(u8),
+    Unsure(u8),
+    Nothing,
+}
+
+pub fn final_verdict(policy: &EarlyExitPolicy, probs: &[f32; 10]) -> FinalVerdict {
+    let (digit, p) = top(probs);
+    if p >= policy.min_confidence {
+        FinalVerdict::Digit(digit)
+    } else if policy.emit_unsure {
+        FinalVerdict::Unsure(digit)
+    } else {
+        FinalVerdict::Nothing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probs(digit: usize, p: f32) -> [f32; 10] {
+        let mut out = [(1.0 - p) / 9.0; 10];
+        out[digit] = p;
+        out
+    }
+
+    #[test]
+    fn needs_consecutive_confident_evaluations_of_the_same_digit() {
+        let policy = EarlyExitPolicy { threshold: 0.8, consecutive: 2, ..Default::default() };
+        let mut s = EarlyExitState::default();
+        assert_eq!(s.observe(&policy, &probs(3, 0.9)), EarlyVerdict::Wait);
+        assert_eq!(s.observe(&policy, &probs(5, 0.9)), EarlyVerdict::Wait, "a different digit restarts the streak");
+        assert_eq!(s.observe(&policy, &probs(5, 0.7)), EarlyVerdict::Wait, "below threshold restarts");
+        assert_eq!(s.observe(&policy, &probs(5, 0.85)), EarlyVerdict::Wait);
+        assert_eq!(s.observe(&policy, &probs(5, 0.95)), EarlyVerdict::Decide(5));
+    }
+
+    #[test]
+    fn low_confidence_finals_are_dropped_or_unsure() {
+        let mut policy = EarlyExitPolicy { min_confidence: 0.6, ..Default::default() };
+        assert_eq!(final_verdict(&policy, &probs(7, 0.65)), FinalVerdict::Digit(7));
+        assert_eq!(final_verdict(&policy, &probs(7, 0.4)), FinalVerdict::Nothing);
+        policy.emit_unsure = true;
+        assert_eq!(final_verdict(&policy, &probs(7, 0.4)), FinalVerdict::Unsure(7));
+    }
+}

@@ -1,0 +1,244 @@
+//! The digit classifier: an ONNX graph run by tract.
+//!
+//! Contract (see the team brief): one input `[N, 1, 64, 64]` f32 raw MFCC ([`FEATURE_LEN`]
+//! values per item, `N` symbolic or 1), two outputs in order: `probs` `[N, 10]` (softmax) and
+//! `embedding` `[N, E]`, `E <= 128`. Loading checks exactly that and says what differs.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+
+use crate::mfcc::{FEATURE_LEN, N_FRAMES, N_MFCC};
+
+/// Digits the model scores.
+pub const N_CLASSES: usize = 10;
+/// Largest embedding the contract allows.
+pub const MAX_EMBEDDING_DIM: usize = 128;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{path}: cannot read model: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("not a loadable ONNX model: {0}")]
+    Parse(String),
+    #[error("model does not match the fsdd contract (input [N,1,64,64] -> probs [N,10], embedding [N,E<=128]): {0}")]
+    Shape(String),
+    #[error(
+        "this build has no embedded model: models/fsdd.onnx did not exist when fsdd-core was compiled \
+         (train one with `cargo run -p trainer`, then rebuild), or load one with --model PATH"
+    )]
+    NotEmbedded,
+    #[error("MFCC input must hold {expected} values, got {got}")]
+    InputLength { expected: usize, got: usize },
+    #[error("inference failed: {0}")]
+    Inference(String),
+}
+
+/// What the model says about one window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inference {
+    pub probs: [f32; N_CLASSES],
+    pub embedding: Vec<f32>,
+}
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// A loaded, optimized model. `Send + Sync`: share it with `Arc`.
+#[derive(Clone)]
+pub struct Model {
+    /// Optimized for one window at a time (the streaming path).
+    single: Plan,
+    /// Optimized for any batch size, when the graph's batch dimension is symbolic.
+    batch: Option<Plan>,
+    embedding_dim: usize,
+    fingerprint: u64,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("embedding_dim", &self.embedding_dim)
+            .field("batched", &self.batch.is_some())
+            .field("fingerprint", &format_args!("{:016x}", self.fingerprint))
+            .finish()
+    }
+}
+
+#[cfg(fsdd_embedded_model)]
+static EMBEDDED: Option<&[u8]> = Some(include_bytes!("../../models/fsdd.onnx"));
+#[cfg(not(fsdd_embedded_model))]
+static EMBEDDED: Option<&[u8]> = None;
+
+fn parse_err(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Parse(format!("{e:#}"))
+}
+
+fn shape_err(e: impl std::fmt::Display) -> ModelError {
+    ModelError::Shape(format!("{e:#}"))
+}
+
+impl Model {
+    /// The model compiled into this build (`models/fsdd.onnx` at build time).
+    pub fn embedded() -> Result<Model, ModelError> {
+        Self::from_bytes(EMBEDDED.ok_or(ModelError::NotEmbedded)?)
+    }
+
+    /// Whether this build carries an embedded model.
+    pub fn has_embedded() -> bool {
+        EMBEDDED.is_some()
+    }
+
+    pub fn from_path(path: &Path) -> Result<Model, ModelError> {
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_owned(), source })?;
+        Self::from_bytes(&bytes)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
+        let inference_model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).map_err(parse_err)?;
+        let inputs = inference_model.input_outlets().map_err(parse_err)?.len();
+        let outputs = inference_model.output_outlets().map_err(parse_err)?.len();
+        if inputs != 1 {
+            return Err(ModelError::Shape(format!("expected 1 input, the graph has {inputs}")));
+        }
+        if outputs != 2 {
+            return Err(ModelError::Shape(format!("expected 2 outputs (probs, embedding), the graph has {outputs}")));
+        }
+        let typed = inference_model
+            .into_typed()
+            .map_err(|e| ModelError::Shape(format!("cannot infer shapes (is the input shape declared?): {e:#}")))?;
+
+        let input = typed.input_fact(0).map_err(shape_err)?.clone();
+        if input.datum_type != f32::datum_type() {
+            return Err(ModelError::Shape(format!("input must be f32, is {:?}", input.datum_type)));
+        }
+        let dims: Vec<TDim> = input.shape.iter().cloned().collect();
+        let expected_tail = [1, N_MFCC as i64, N_FRAMES as i64];
+        let tail_ok = dims.len() == 4 && dims[1..].iter().zip(expected_tail).all(|(d, e)| d.to_i64().ok() == Some(e));
+        if !tail_ok {
+            return Err(ModelError::Shape(format!("input shape is {dims:?}, expected [N, 1, 64, 64]")));
+        }
+        let batch_symbol = match dims[0].to_i64() {
+            Ok(1) => None,
+            Ok(n) => return Err(ModelError::Shape(format!("input batch dimension is {n}, expected N or 1"))),
+            Err(_) => match &dims[0] {
+                TDim::Sym(s) => Some(s.clone()),
+                other => return Err(ModelError::Shape(format!("input batch dimension {other} is not a plain symbol"))),
+            },
+        };
+
+        let probs = typed.output_fact(0).map_err(shape_err)?.clone();
+        let embedding = typed.output_fact(1).map_err(shape_err)?.clone();
+        let check_out = |name: &str, fact: &TypedFact| -> Result<Option<i64>, ModelError> {
+            if fact.datum_type != f32::datum_type() {
+                return Err(ModelError::Shape(format!("output {name} must be f32, is {:?}", fact.datum_type)));
+            }
+            let d: Vec<TDim> = fact.shape.iter().cloned().collect();
+            if d.len() != 2 || d[0] != dims[0] {
+                return Err(ModelError::Shape(format!("output {name} has shape {d:?}, expected [{}, _]", dims[0])));
+            }
+            Ok(d[1].to_i64().ok())
+        };
+        match check_out("probs", &probs)? {
+            Some(10) => {}
+            other => return Err(ModelError::Shape(format!("output probs has {other:?} classes, expected 10"))),
+        }
+        let embedding_dim = match check_out("embedding", &embedding)? {
+            Some(e) if e >= 1 && e as usize <= MAX_EMBEDDING_DIM => e as usize,
+            other => {
+                return Err(ModelError::Shape(format!(
+                    "embedding width is {other:?}, expected 1..={MAX_EMBEDDING_DIM}"
+                )));
+            }
+        };
+
+        let optimize = |m: TypedModel| -> Result<Plan, ModelError> {
+            m.into_optimized()
+                .and_then(|m| m.into_runnable())
+                .map_err(|e| ModelError::Parse(format!("cannot optimize: {e:#}")))
+        };
+        let (single, batch) = match batch_symbol {
+            None => (optimize(typed)?, None),
+            Some(symbol) => {
+                let one: HashMap<Symbol, TDim> = [(symbol, TDim::Val(1))].into_iter().collect();
+                let single_model = typed.set_symbols(&one).map_err(shape_err)?;
+                (optimize(single_model)?, Some(optimize(typed)?))
+            }
+        };
+        let model = Model { single, batch, embedding_dim, fingerprint: fnv1a(bytes) };
+        // A graph can pass shape checks and still fail at run time (unsupported op variant):
+        // find out now, with a clear error, rather than on the first spoken digit.
+        let silence = crate::mfcc::MfccExtractor::new().compute(&[]);
+        let check = model.infer(&silence[..])?;
+        if check.probs.iter().any(|p| !p.is_finite()) || check.embedding.iter().any(|e| !e.is_finite()) {
+            return Err(ModelError::Shape("the model returns non-finite values on silence".into()));
+        }
+        Ok(model)
+    }
+
+    pub fn embedding_dim(&self) -> usize {
+        self.embedding_dim
+    }
+
+    /// A hash of the ONNX bytes: prototypes enrolled with one model are meaningless with another.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    /// Whether [`infer_batch`](Self::infer_batch) runs one pass (symbolic batch) or one per item.
+    pub fn supports_batch(&self) -> bool {
+        self.batch.is_some()
+    }
+
+    /// Scores one window ([`FEATURE_LEN`] raw MFCC values, `[coef * 64 + frame]`).
+    pub fn infer(&self, mfcc: &[f32]) -> Result<Inference, ModelError> {
+        if mfcc.len() != FEATURE_LEN {
+            return Err(ModelError::InputLength { expected: FEATURE_LEN, got: mfcc.len() });
+        }
+        let mut out = self.run(&self.single, mfcc, 1)?;
+        Ok(out.remove(0))
+    }
+
+    /// Scores `mfccs.len() / FEATURE_LEN` windows, in one pass when the graph allows it.
+    pub fn infer_batch(&self, mfccs: &[f32]) -> Result<Vec<Inference>, ModelError> {
+        if mfccs.len() % FEATURE_LEN != 0 {
+            return Err(ModelError::InputLength { expected: FEATURE_LEN, got: mfccs.len() % FEATURE_LEN });
+        }
+        let n = mfccs.len() / FEATURE_LEN;
+        match &self.batch {
+            Some(plan) if n > 1 => self.run(plan, mfccs, n),
+            _ => mfccs.chunks_exact(FEATURE_LEN).map(|w| self.infer(w)).collect(),
+        }
+    }
+
+    fn run(&self, plan: &Plan, data: &[f32], n: usize) -> Result<Vec<Inference>, ModelError> {
+        let infer_err = |e: TractError| ModelError::Inference(format!("{e:#}"));
+        let input = Tensor::from_shape(&[n, 1, N_MFCC, N_FRAMES], data).map_err(infer_err)?;
+        let outputs = plan.run(tvec!(input.into_tvalue())).map_err(infer_err)?;
+        let probs = outputs[0].to_plain_array_view::<f32>().map_err(infer_err)?;
+        let embedding = outputs[1].to_plain_array_view::<f32>().map_err(infer_err)?;
+        let (probs, embedding) = (probs.as_slice().unwrap_or(&[]), embedding.as_slice().unwrap_or(&[]));
+        if probs.len() != n * N_CLASSES || embedding.len() != n * self.embedding_dim {
+            return Err(ModelError::Inference(format!(
+                "outputs hold {} probs and {} embedding values for {n} windows",
+                probs.len(),
+                embedding.len()
+            )));
+        }
+        Ok((0..n)
+            .map(|i| {
+                let mut p = [0.0f32; N_CLASSES];
+                p.copy_from_slice(&probs[i * N_CLASSES..(i + 1) * N_CLASSES]);
+                Inference {
+                    probs: p,
+                    embedding: embedding[i * self.embedding_dim..(i + 1) * self.embedding_dim].to_vec(),
+                }
+            })
+            .collect())
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+}

@@ -1,0 +1,411 @@
+//! The whole pipeline as plain synchronous code on 8 kHz audio: VAD -> growing buffer ->
+//! incremental MFCC -> model -> prototype blend -> early exit -> saliency.
+//!
+//! Deterministic: the same samples give the same detections however they are split into
+//! `push` calls (audio is processed in whole 16 ms hops). The buffer of a segment starts at the
+//! speech onset minus the VAD pre-roll and is left-aligned in the 64-frame MFCC window, zero
+//! padded after, exactly like a (prefix of a) trimmed FSDD training file.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::early_exit::{EarlyExitPolicy, EarlyExitState, EarlyVerdict, FinalVerdict, final_verdict};
+use crate::mfcc::{FEATURE_LEN, HOP, MfccExtractor, WINDOW_SAMPLES};
+use crate::model::{Model, N_CLASSES};
+use crate::prototypes::{PrototypeSet, ScoringMode};
+use crate::saliency::{Saliency, SaliencyComputer};
+use crate::settings::SharedSettings;
+use crate::vad::{LEVEL_FLOOR_DB, Vad, VadConfig, VadEvent};
+
+/// Longest pre-roll kept, samples (0.5 s).
+const MAX_PRE_ROLL: usize = 4_000;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RecognizerConfig {
+    pub early_exit: EarlyExitPolicy,
+    pub vad: VadConfig,
+    pub mode: ScoringMode,
+    /// The prototypes' share in [`ScoringMode::Hybrid`].
+    pub blend_weight: f32,
+    /// Compute a [`Saliency`] for every decision.
+    pub saliency: bool,
+}
+
+impl Default for RecognizerConfig {
+    fn default() -> Self {
+        Self {
+            early_exit: EarlyExitPolicy::default(),
+            vad: VadConfig::default(),
+            mode: ScoringMode::Base,
+            blend_weight: 0.5,
+            saliency: true,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DetectionKind {
+    /// Decided while the speaker was still talking.
+    Early,
+    /// Decided at the end of speech.
+    Final,
+    /// End of speech, but below `min_confidence`.
+    Unsure,
+}
+
+/// One decision about one spoken segment.
+#[derive(Clone, Copy, Debug)]
+pub struct Detection {
+    pub digit: u8,
+    /// Top (blended) probability.
+    pub confidence: f32,
+    pub probs: [f32; N_CLASSES],
+    pub kind: DetectionKind,
+    /// Sample positions at the rate the caller pushed (Recognizer: 8 kHz; Engine: input rate):
+    /// speech onset, when the decision was made, and the end of speech (`None` if decided before
+    /// speech ended).
+    pub onset: u64,
+    pub decision: u64,
+    pub end: Option<u64>,
+    /// MFCC + forward pass time of the deciding evaluation, microseconds.
+    pub compute_us: u32,
+    pub saliency: Option<Saliency>,
+}
+
+/// What a dashboard shows between decisions.
+#[derive(Clone, Debug)]
+pub struct LiveView {
+    pub level_db: f32,
+    pub noise_floor_db: f32,
+    pub speech: bool,
+    /// The last evaluated MFCC window.
+    pub mfcc: Box<[f32; FEATURE_LEN]>,
+    /// The last evaluation's (blended) probabilities.
+    pub probs: [f32; N_CLASSES],
+    /// Samples processed (at the caller's rate).
+    pub processed: u64,
+    /// Samples dropped before processing (ring overflow; the engine fills this in).
+    pub dropped: u64,
+    pub last_detection: Option<Detection>,
+}
+
+impl Default for LiveView {
+    fn default() -> Self {
+        Self {
+            level_db: LEVEL_FLOOR_DB,
+            noise_floor_db: crate::vad::INITIAL_FLOOR_DB,
+            speech: false,
+            mfcc: Box::new([0.0; FEATURE_LEN]),
+            probs: [0.0; N_CLASSES],
+            processed: 0,
+            dropped: 0,
+            last_detection: None,
+        }
+    }
+}
+
+impl LiveView {
+    /// Copies `other` into `self` without allocating (for a preallocated snapshot).
+    pub fn copy_from(&mut self, other: &LiveView) {
+        self.level_db = other.level_db;
+        self.noise_floor_db = other.noise_floor_db;
+        self.speech = other.speech;
+        self.mfcc.copy_from_slice(&other.mfcc[..]);
+        self.probs = other.probs;
+        self.processed = other.processed;
+        self.dropped = other.dropped;
+        self.last_detection = other.last_detection;
+    }
+}
+
+/// One speech segment in progress.
+struct Segment {
+    /// Stream position of `buffer[0]` and of the onset.
+    start: u64,
+    onset: u64,
+    buffer: Vec<f32>,
+    /// Buffer length the MFCC window currently reflects.
+    computed_len: usize,
+    hops: u32,
+    early: EarlyExitState,
+    decided: bool,
+}
+
+/// One evaluation's outcome.
+struct Evaluation {
+    probs: [f32; N_CLASSES],
+    base: [f32; N_CLASSES],
+    compute_us: u32,
+}
+
+pub struct Recognizer {
+    model: Arc<Model>,
+    config: RecognizerConfig,
+    shared: Option<Arc<SharedSettings>>,
+    prototypes: Option<PrototypeSet>,
+    vad: Vad,
+    mfcc: MfccExtractor,
+    saliency: SaliencyComputer,
+    window: Box<[f32; FEATURE_LEN]>,
+    silence: Box<[f32; FEATURE_LEN]>,
+    hop: [f32; HOP],
+    hop_fill: usize,
+    /// Recent audio for the pre-roll (at most `MAX_PRE_ROLL` samples).
+    history: Vec<f32>,
+    segment: Option<Segment>,
+    /// Hop-aligned stream position (samples fed to the VAD, padding included).
+    position: u64,
+    live: LiveView,
+    inference_errors: u64,
+}
+
+impl Recognizer {
+    pub fn new(model: Arc<Model>, config: RecognizerConfig) -> Self {
+        let mut mfcc = MfccExtractor::new();
+        let silence = mfcc.compute(&[]);
+        Self {
+            model,
+            config,
+            shared: None,
+            prototypes: None,
+            vad: Vad::new(config.vad),
+            mfcc,
+            saliency: SaliencyComputer::new(),
+            window: silence.clone(),
+            silence,
+            hop: [0.0; HOP],
+            hop_fill: 0,
+            history: Vec::with_capacity(MAX_PRE_ROLL + HOP),
+            segment: None,
+            position: 0,
+            live: LiveView::default(),
+            inference_errors: 0,
+        }
+    }
+
+    /// Reads live settings from `settings` before every hop (the engine's worker uses this).
+    pub fn attach_settings(&mut self, settings: Arc<SharedSettings>) {
+        self.shared = Some(settings);
+    }
+
+    pub fn config(&self) -> &RecognizerConfig {
+        &self.config
+    }
+
+    /// Takes effect from the next hop.
+    pub fn set_config(&mut self, config: RecognizerConfig) {
+        self.config = config;
+        self.vad.set_config(config.vad);
+    }
+
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    /// Prototypes with a different embedding width than the model are ignored by the blend.
+    pub fn set_prototypes(&mut self, p: Option<PrototypeSet>) {
+        self.prototypes = p;
+    }
+
+    pub fn prototypes(&self) -> Option<&PrototypeSet> {
+        self.prototypes.as_ref()
+    }
+
+    pub fn live(&self) -> &LiveView {
+        &self.live
+    }
+
+    pub fn live_mut(&mut self) -> &mut LiveView {
+        &mut self.live
+    }
+
+    /// Hop-aligned position of the stream, samples (8 kHz).
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Model failures since creation (each skips one evaluation).
+    pub fn inference_errors(&self) -> u64 {
+        self.inference_errors
+    }
+
+    /// Feeds 8 kHz mono audio. NaN/Inf samples count as 0.
+    pub fn push(&mut self, samples_8k: &[f32], on_event: &mut dyn FnMut(Detection)) {
+        for &s in samples_8k {
+            self.hop[self.hop_fill] = if s.is_finite() { s } else { 0.0 };
+            self.hop_fill += 1;
+            if self.hop_fill == HOP {
+                self.hop_fill = 0;
+                let hop = self.hop;
+                self.process_hop(&hop, on_event);
+            }
+        }
+        self.live.processed += samples_8k.len() as u64;
+    }
+
+    /// End of stream: processes the last partial hop (zero-padded), decides any open segment and
+    /// starts afresh (a new stream may follow; positions keep counting).
+    pub fn finish(&mut self, on_event: &mut dyn FnMut(Detection)) {
+        if self.hop_fill > 0 {
+            self.hop[self.hop_fill..].fill(0.0);
+            self.hop_fill = 0;
+            let hop = self.hop;
+            self.process_hop(&hop, on_event);
+        }
+        if let Some(VadEvent::End { last_hop, valid }) = self.vad.finish() {
+            self.end_segment(last_hop, valid, on_event);
+        }
+        self.segment = None;
+        self.vad = Vad::new(self.config.vad);
+        self.history.clear();
+        self.live.speech = false;
+    }
+
+    fn process_hop(&mut self, hop: &[f32; HOP], on_event: &mut dyn FnMut(Detection)) {
+        if let Some(shared) = &self.shared {
+            shared.load_into(&mut self.config);
+            self.vad.set_config(self.config.vad);
+        }
+        let hop_start = self.position;
+        self.position += HOP as u64;
+        match self.vad.process_hop(hop) {
+            VadEvent::Idle => {}
+            VadEvent::Onset { .. } => {
+                let pre = self.config.vad.pre_roll_samples().min(self.history.len()).min(MAX_PRE_ROLL);
+                let mut buffer = Vec::with_capacity(WINDOW_SAMPLES);
+                buffer.extend_from_slice(&self.history[self.history.len() - pre..]);
+                buffer.extend_from_slice(hop);
+                buffer.truncate(WINDOW_SAMPLES);
+                self.segment = Some(Segment {
+                    start: hop_start - pre as u64,
+                    onset: hop_start,
+                    buffer,
+                    computed_len: 0,
+                    hops: 1,
+                    early: EarlyExitState::default(),
+                    decided: false,
+                });
+                self.window.copy_from_slice(&self.silence[..]);
+                self.maybe_evaluate(on_event);
+            }
+            VadEvent::Continue => {
+                if let Some(seg) = &mut self.segment {
+                    let room = WINDOW_SAMPLES - seg.buffer.len();
+                    seg.buffer.extend_from_slice(&hop[..room.min(HOP)]);
+                    seg.hops += 1;
+                }
+                self.maybe_evaluate(on_event);
+            }
+            VadEvent::End { last_hop, valid } => self.end_segment(last_hop, valid, on_event),
+        }
+        self.history.extend_from_slice(hop);
+        if self.history.len() > MAX_PRE_ROLL {
+            let excess = self.history.len() - MAX_PRE_ROLL;
+            self.history.drain(..excess);
+        }
+        self.live.level_db = self.vad.level_db();
+        self.live.noise_floor_db = self.vad.noise_floor_db();
+        self.live.speech = self.vad.in_speech();
+    }
+
+    /// Scores the first `len` samples of the segment buffer.
+    fn evaluate(&mut self, len: usize) -> Option<Evaluation> {
+        let seg = self.segment.as_mut()?;
+        let t0 = Instant::now();
+        let first = MfccExtractor::first_frame_touching(len.min(seg.computed_len));
+        self.mfcc.compute_frames_from(&seg.buffer[..len], first, &mut self.window[..]);
+        seg.computed_len = len;
+        let inference = match self.model.infer(&self.window[..]) {
+            Ok(i) => i,
+            Err(_) => {
+                self.inference_errors += 1;
+                return None;
+            }
+        };
+        let compute_us = t0.elapsed().as_micros().min(u32::MAX as u128) as u32;
+        let probs = match &self.prototypes {
+            Some(p) => p.blend(&inference.probs, &inference.embedding, self.config.mode, self.config.blend_weight),
+            None => inference.probs,
+        };
+        self.live.mfcc.copy_from_slice(&self.window[..]);
+        self.live.probs = probs;
+        Some(Evaluation { probs, base: inference.probs, compute_us })
+    }
+
+    fn maybe_evaluate(&mut self, on_event: &mut dyn FnMut(Detection)) {
+        let policy = self.config.early_exit;
+        let min_hops = self.config.vad.min_speech_hops().max(1);
+        let Some(seg) = &self.segment else { return };
+        if seg.decided || seg.hops < min_hops || seg.hops % policy.every.max(1) != 0 {
+            return;
+        }
+        // Once the window is full, further evaluations would see the same input.
+        if seg.computed_len == WINDOW_SAMPLES {
+            return;
+        }
+        let len = seg.buffer.len();
+        let Some(eval) = self.evaluate(len) else { return };
+        let seg = self.segment.as_mut().expect("segment checked above");
+        if let EarlyVerdict::Decide(digit) = seg.early.observe(&policy, &eval.probs) {
+            seg.decided = true;
+            let onset = seg.onset;
+            let detection = self.detection(digit, &eval, DetectionKind::Early, onset, None);
+            self.emit(detection, on_event);
+        }
+    }
+
+    fn end_segment(&mut self, last_hop: u64, valid: bool, on_event: &mut dyn FnMut(Detection)) {
+        // `last_hop` counts VAD hops; the VAD has seen `hops()` of them, the last ending at
+        // `self.position`.
+        let end = self.position - (self.vad.hops() - 1 - last_hop) * HOP as u64;
+        let decide = matches!(&self.segment, Some(seg) if valid && !seg.decided);
+        if decide {
+            let seg = self.segment.as_ref().expect("checked");
+            let onset = seg.onset;
+            let len = ((end.saturating_sub(seg.start)) as usize).clamp(HOP.min(seg.buffer.len()), seg.buffer.len());
+            if let Some(eval) = self.evaluate(len) {
+                let kind = match final_verdict(&self.config.early_exit, &eval.probs) {
+                    FinalVerdict::Digit(d) => Some((d, DetectionKind::Final)),
+                    FinalVerdict::Unsure(d) => Some((d, DetectionKind::Unsure)),
+                    FinalVerdict::Nothing => None,
+                };
+                if let Some((digit, kind)) = kind {
+                    let detection = self.detection(digit, &eval, kind, onset, Some(end));
+                    self.emit(detection, on_event);
+                }
+            }
+        }
+        self.segment = None;
+    }
+
+    fn detection(
+        &mut self,
+        digit: u8,
+        eval: &Evaluation,
+        kind: DetectionKind,
+        onset: u64,
+        end: Option<u64>,
+    ) -> Detection {
+        let saliency = if self.config.saliency && kind != DetectionKind::Unsure {
+            self.saliency.compute(&self.model, &self.window[..], digit, eval.base[digit as usize]).ok()
+        } else {
+            None
+        };
+        Detection {
+            digit,
+            confidence: eval.probs[digit as usize],
+            probs: eval.probs,
+            kind,
+            onset,
+            decision: self.position,
+            end,
+            compute_us: eval.compute_us,
+            saliency,
+        }
+    }
+
+    fn emit(&mut self, detection: Detection, on_event: &mut dyn FnMut(Detection)) {
+        self.live.last_detection = Some(detection);
+        on_event(detection);
+    }
+}
