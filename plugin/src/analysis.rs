@@ -1,0 +1,111 @@
+//! The recogniser behind the plugin: one `fsdd_core::Engine` (worker thread + lock-free rings)
+//! per activation, plus the audio-thread side of it.
+//!
+//! Built in `activate()` and dropped in `deactivate()` (which stops and joins the worker), so
+//! `process()` only copies samples into a preallocated scratch buffer and the engine's ring,
+//! stores parameter values into atomics and pops finished detections.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fsdd_core::{
+    AudioSender, Detection, DetectionReceiver, Engine, EngineConfig, EngineError, Model,
+    RecognizerConfig, SharedSettings,
+};
+
+use crate::params::FsddParams;
+use crate::passthrough::downmix_into;
+
+/// Seconds of input the ring between audio thread and worker holds: enough to ride out a slow
+/// inference or a host that renders a few blocks faster than real time.
+const RING_SECONDS: f32 = 4.0;
+
+/// In offline renders `process()` waits for the worker to catch up. A render that waits this
+/// long has a dead worker; giving up keeps the host alive (the audio still passes).
+const OFFLINE_WAIT: Duration = Duration::from_secs(5);
+
+pub struct AnalysisSession {
+    engine: Arc<Engine>,
+    sender: AudioSender,
+    receiver: DetectionReceiver,
+    settings: Arc<SharedSettings>,
+    /// Mono, gained copy of one block (or a slice of an oversized block).
+    scratch: Vec<f32>,
+    /// Offline render: analysis must not depend on thread timing.
+    offline: bool,
+    /// Input-rate samples fed since the engine started: the clock detection positions use.
+    position: u64,
+}
+
+impl AnalysisSession {
+    pub fn start(
+        model: Arc<Model>,
+        sample_rate: f32,
+        max_block: usize,
+        offline: bool,
+        recognizer: RecognizerConfig,
+    ) -> Result<Self, EngineError> {
+        let config = EngineConfig {
+            input_rate: sample_rate.round().max(1.0) as u32,
+            recognizer,
+            ring_seconds: RING_SECONDS,
+        };
+        let (engine, sender, receiver) = Engine::start(model, config)?;
+        let settings = engine.settings();
+        Ok(Self {
+            engine: Arc::new(engine),
+            sender,
+            receiver,
+            settings,
+            scratch: vec![0.0; max_block.clamp(1, 8192)],
+            offline,
+            position: 0,
+        })
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Stream position (input-rate samples) of the next sample `feed` will take.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Hands the current parameter values to the worker (plain atomic stores).
+    pub fn apply_params(&self, params: &FsddParams) {
+        let s = &self.settings;
+        s.set_threshold(params.threshold.value());
+        s.set_consecutive(params.consecutive.value().max(1) as u32);
+        s.set_every(params.check_interval.value().max(1) as u32);
+        s.set_min_confidence(params.min_confidence.value());
+        s.set_mode(params.mode.value().into());
+        s.set_blend_weight(params.blend_weight.value());
+        s.set_vad_sensitivity_db(params.vad_sensitivity_db.value());
+    }
+
+    /// Queues one block of audio (all channels, `frames` long) for analysis.
+    pub fn feed(&mut self, channels: &[&mut [f32]], frames: usize, gain: f32) {
+        let mut offset = 0;
+        while offset < frames {
+            let len = (frames - offset).min(self.scratch.len());
+            let chunk = &mut self.scratch[..len];
+            downmix_into(channels, offset, gain, chunk);
+            self.sender.push(chunk);
+            offset += len;
+        }
+        self.position += frames as u64;
+    }
+
+    /// In offline renders, blocks until the worker has analysed everything fed so far, so
+    /// the detections of this block are available now and identical on every render.
+    pub fn settle(&self) {
+        if self.offline {
+            self.engine.wait_until_drained(OFFLINE_WAIT);
+        }
+    }
+
+    pub fn pop(&mut self) -> Option<Detection> {
+        self.receiver.pop()
+    }
+}
