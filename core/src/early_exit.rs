@@ -9,10 +9,28 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The early-exit rule. `Default` holds the values chosen from the FSDD sweep below.
+/// The early-exit rule. `Default` holds values measured on FSDD.
 ///
-/// Sweep (provisional model; `every` = 2 hops = 32 ms): see `DEFAULT_SWEEP` in the docs of
-/// [`EarlyExitPolicy::default`].
+/// Measured with `cargo run -p fsdd-core --example early_exit_sweep` on the 300 test-split
+/// utterances (takes 0-4, never trained on), provisional model of commit a2b70a0, VAD defaults
+/// (pre-roll 64 ms). "Clean" = utterance between digital silence; "noisy" = steady white noise
+/// at 15 dB SNR. Final-only (no early exit) accuracy: clean 97.0%, noisy 88.3%.
+///
+/// | threshold | consecutive | every | clean acc | early | mean decision | of length | noisy acc | early |
+/// |-----------|-------------|-------|-----------|-------|---------------|-----------|-----------|-------|
+/// | 0.90      | 1           | 1     | 93.3%     | 89%   | 248 ms        | 0.60      | 87.7%     | 63%   |
+/// | 0.90      | 2           | 2     | 95.3%     | 87%   | 293 ms        | 0.71      | 87.7%     | 53%   |
+/// | 0.95      | 1           | 2     | 96.0%     | 76%   | 297 ms        | 0.71      | 87.7%     | 47%   |
+/// | **0.95**  | **2**       | **2** | **97.0%** | 73%   | 327 ms        | 0.78      | 88.0%     | 42%   |
+/// | 0.98      | 1           | 2     | 97.0%     | 58%   | 338 ms        | 0.80      | 88.3%     | 31%   |
+/// | 0.98      | 2           | 2     | 97.0%     | 57%   | 356 ms        | 0.84      | 88.3%     | 28%   |
+///
+/// (0.7/1/1 decides 98% early at 0.39 of the length but drops to 72.7%.) The chosen rule loses
+/// no clean accuracy against waiting for the end, decides 73% of digits early, and evaluating
+/// every 2nd hop (32 ms) halves the CPU of every hop at equal accuracy.
+///
+/// `min_confidence` 0.4: on clean FSDD every correct final has top probability >= 0.4 (0.5
+/// would drop 1% of correct answers); in noise it keeps 95% of finals, 88% of them right.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EarlyExitPolicy {
     /// Top probability needed for an early decision.
@@ -28,9 +46,9 @@ pub struct EarlyExitPolicy {
 }
 
 impl Default for EarlyExitPolicy {
-    /// Provisional defaults until measured on the trained model (see module docs).
+    /// The measured rule (see the table on [`EarlyExitPolicy`]).
     fn default() -> Self {
-        Self { threshold: 0.9, consecutive: 2, every: 2, min_confidence: 0.5, emit_unsure: false }
+        Self { threshold: 0.95, consecutive: 2, every: 2, min_confidence: 0.4, emit_unsure: false }
     }
 }
 

@@ -157,6 +157,7 @@ pub struct Recognizer {
     position: u64,
     live: LiveView,
     inference_errors: u64,
+    evaluations: u64,
 }
 
 impl Recognizer {
@@ -180,6 +181,7 @@ impl Recognizer {
             position: 0,
             live: LiveView::default(),
             inference_errors: 0,
+            evaluations: 0,
         }
     }
 
@@ -222,6 +224,16 @@ impl Recognizer {
     /// Hop-aligned position of the stream, samples (8 kHz).
     pub fn position(&self) -> u64 {
         self.position
+    }
+
+    /// Model evaluations since creation (tools that study the early-exit rule watch this).
+    pub fn evaluations(&self) -> u64 {
+        self.evaluations
+    }
+
+    /// Hops the current segment has lasted (0 outside speech).
+    pub fn segment_hops(&self) -> u32 {
+        self.segment.as_ref().map_or(0, |s| s.hops)
     }
 
     /// Model failures since creation (each skips one evaluation).
@@ -329,6 +341,7 @@ impl Recognizer {
         };
         self.live.mfcc.copy_from_slice(&self.window[..]);
         self.live.probs = probs;
+        self.evaluations += 1;
         Some(Evaluation { probs, base: inference.probs, compute_us })
     }
 
