@@ -3,8 +3,9 @@
 //! The MFCC window is the orthonormal DCT of log-mel energies, so the DCT's transpose gives the
 //! log-mel image back exactly. For each of the 8 band groups (8 mel bands each) and each of the
 //! 16 time slices (4 frames, 64 ms each) we replace that region of the log-mel image with
-//! "background" (each mel band's quietest level over the window, what the band holds when
-//! nobody speaks), transform back to MFCC, and score all 24 occluded windows in one batched
+//! "background" (each mel band's quietest level over the frames that hold audio, what the band
+//! holds when nobody speaks; the zero padding after a short utterance, exactly -100 dB, is
+//! neither background nor occluded), transform back to MFCC, and score all 24 occluded windows in one batched
 //! forward pass. Importance = how much the decided digit's probability drops (clamped at 0).
 //! Deterministic: same window and model, same numbers.
 
@@ -144,23 +145,33 @@ impl SaliencyComputer {
             return Err(ModelError::InputLength { expected: N_MFCC * N_FRAMES, got: mfcc.len() });
         }
         self.invert(mfcc);
+        // Frames of zero padding are -100 dB (the log floor) in every band, up to rounding.
+        let padding_db = 10.0 * crate::mfcc::LOG_FLOOR.log10() + 0.5;
+        let mut audio_frame = [false; N_FRAMES];
+        for (t, a) in audio_frame.iter_mut().enumerate() {
+            *a = (0..N_MELS).any(|m| self.log_mel[m * N_FRAMES + t] > padding_db);
+        }
         let mut background = [0.0f32; N_MELS];
         for (m, b) in background.iter_mut().enumerate() {
-            *b = self.log_mel[m * N_FRAMES..(m + 1) * N_FRAMES].iter().fold(f32::MAX, |a, &x| a.min(x));
+            let row = &self.log_mel[m * N_FRAMES..(m + 1) * N_FRAMES];
+            *b = (0..N_FRAMES).filter(|&t| audio_frame[t]).map(|t| row[t]).fold(f32::MAX, f32::min);
+            if *b == f32::MAX {
+                *b = padding_db - 0.5;
+            }
         }
         let window = N_MFCC * N_FRAMES;
         let mut occluded = vec![0.0f32; N_MELS * N_FRAMES];
         for i in 0..N_BANDS + N_SLICES {
             occluded.copy_from_slice(&self.log_mel);
-            if i < N_BANDS {
-                for m in i * MELS_PER_BAND..(i + 1) * MELS_PER_BAND {
-                    occluded[m * N_FRAMES..(m + 1) * N_FRAMES].fill(background[m]);
-                }
+            let (mels, frames) = if i < N_BANDS {
+                (i * MELS_PER_BAND..(i + 1) * MELS_PER_BAND, 0..N_FRAMES)
             } else {
                 let s = i - N_BANDS;
-                for m in 0..N_MELS {
-                    occluded[m * N_FRAMES + s * FRAMES_PER_SLICE..m * N_FRAMES + (s + 1) * FRAMES_PER_SLICE]
-                        .fill(background[m]);
+                (0..N_MELS, s * FRAMES_PER_SLICE..(s + 1) * FRAMES_PER_SLICE)
+            };
+            for m in mels {
+                for t in frames.clone().filter(|&t| audio_frame[t]) {
+                    occluded[m * N_FRAMES + t] = background[m];
                 }
             }
             Self::forward(&self.dct, &occluded, &mut self.batch[i * window..(i + 1) * window]);

@@ -15,6 +15,11 @@
 //!   and the segment ends where the steady part began. Speech never does this: on FSDD the
 //!   narrowest 400 ms level range is >= 4.3 dB in 99% of files (and the exceptions are their
 //!   silent tails).
+//! - Background right after speech: once [`TAIL_STEADY_MS`] of steady level (within
+//!   [`STEADY_RANGE_DB`]) at least [`TAIL_BELOW_PEAK_DB`] under the segment's peak follow the
+//!   speech, the segment ends where that stretch began and the floor jumps to it. Without this,
+//!   noise that starts as a word ends keeps the segment open into the next word. On FSDD this
+//!   rule fires inside a word in 1 of 3000 files (and in 59 files' trailing silence).
 //! - Segments shorter than `min_speech_ms` are dropped (clicks); at `max_speech_ms` a segment is
 //!   cut, and the floor is raised to its quietest hop (a long "segment" is mostly background).
 
@@ -30,11 +35,16 @@ pub const FLOOR_RISE_DB_PER_S: f32 = 10.0;
 pub const STEADY_RANGE_DB: f32 = 3.0;
 /// How long the level must stay steady to count as background, ms.
 pub const STEADY_WINDOW_MS: u32 = 400;
+/// Steady stretch after speech that counts as background, ms.
+pub const TAIL_STEADY_MS: u32 = 160;
+/// How far under the segment's peak that stretch must be, dB.
+pub const TAIL_BELOW_PEAK_DB: f32 = 20.0;
 /// Lowest level reported, dBFS (digital silence).
 pub const LEVEL_FLOOR_DB: f32 = -100.0;
 
 const HOP_MS: f32 = HOP as f32 * 1000.0 / SAMPLE_RATE as f32;
 const STEADY_HOPS: usize = (STEADY_WINDOW_MS as f32 / HOP_MS) as usize;
+const TAIL_STEADY_HOPS: usize = (TAIL_STEADY_MS as f32 / HOP_MS) as usize;
 
 /// VAD settings. `Default` holds the values measured on FSDD (see field docs).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,6 +121,7 @@ pub struct Vad {
     /// Recent levels during a segment (ring, `STEADY_HOPS` long) and the quietest hop.
     recent: [f32; STEADY_HOPS],
     segment_min_db: f32,
+    segment_peak_db: f32,
 }
 
 /// Mean-power level of a block in dBFS.
@@ -135,6 +146,7 @@ impl Vad {
             silent_hops: 0,
             recent: [0.0; STEADY_HOPS],
             segment_min_db: 0.0,
+            segment_peak_db: 0.0,
         }
     }
 
@@ -180,6 +192,7 @@ impl Vad {
                 self.last_active_hop = index;
                 self.silent_hops = 0;
                 self.segment_min_db = level;
+                self.segment_peak_db = level;
                 self.recent.fill(level);
                 return VadEvent::Onset { hop: index };
             }
@@ -190,6 +203,7 @@ impl Vad {
         let length = (index - self.onset_hop + 1) as usize;
         self.recent[index as usize % STEADY_HOPS] = level;
         self.segment_min_db = self.segment_min_db.min(level);
+        self.segment_peak_db = self.segment_peak_db.max(level);
         if level > hold_threshold {
             self.last_active_hop = index;
             self.silent_hops = 0;
@@ -199,6 +213,19 @@ impl Vad {
 
         if self.silent_hops >= self.config.hangover_hops() {
             return self.end_segment(self.last_active_hop, true);
+        }
+        if length > TAIL_STEADY_HOPS {
+            let (mut lo, mut hi, mut sum) = (f32::MAX, f32::MIN, 0.0);
+            for j in 0..TAIL_STEADY_HOPS as u64 {
+                let l = self.recent[((index - j) % STEADY_HOPS as u64) as usize];
+                (lo, hi, sum) = (lo.min(l), hi.max(l), sum + l);
+            }
+            if hi - lo <= STEADY_RANGE_DB && hi <= self.segment_peak_db - TAIL_BELOW_PEAK_DB {
+                self.floor_db = (sum / TAIL_STEADY_HOPS as f32).max(INITIAL_FLOOR_DB);
+                let steady_start = index + 1 - TAIL_STEADY_HOPS as u64;
+                let last = self.last_active_hop.min(steady_start - 1);
+                return self.end_segment(last.max(self.onset_hop), true);
+            }
         }
         if length >= STEADY_HOPS {
             let (lo, hi) = self.recent.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &l| (lo.min(l), hi.max(l)));
@@ -312,6 +339,25 @@ mod tests {
         assert_eq!(onset, VadEvent::Onset { hop: (speech_start / HOP) as u64 });
         assert!(matches!(events[3], VadEvent::End { valid: true, .. }), "{events:?}");
         assert_eq!(events.len(), 4, "{events:?}");
+    }
+
+    #[test]
+    fn noise_starting_as_a_word_ends_closes_the_word() {
+        let mut vad = Vad::new(VadConfig::default());
+        let mut audio = vec![0.0; 4000];
+        audio.extend(burst(4000)); // hops 31..62
+        audio.extend(noise(4000, 0.003, 4)); // -50 dBFS, 30 dB under the burst, 250 ms
+        audio.extend(burst(4000));
+        audio.extend(vec![0.0; 8000]);
+        let events = run(&mut vad, &audio);
+        assert_eq!(events.len(), 4, "{events:?}");
+        assert_eq!(events[0], VadEvent::Onset { hop: 31 });
+        match events[1] {
+            VadEvent::End { last_hop, valid: true } => assert!((61..=63).contains(&last_hop), "{last_hop}"),
+            e => panic!("{e:?}"),
+        }
+        assert_eq!(events[2], VadEvent::Onset { hop: 93 }); // 12 000 samples in: mid-hop 93
+        assert!(matches!(events[3], VadEvent::End { valid: true, .. }));
     }
 
     #[test]
