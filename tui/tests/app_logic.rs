@@ -1,0 +1,259 @@
+//! Dashboard state and keys without a terminal: quiz scoring, corrections, mode cycling,
+//! enrollment flow (captures taken from the recognizer's real windows on FSDD audio).
+
+mod common;
+
+use common::{concatenate, fsdd_file, model};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use fsdd_core::{Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig, ScoringMode};
+use fsdd_tui::app::{App, Effect, LabelSource, SourceInfo};
+use fsdd_tui::enrollment::{EnrollmentStep, build_prototypes};
+use fsdd_tui::events::handle_key;
+
+fn app() -> App {
+    App::new(
+        SourceInfo {
+            description: "test".into(),
+            input_rate: 8000,
+        },
+        ScoringMode::Base,
+        0.9,
+        2,
+    )
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn detection(digit: u8, onset: u64) -> Detection {
+    let mut probs = [0.01f32; 10];
+    probs[digit as usize] = 0.91;
+    Detection {
+        digit,
+        confidence: 0.91,
+        probs,
+        kind: DetectionKind::Final,
+        onset,
+        decision: onset + 6000,
+        end: Some(onset + 4800),
+        compute_us: 900,
+        saliency: None,
+    }
+}
+
+#[test]
+fn quiz_scores_detections_against_the_prompt_and_keys_correct_them() {
+    let mut a = app();
+    a.seed(42);
+    handle_key(&mut a, key('t'));
+    let prompt = a.quiz.as_ref().unwrap().prompt;
+    a.on_detection(detection(prompt, 0));
+    assert_eq!(a.confusion.counts[prompt as usize][prompt as usize], 1);
+    assert_eq!(a.history[0].truth, Some((prompt, LabelSource::Quiz)));
+    assert_eq!(a.quiz.as_ref().unwrap().asked, 1);
+
+    let prompt2 = a.quiz.as_ref().unwrap().prompt;
+    let wrong = (prompt2 + 1) % 10;
+    a.on_detection(detection(wrong, 20_000));
+    assert_eq!(a.confusion.counts[prompt2 as usize][wrong as usize], 1);
+    assert_eq!(a.confusion.total(), 2);
+
+    // The user says it was really `wrong` after all: the cell moves to the diagonal.
+    handle_key(&mut a, key(char::from(b'0' + wrong)));
+    assert_eq!(
+        a.confusion.counts[prompt2 as usize][wrong as usize],
+        if prompt2 == wrong { 1 } else { 0 }
+    );
+    assert_eq!(
+        a.confusion.counts[wrong as usize][wrong as usize],
+        1 + (prompt == wrong) as u32
+    );
+    assert_eq!(a.confusion.total(), 2);
+    assert_eq!(a.history[0].truth, Some((wrong, LabelSource::User)));
+    // Decision 1200 samples after the end at 8 kHz = +150 ms.
+    assert_eq!(a.history[0].decision_vs_end_ms(), Some(150.0));
+
+    handle_key(&mut a, key('t'));
+    assert!(a.quiz.is_none());
+}
+
+#[test]
+fn mode_cycling_needs_prototypes_and_quit_keys_work() {
+    let mut a = app();
+    assert!(
+        handle_key(&mut a, key('m')).is_empty(),
+        "no prototypes: stay in base"
+    );
+    assert_eq!(a.mode, ScoringMode::Base);
+    assert!(a.status.as_deref().unwrap().contains("enroll"));
+    a.prototypes_loaded = true;
+    let modes: Vec<ScoringMode> = (0..3)
+        .map(|_| match handle_key(&mut a, key('m')).as_slice() {
+            [Effect::SetMode(m)] => *m,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        modes,
+        [ScoringMode::Proto, ScoringMode::Hybrid, ScoringMode::Base]
+    );
+
+    handle_key(&mut a, key('?'));
+    assert!(a.show_help);
+    handle_key(&mut a, key('x'));
+    assert!(!a.show_help && !a.quit, "any key closes help");
+    handle_key(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+    assert!(a.quit);
+    let mut b = app();
+    handle_key(
+        &mut b,
+        KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+    );
+    assert!(b.quit);
+    let mut c = app();
+    handle_key(&mut c, key('q'));
+    assert!(c.quit);
+}
+
+/// Runs `names` through a recognizer configured as the dashboard configures it for enrollment
+/// and hands each detection and the following snapshot to the app.
+fn speak(a: &mut App, recognizer: &mut Recognizer, names: &[String]) -> Vec<Detection> {
+    let files: Vec<_> = names.iter().map(|n| fsdd_file(n)).collect();
+    let (audio, _) = concatenate(&files, 0.5);
+    let mut all = Vec::new();
+    for chunk in audio.chunks(256) {
+        let mut found = Vec::new();
+        recognizer.push(chunk, &mut |d| found.push(d));
+        for d in found {
+            a.on_detection(d);
+            all.push(d);
+        }
+        a.on_live(recognizer.live().clone());
+    }
+    all
+}
+
+#[test]
+fn enrollment_captures_whole_words_allows_redo_and_builds_prototypes() {
+    let model = model();
+    let mut a = app();
+    a.enroll_per_digit = 1;
+    assert!(matches!(
+        handle_key(&mut a, key('e')).as_slice(),
+        [Effect::SuspendEarlyExit]
+    ));
+    // What SuspendEarlyExit does to the engine's settings.
+    let mut config = RecognizerConfig::default();
+    config.early_exit.threshold = 1.0;
+    config.early_exit.consecutive = 64;
+    config.early_exit.emit_unsure = true;
+    let mut recognizer = Recognizer::new(model.clone(), config);
+
+    // First take of "zero" gets redone.
+    let dets = speak(&mut a, &mut recognizer, &["0_lucas_0.wav".to_string()]);
+    assert_eq!(dets.len(), 1);
+    assert_ne!(
+        dets[0].kind,
+        DetectionKind::Early,
+        "enrollment waits for the whole word"
+    );
+    let e = a.enrollment.as_ref().unwrap();
+    assert_eq!(
+        e.step(),
+        EnrollmentStep::Reviewing {
+            digit: 0,
+            take: 1,
+            of: 1
+        }
+    );
+    assert_eq!(
+        &e.reviewing().unwrap().mfcc[..],
+        &recognizer.live().mfcc[..],
+        "the captured window is the scored one"
+    );
+    assert_eq!(&a.mfcc_to_show()[..], &recognizer.live().mfcc[..]);
+    handle_key(&mut a, key('r'));
+    assert_eq!(
+        a.enrollment.as_ref().unwrap().step(),
+        EnrollmentStep::Listening {
+            digit: 0,
+            take: 1,
+            of: 1
+        }
+    );
+
+    let mut effects = Vec::new();
+    for d in 0..10u8 {
+        speak(
+            &mut a,
+            &mut recognizer,
+            &[format!("{d}_lucas_{}.wav", 1 + d)],
+        );
+        let step = a.enrollment.as_ref().unwrap().step();
+        assert_eq!(
+            step,
+            EnrollmentStep::Reviewing {
+                digit: d,
+                take: 1,
+                of: 1
+            }
+        );
+        effects = handle_key(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    }
+    assert!(a.enrollment.is_none());
+    let captures = match effects.as_slice() {
+        [Effect::RestoreEarlyExit, Effect::FinishEnrollment(c)] => c.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        captures.iter().map(|c| c.digit).collect::<Vec<_>>(),
+        (0..10).collect::<Vec<_>>()
+    );
+    let heard_right = captures.iter().filter(|c| c.heard == c.digit).count();
+    assert!(heard_right >= 8, "{heard_right}/10");
+
+    let set = build_prototypes(&model, &captures).unwrap();
+    assert!((0..10).all(|d| set.count(d) == 1));
+    // Proto scoring with lucas's prototypes recognises his other takes.
+    let mut classifier = fsdd_tui::offline::FileClassifier::new(fsdd_tui::offline::Scoring {
+        model: model.clone(),
+        prototypes: Some(set),
+        mode: ScoringMode::Proto,
+        blend_weight: 0.5,
+    });
+    let right = (0..10u8)
+        .filter(|&d| {
+            classifier
+                .classify_file(&fsdd_file(&format!("{d}_lucas_{}.wav", 20 + d)))
+                .unwrap()
+                .digit
+                == d
+        })
+        .count();
+    assert!(right >= 7, "proto mode right on {right}/10");
+}
+
+#[test]
+fn early_decisions_learn_when_speech_ended() {
+    let mut a = app();
+    let mut d = detection(4, 8000);
+    d.kind = DetectionKind::Early;
+    d.end = None;
+    d.decision = 10_000;
+    a.on_live(LiveView {
+        speech: true,
+        processed: 10_000,
+        ..LiveView::default()
+    });
+    a.on_detection(d);
+    assert_eq!(a.history[0].decision_vs_end_ms(), None);
+    // Speech ends; the snapshot arrives after the 176 ms hangover (1408 samples).
+    a.on_live(LiveView {
+        speech: false,
+        processed: 13_408,
+        ..LiveView::default()
+    });
+    let ms = a.history[0].decision_vs_end_ms().unwrap();
+    assert_eq!(ms, -250.0, "decided 2000 samples before the end");
+}
