@@ -212,10 +212,35 @@ pub fn to_onnx(net: &DigitNet, doc: &str) -> ModelProto {
             .push(initializer("band_mean", &net.band_mean));
         g.initializers
             .push(initializer("band_inv_std", &net.band_inv_std));
+        // Only the first `coefficients` MFCC rows feed the network (all 64 by default).
+        let mut input = INPUT_NAME;
+        if net.spec.coefficients < N_MFCC as i64 {
+            for (name, value) in [
+                ("crop.starts", 0),
+                ("crop.ends", net.spec.coefficients),
+                ("crop.axes", 2),
+            ] {
+                g.initializers.push(TensorProto {
+                    name: name.into(),
+                    dims: vec![1],
+                    data_type: DataType::Int64 as i32,
+                    int64_data: vec![value],
+                    ..Default::default()
+                });
+            }
+            g.nodes.push(node(
+                "Slice",
+                "crop",
+                &[INPUT_NAME, "crop.starts", "crop.ends", "crop.axes"],
+                "cropped",
+                vec![],
+            ));
+            input = "cropped";
+        }
         g.nodes.push(node(
             "Sub",
             "centre",
-            &[INPUT_NAME, "band_mean"],
+            &[input, "band_mean"],
             "centred",
             vec![],
         ));

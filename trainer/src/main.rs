@@ -67,9 +67,10 @@ struct RecipeArgs {
     /// Learning rate (default: 1.0 for Adadelta, 1e-3 for Adam).
     #[arg(long)]
     lr: Option<f64>,
-    /// Cosine-decay the learning rate to 5% over the run.
+    /// Keep the learning rate constant (default: cosine decay to 5% over the run, which measured
+    /// better than constant on validation and test).
     #[arg(long)]
-    cosine: bool,
+    constant_lr: bool,
     /// Torch intra-op threads. 1 by default: on our shared 2-core machine a training step with 2
     /// OpenMP threads measured 2-4x SLOWER than with 1 (threads spin waiting for a busy core).
     #[arg(long, default_value_t = 1)]
@@ -81,8 +82,11 @@ struct RecipeArgs {
     #[arg(long)]
     resume: bool,
     /// Layer widths conv1,conv2,conv3,fc1,embedding.
-    #[arg(long, default_value = "8,16,32,64,64")]
+    #[arg(long, default_value = "16,32,32,64,64")]
     widths: String,
+    /// MFCC coefficients the network reads (first K of 64, multiple of 8); the graph crops.
+    #[arg(long, default_value_t = 32)]
+    coefficients: i64,
     /// Dropout before fc2 and fc3.
     #[arg(long, default_value_t = 0.3)]
     dropout: f64,
@@ -90,8 +94,13 @@ struct RecipeArgs {
 
 impl RecipeArgs {
     fn recipe(&self) -> Result<Recipe> {
+        anyhow::ensure!(
+            (8..=64).contains(&self.coefficients) && self.coefficients % 8 == 0,
+            "--coefficients must be a multiple of 8 between 8 and 64"
+        );
         let spec = ModelSpec {
             dropout: self.dropout,
+            coefficients: self.coefficients,
             ..ModelSpec::default()
         }
         .with_widths(&self.widths)
@@ -105,7 +114,7 @@ impl RecipeArgs {
             lr: self
                 .lr
                 .unwrap_or_else(|| Optimizer::default_lr(self.optimizer)),
-            cosine: self.cosine,
+            cosine: !self.constant_lr,
             spec,
         })
     }
@@ -314,6 +323,14 @@ fn eval_command(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// One LOSO fold's outcome as saved beside its checkpoints.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedFold {
+    recipe: Recipe,
+    result: FoldResult,
+    confusion: ConfusionMatrix,
+}
+
 fn loso_command(args: LosoArgs) -> Result<()> {
     set_threads(args.recipe.threads);
     let recipe = args.recipe.recipe()?;
@@ -333,6 +350,20 @@ fn loso_command(args: LosoArgs) -> Result<()> {
             .recipe
             .checkpoint_dir
             .join(format!("loso-{}", fold.held_out));
+        // A finished fold leaves its result next to its checkpoints; with --resume it is reused,
+        // so folds can run in parallel processes (--speaker) and one last call collects them.
+        let result_path = dir.join("fold.json");
+        if args.recipe.resume
+            && let Some(cached) = std::fs::read_to_string(&result_path)
+                .ok()
+                .and_then(|text| serde_json::from_str::<CachedFold>(&text).ok())
+                .filter(|c| c.recipe == recipe)
+        {
+            println!("[{}] reusing {}", fold.held_out, result_path.display());
+            pooled.merge(&cached.confusion);
+            folds.push(cached.result);
+            continue;
+        }
         let options = RunOptions {
             checkpoint_dir: dir.clone(),
             resume: args.recipe.resume,
@@ -357,12 +388,20 @@ fn loso_command(args: LosoArgs) -> Result<()> {
             report.test
         );
         pooled.merge(&report.test);
-        folds.push(FoldResult {
+        let result = FoldResult {
             held_out: fold.held_out.clone(),
             accuracy: report.test.accuracy(),
             macro_f1: report.test.macro_f1(),
             test_utterances: report.test.total(),
-        });
+        };
+        let cached = CachedFold {
+            recipe: recipe.clone(),
+            result: result.clone(),
+            confusion: report.test.clone(),
+        };
+        std::fs::write(&result_path, serde_json::to_string_pretty(&cached)?)
+            .with_context(|| format!("writing {}", result_path.display()))?;
+        folds.push(result);
     }
     anyhow::ensure!(
         !folds.is_empty(),
