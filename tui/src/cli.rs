@@ -49,6 +49,10 @@ pub struct LiveArgs {
     #[arg(long)]
     pub exit_at_end: bool,
 
+    /// Start in the guided enrollment (same as pressing e).
+    #[arg(long)]
+    pub enroll: bool,
+
     /// Utterances captured per digit in the guided enrollment.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub enroll_per_digit: usize,

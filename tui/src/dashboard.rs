@@ -53,6 +53,10 @@ struct Session {
 
 pub fn run(args: LiveArgs) -> anyhow::Result<()> {
     let mut session = prepare(&args)?;
+    if args.enroll {
+        let effects = session.app.start_enrollment();
+        session.apply(effects);
+    }
     let mut guard = TerminalGuard::enter()?;
     let result = session.run_loop(&mut guard);
     drop(guard);
@@ -65,6 +69,14 @@ fn prepare(args: &LiveArgs) -> anyhow::Result<Session> {
     // An explicit --prototypes file must load; the default one is optional and a bad one is
     // reported and ignored (the user can enroll again).
     let (prototypes, prototypes_path) = match &args.recognizer.prototypes {
+        // A file that does not exist yet is where enrollment will save.
+        Some(p) if !p.exists() => {
+            startup_status = Some(format!(
+                "{} does not exist yet: press e to enroll",
+                p.display()
+            ));
+            (None, Some(p.clone()))
+        }
         Some(p) => (Some(load_prototypes(p, &model)?), Some(p.clone())),
         None => {
             let default = PrototypeSet::default_path();

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use fsdd_core::dataset::{Utterance, label_from_file_name};
 use fsdd_core::metrics::ConfusionMatrix;
 use fsdd_core::mfcc::{HOP, MfccExtractor, SAMPLE_RATE, WINDOW_SAMPLES};
@@ -20,18 +20,20 @@ use crate::cli::RecognizerArgs;
 /// The model from `--model`, else the one embedded at build time.
 pub fn load_model(path: Option<&Path>) -> anyhow::Result<Arc<Model>> {
     let model = match path {
+        // The core's errors already name the file and the cause: flatten them into one message
+        // (as a chain, the I/O cause would be printed twice).
         Some(p) => {
-            Model::from_path(p).with_context(|| format!("cannot load model {}", p.display()))?
+            Model::from_path(p).map_err(|e| anyhow!("cannot load model {}: {e}", p.display()))?
         }
-        None => Model::embedded().context("cannot load the embedded model")?,
+        None => Model::embedded().map_err(|e| anyhow!("cannot load the embedded model: {e}"))?,
     };
     Ok(Arc::new(model))
 }
 
 /// Prototypes from `path`, checked against the model.
 pub fn load_prototypes(path: &Path, model: &Model) -> anyhow::Result<PrototypeSet> {
-    let set = PrototypeSet::load(path)
-        .with_context(|| format!("cannot use prototypes file {}", path.display()))?;
+    // The core's errors name the file already.
+    let set = PrototypeSet::load(path).map_err(|e| anyhow!("cannot use prototypes: {e}"))?;
     check_prototypes(&set, model)
         .with_context(|| format!("cannot use prototypes file {}", path.display()))?;
     Ok(set)
@@ -128,7 +130,7 @@ pub fn collect_wavs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 
 /// Reads a WAV file as 8 kHz mono.
 pub fn read_8k(path: &Path) -> anyhow::Result<Vec<f32>> {
-    let clip = fsdd_core::audio::read_wav(path)?;
+    let clip = fsdd_core::audio::read_wav(path).map_err(|e| anyhow!("{e}"))?;
     if clip.sample_rate == SAMPLE_RATE {
         return Ok(clip.samples);
     }

@@ -415,3 +415,63 @@ fn no_usable_input_device_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn guided_enrollment_in_the_dashboard_saves_prototypes_and_switches_to_hybrid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let words = tmp.path().join("words");
+    std::fs::create_dir(&words).unwrap();
+    // One take per digit, played in digit order (names sort 0..9).
+    let names: Vec<String> = (0..10)
+        .map(|d| format!("{d}_yweweler_{}.wav", 10 + d))
+        .collect();
+    copy_fsdd(
+        &words,
+        &names.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let protos = tmp.path().join("me/prototypes.json");
+    let home = tmp.path().display().to_string();
+    let t = Tmux::start(
+        "enroll",
+        &shell_line(&format!(
+            "--input {} --gap 1.2 --enroll --enroll-per-digit 1 --prototypes {}",
+            words.display(),
+            protos.display()
+        )),
+        &[("HOME", &home), ("XDG_CONFIG_HOME", &home)],
+        120,
+        40,
+    );
+    for (d, word) in fsdd_tui::app::DIGIT_WORDS.iter().enumerate() {
+        let screen = t.wait_for(
+            &format!("capture of {word}"),
+            Duration::from_secs(20),
+            |s| {
+                s.contains(&format!("Captured  {} ", word.to_uppercase()))
+                    && s.contains("Enter keep")
+            },
+        );
+        assert!(screen.contains(&format!("enrollment {d}/10")), "{screen}");
+        assert!(
+            screen.contains(&format!("captured \"{word}\": MFCC")),
+            "captured window shown:\n{screen}"
+        );
+        t.keys(&["Enter"]);
+    }
+    let screen = t.wait_for("enrollment saved", Duration::from_secs(10), |s| {
+        s.contains("enrolled 10 words")
+    });
+    assert!(
+        screen.contains("mode hybrid") && screen.contains("prototypes"),
+        "{screen}"
+    );
+    let set =
+        fsdd_core::PrototypeSet::load(&protos).expect("prototypes saved where --prototypes said");
+    assert!((0..10).all(|d| set.count(d) == 1));
+    t.keys(&["q"]);
+    let screen = t.wait_for("exit", Duration::from_secs(10), |s| s.contains("TTY="));
+    assert!(
+        screen.contains("EXIT=0") && screen.contains("TTY=icanon"),
+        "{screen}"
+    );
+}
