@@ -130,7 +130,9 @@ fn stream_finds_every_digit_of_a_long_recording_in_order() {
     let (audio, starts) = concatenate(&files, 0.6);
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("long.wav");
-    fsdd_core::audio::write_wav_i16(&wav, &audio, 8000).unwrap();
+    // Stored at 16 kHz so the subcommand's resampling is exercised too.
+    let audio_16k = fsdd_core::resample::resample(&audio, 8000, 16000).unwrap();
+    fsdd_core::audio::write_wav_i16(&wav, &audio_16k, 16000).unwrap();
 
     let out = run(&["stream", "--json", wav.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
