@@ -160,6 +160,24 @@ fn dashboard_plays_input_files_answers_keys_and_restores_the_terminal() {
         s.contains("last detection labelled 0")
     });
 
+    // Resize: too small says so, big enough lays out again.
+    assert!(
+        t.tmux(&["resize-window", "-t", "0", "-x", "60", "-y", "16"])
+            .status
+            .success()
+    );
+    t.wait_for("small-terminal notice", Duration::from_secs(5), |s| {
+        s.contains("needs at least 80x24")
+    });
+    assert!(
+        t.tmux(&["resize-window", "-t", "0", "-x", "100", "-y", "30"])
+            .status
+            .success()
+    );
+    let screen = t.wait_for("relayout", Duration::from_secs(5), |s| {
+        s.contains("digit probabilities")
+    });
+    assert!(screen.lines().all(|l| l.chars().count() <= 100), "{screen}");
     t.keys(&["q"]);
     let screen = t.wait_for("exit", Duration::from_secs(10), |s| s.contains("TTY="));
     assert!(screen.contains("EXIT=0"), "{screen}");
