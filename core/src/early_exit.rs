@@ -12,25 +12,28 @@ use serde::{Deserialize, Serialize};
 /// The early-exit rule. `Default` holds values measured on FSDD.
 ///
 /// Measured with `cargo run -p fsdd-core --example early_exit_sweep` on the 300 test-split
-/// utterances (takes 0-4, never trained on), provisional model of commit a2b70a0, VAD defaults
+/// utterances (takes 0-4, never trained on), final model of commit 91afd98, VAD defaults
 /// (pre-roll 64 ms). "Clean" = utterance between digital silence; "noisy" = steady white noise
-/// at 15 dB SNR. Final-only (no early exit) accuracy: clean 97.0%, noisy 88.3%.
+/// at 15 dB SNR. Final-only (no early exit) accuracy: clean 99.7%, noisy 94.7%. "Early" = share
+/// of digits decided before the end of speech; decision = mean time from the utterance start.
 ///
-/// | threshold | consecutive | every | clean acc | early | mean decision | of length | noisy acc | early |
-/// |-----------|-------------|-------|-----------|-------|---------------|-----------|-----------|-------|
-/// | 0.90      | 1           | 1     | 93.3%     | 89%   | 248 ms        | 0.60      | 87.7%     | 63%   |
-/// | 0.90      | 2           | 2     | 95.3%     | 87%   | 293 ms        | 0.71      | 87.7%     | 53%   |
-/// | 0.95      | 1           | 2     | 96.0%     | 76%   | 297 ms        | 0.71      | 87.7%     | 47%   |
-/// | **0.95**  | **2**       | **2** | **97.0%** | 73%   | 327 ms        | 0.78      | 88.0%     | 42%   |
-/// | 0.98      | 1           | 2     | 97.0%     | 58%   | 338 ms        | 0.80      | 88.3%     | 31%   |
-/// | 0.98      | 2           | 2     | 97.0%     | 57%   | 356 ms        | 0.84      | 88.3%     | 28%   |
+/// | threshold | consecutive | every | clean acc | early | decision | of length | noisy acc | early |
+/// |-----------|-------------|-------|-----------|-------|----------|-----------|-----------|-------|
+/// | 0.90      | 1           | 1     | 90.7%     | 99%   | 177 ms   | 0.43      | 93.7%     | 93%   |
+/// | 0.90      | 2           | 2     | 97.3%     | 98%   | 229 ms   | 0.55      | 93.7%     | 88%   |
+/// | 0.95      | 1           | 2     | 97.0%     | 98%   | 210 ms   | 0.50      | 94.0%     | 84%   |
+/// | 0.95      | 2           | 1     | 98.0%     | 97%   | 224 ms   | 0.54      | 94.7%     | 84%   |
+/// | **0.95**  | **2**       | **2** | **99.3%** | 97%   | 249 ms   | 0.60      | 94.7%     | 81%   |
+/// | 0.98      | 1           | 2     | 98.7%     | 94%   | 237 ms   | 0.57      | 94.7%     | 76%   |
+/// | 0.98      | 2           | 2     | 99.3%     | 93%   | 271 ms   | 0.65      | 94.7%     | 73%   |
 ///
-/// (0.7/1/1 decides 98% early at 0.39 of the length but drops to 72.7%.) The chosen rule loses
-/// no clean accuracy against waiting for the end, decides 73% of digits early, and evaluating
-/// every 2nd hop (32 ms) halves the CPU of every hop at equal accuracy.
+/// The chosen rule costs one clean digit in 300 against waiting for the end, none in noise,
+/// decides 97% of digits early (at 60% of the word), and evaluating every 2nd hop (32 ms)
+/// halves the CPU at better accuracy than every hop. (With the provisional 8-epoch model the
+/// same rule was also the best trade-off: 97.0% = final-only, 73% early.)
 ///
-/// `min_confidence` 0.4: on clean FSDD every correct final has top probability >= 0.4 (0.5
-/// would drop 1% of correct answers); in noise it keeps 95% of finals, 88% of them right.
+/// `min_confidence` 0.4: on clean FSDD it keeps every final (0.5 would drop a correct one); in
+/// noise it keeps 99% of finals, 95.3% of them right.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EarlyExitPolicy {
     /// Top probability needed for an early decision.

