@@ -2,13 +2,13 @@
 //!
 //! The store keeps the `PrototypeSet` JSON (what the host saves in the project) and, while the
 //! plugin is active, a link to the running engine so a loaded state or an imported file takes
-//! effect at once. Everything here runs on the host's main thread (state load/save, activate,
+//! effect at once (the editor reads the engine's live view through the same link). Everything here runs on the host's main thread (state load/save, activate,
 //! the editor): never on the audio thread.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, Weak};
 
-use fsdd_core::{Engine, PrototypeSet};
+use fsdd_core::{Engine, LiveView, PrototypeSet};
 use nice_plug::params::persist::PersistentField;
 
 /// Why an import was refused. The previous prototypes stay in place in every case.
@@ -92,6 +92,13 @@ impl PrototypeStore {
             live.set_prototypes(set);
         }
         inner.engine = engine;
+    }
+
+    /// What the running engine sees right now (for the editor; takes the engine's brief
+    /// snapshot lock, so never from the audio thread). `None` while inactive.
+    pub fn live_view(&self) -> Option<LiveView> {
+        let engine = self.lock().engine.upgrade();
+        engine.map(|engine| engine.live())
     }
 
     /// Forgets the engine (before it is stopped).

@@ -26,14 +26,14 @@ fn offline_renders_give_the_same_midi_every_time() {
     assert_eq!(first.midi, second.midi, "two renders of the same project differ");
 
     // With other host block sizes the digits are the same. The times may move a little: the
-    // worker resamples in 20 ms chunks, so a decision can only be known (and played, at zero
+    // worker resamples in chunks (100 ms), so a decision can only be known (and played, at zero
     // latency) in the first block after its chunk is complete.
     let other_blocks = render(&mut HostedPlugin::new(config, None), &stream, 63, Pace::Unpaced);
     let (a, b) = (note_ons(&first.midi), note_ons(&other_blocks.midi));
     let keys = |v: &[(u64, u8)]| v.iter().map(|&(_, k)| k).collect::<Vec<_>>();
     assert_eq!(keys(&a), keys(&b));
     let max_shift = a.iter().zip(&b).map(|(x, y)| x.0.abs_diff(y.0)).max().unwrap_or(0);
-    assert!(max_shift <= 4_800, "notes moved by {max_shift} samples with other block sizes");
+    assert!(max_shift <= 12_000, "notes moved by {max_shift} samples with other block sizes");
     eprintln!(
         "offline: {} notes, identical over 2 renders; other block sizes move them by <= {max_shift} samples ({} / {} / {} blocks)",
         a.len(),
@@ -68,9 +68,9 @@ fn real_time_processing_finds_the_offline_digits_a_little_later() {
         assert!(live_pos >= offline_pos, "a live note came before its decision sample");
         worst_delay = worst_delay.max(live_pos - offline_pos);
     }
-    // One block (<= 4096) plus the worker's reaction time; at 6x real time 0.25 s of audio
-    // pass in ~42 ms of wall time.
-    assert!(worst_delay < 12_000, "live notes up to {worst_delay} samples late");
+    // One block (<= 4096), the rest of the worker's resampler chunk (100 ms) and its reaction
+    // time (at 6x real time, 0.3 s of audio pass in 50 ms of wall time).
+    assert!(worst_delay < 14_400, "live notes up to {worst_delay} samples late");
     eprintln!("real time: {} notes, same digits as offline, at most {worst_delay} samples later", got.len());
 }
 
