@@ -70,7 +70,9 @@ impl FsddPlugin {
         if self.model.is_none() {
             match Model::embedded() {
                 Ok(model) => self.model = Some(Arc::new(model)),
-                Err(err) => nice_error!("fsdd: the embedded model did not load ({err}); audio passes through, no MIDI"),
+                Err(err) => nice_error!(
+                    "fsdd: the embedded model did not load ({err}); audio passes through, no MIDI"
+                ),
             }
         }
         self.model.clone()
@@ -108,7 +110,9 @@ fn output_for(p: &FsddParams, sample_rate: f32, detection: &Detection) -> DigitO
         key: p.key_for(detection.digit),
         channel,
         velocity: midi_out::velocity_from_confidence(detection.confidence),
-        length_samples: (p.note_length_ms.value() as f64 * 1e-3 * sample_rate as f64).round().max(1.0) as u64,
+        length_samples: (p.note_length_ms.value() as f64 * 1e-3 * sample_rate as f64)
+            .round()
+            .max(1.0) as u64,
     });
     let cc = output.cc().then(|| CcSpec {
         channel,
@@ -121,7 +125,11 @@ fn output_for(p: &FsddParams, sample_rate: f32, detection: &Detection) -> DigitO
 fn to_note_event(event: &TimedMidi) -> NoteEvent<()> {
     let timing = event.timing;
     match event.event {
-        MidiOut::NoteOn { key, channel, velocity } => NoteEvent::NoteOn {
+        MidiOut::NoteOn {
+            key,
+            channel,
+            velocity,
+        } => NoteEvent::NoteOn {
             timing,
             voice_id: VoiceID::Wildcard,
             channel: Channel::Number(channel),
@@ -135,9 +143,12 @@ fn to_note_event(event: &TimedMidi) -> NoteEvent<()> {
             key: Key::Number(key),
             velocity: 0.0,
         },
-        MidiOut::ControlChange { channel, cc, value } => {
-            NoteEvent::MidiCC { timing, channel, cc, value: value as f32 / 127.0 }
-        }
+        MidiOut::ControlChange { channel, cc, value } => NoteEvent::MidiCC {
+            timing,
+            channel,
+            cc,
+            value: value as f32 / 127.0,
+        },
     }
 }
 
@@ -197,10 +208,14 @@ impl Plugin for FsddPlugin {
                 self.params.recognizer_config(),
             ) {
                 Ok(session) => {
-                    self.params.prototypes.attach(Arc::downgrade(session.engine()));
+                    self.params
+                        .prototypes
+                        .attach(Arc::downgrade(session.engine()));
                     self.session = Some(session);
                 }
-                Err(err) => nice_error!("fsdd: the recogniser did not start ({err}); audio passes through, no MIDI"),
+                Err(err) => nice_error!(
+                    "fsdd: the recogniser did not start ({err}); audio passes through, no MIDI"
+                ),
             }
         }
         // Even without a recogniser the plugin stays usable as a clean pass-through.
@@ -277,8 +292,11 @@ impl ClapPlugin for FsddPlugin {
 
 impl Vst3Plugin for FsddPlugin {
     const VST3_CLASS_ID: [u8; 16] = VST3_CLASS_ID;
-    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
-        &[Vst3SubCategory::Fx, Vst3SubCategory::Analyzer, Vst3SubCategory::Tools];
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[
+        Vst3SubCategory::Fx,
+        Vst3SubCategory::Analyzer,
+        Vst3SubCategory::Tools,
+    ];
 }
 
 nice_export_clap!(FsddPlugin);

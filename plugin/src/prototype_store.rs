@@ -17,7 +17,10 @@ pub enum ImportError {
     #[error("no prototype file location is known on this system")]
     NoDefaultPath,
     #[error("could not read prototypes from {path}: {source}")]
-    Load { path: String, source: fsdd_core::PrototypeError },
+    Load {
+        path: String,
+        source: fsdd_core::PrototypeError,
+    },
 }
 
 #[derive(Default)]
@@ -39,13 +42,19 @@ impl PrototypeStore {
     fn lock(&self) -> MutexGuard<'_, StoreInner> {
         // A panic while holding this lock cannot leave the data half-written (every write is a
         // whole-value assignment), so a poisoned lock is still usable.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The current set, if any (parsed from the stored JSON).
     pub fn current(&self) -> Option<PrototypeSet> {
         let json = self.lock().json.clone();
-        if json.is_empty() { None } else { PrototypeSet::from_json(&json).ok() }
+        if json.is_empty() {
+            None
+        } else {
+            PrototypeSet::from_json(&json).ok()
+        }
     }
 
     /// Enrolled examples per digit (all zero when no voice is enrolled).
@@ -78,8 +87,10 @@ impl PrototypeStore {
             Some(path) => path.to_owned(),
             None => PrototypeSet::default_path().ok_or(ImportError::NoDefaultPath)?,
         };
-        let set = PrototypeSet::load(&path)
-            .map_err(|source| ImportError::Load { path: path.display().to_string(), source })?;
+        let set = PrototypeSet::load(&path).map_err(|source| ImportError::Load {
+            path: path.display().to_string(),
+            source,
+        })?;
         self.replace(Some(set));
         Ok(())
     }
