@@ -4,13 +4,14 @@
 //!     tests/push_alloc_free.rs);
 //! (c) worker CPU per second of continuous speech at 48 kHz input <= 3% of one core (30 ms).
 //!
-//! Medians measured 08:45-08:51 UTC on the 2-core dev machine while other builds ran (load
-//! average 5-6, so these are pessimistic), final model of commit 91afd98:
-//! (a) 354 us (MFCC alone 154 us, forward pass alone 157 us): over the 250 us target under
-//!     that load; the recognizer itself only recomputes the frames a growing buffer touches;
-//! (b) 0.66 us per 512-frame push;
-//! (c) 104 ms for 8.4 s of 48 kHz speech with 0.3 s pauses (saliency on every decision):
-//!     12.4 ms per second = 1.2% of one core.
+//! Medians on the idle 2-core dev machine (09:12 UTC, load average 0.1), final model of commit
+//! 91afd98, `cargo bench -p fsdd-core --bench runtime`:
+//! (a) 191 us (MFCC alone 96 us, forward pass alone 95 us); 214 us before the MFCC copied a
+//!     precomputed column for zero-padding frames. Under a load average of 5-6 the same bench
+//!     read 300-354 us: quote it from a quiet machine;
+//! (b) 0.60 us per 512-frame push;
+//! (c) 55 ms for 8.4 s of 48 kHz speech with 0.3 s pauses (saliency on every decision):
+//!     6.6 ms per second = 0.66% of one core.
 
 use std::hint::black_box;
 use std::path::PathBuf;
