@@ -164,17 +164,10 @@ impl GraphBuilder {
     ) -> String {
         let (w, b) = fold_batch_norm(&layer.linear.ws, &layer.bn);
         self.gemm(name, input, &w, &b);
-        let out = output
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("{name}.relu"));
-        self.nodes.push(node(
-            "Relu",
-            &format!("{name}_relu"),
-            &[&format!("{name}.out")],
-            &out,
-            vec![],
-        ));
-        out
+        match output {
+            Some(out) => self.relu_into(name, out.to_owned()),
+            None => self.relu(name),
+        }
     }
 
     fn gemm(&mut self, name: &str, input: &str, weight: &Tensor, bias: &Tensor) {
@@ -191,8 +184,13 @@ impl GraphBuilder {
         ));
     }
 
+    /// ReLU of `{name}.out`, named `{name}.relu`.
     fn relu(&mut self, name: &str) -> String {
-        let out = format!("{name}.relu");
+        self.relu_into(name, format!("{name}.relu"))
+    }
+
+    /// ReLU of `{name}.out` into the tensor `out` (e.g. a graph output).
+    fn relu_into(&mut self, name: &str, out: String) -> String {
         self.nodes.push(node(
             "Relu",
             &format!("{name}_relu"),
