@@ -3,7 +3,8 @@
 //!
 //! Built in `activate()` and dropped in `deactivate()` (which stops and joins the worker), so
 //! `process()` only copies samples into a preallocated scratch buffer and the engine's ring,
-//! stores parameter values into atomics and pops finished detections.
+//! stores parameter values into atomics and pops finished detections. Each popped detection
+//! and the stream clock also go into the [`LiveStatus`] the editor reads (atomic stores only).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use fsdd_core::{
     RecognizerConfig, SharedSettings,
 };
 
+use crate::live_status::LiveStatus;
 use crate::params::FsddParams;
 use crate::passthrough::downmix_into;
 
@@ -35,6 +37,8 @@ pub struct AnalysisSession {
     offline: bool,
     /// Input-rate samples fed since the engine started: the clock detection positions use.
     position: u64,
+    /// What the editor shows; outlives the session (one per plugin instance).
+    status: Arc<LiveStatus>,
 }
 
 impl AnalysisSession {
@@ -44,14 +48,17 @@ impl AnalysisSession {
         max_block: usize,
         offline: bool,
         recognizer: RecognizerConfig,
+        status: Arc<LiveStatus>,
     ) -> Result<Self, EngineError> {
+        let input_rate = sample_rate.round().max(1.0) as u32;
         let config = EngineConfig {
-            input_rate: sample_rate.round().max(1.0) as u32,
+            input_rate,
             recognizer,
             ring_seconds: RING_SECONDS,
         };
         let (engine, sender, receiver) = Engine::start(model, config)?;
         let settings = engine.settings();
+        status.started(input_rate as f32);
         Ok(Self {
             engine: Arc::new(engine),
             sender,
@@ -60,6 +67,7 @@ impl AnalysisSession {
             scratch: vec![0.0; max_block.clamp(1, 8192)],
             offline,
             position: 0,
+            status,
         })
     }
 
@@ -95,6 +103,7 @@ impl AnalysisSession {
             offset += len;
         }
         self.position += frames as u64;
+        self.status.advance(self.position);
     }
 
     /// In offline renders, blocks until the worker has analysed everything fed so far, so
@@ -105,7 +114,16 @@ impl AnalysisSession {
         }
     }
 
+    /// The next finished detection, also stored in the live status for the editor.
     pub fn pop(&mut self) -> Option<Detection> {
-        self.receiver.pop()
+        let detection = self.receiver.pop()?;
+        self.status.record(&detection);
+        Some(detection)
+    }
+}
+
+impl Drop for AnalysisSession {
+    fn drop(&mut self) {
+        self.status.stopped();
     }
 }

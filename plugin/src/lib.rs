@@ -6,12 +6,16 @@
 //! - [`analysis`]: the `fsdd_core::Engine` (worker thread) behind the audio thread.
 //! - [`midi_out`]: digits -> NoteOn/NoteOff/CC with sample positions inside the block.
 //! - [`passthrough`]: the audio path (bit-exact, minus denormals and NaN/Inf).
+//! - [`live_status`]: the last detection, shared lock-free from `process()` to the editor.
+//! - [`editor`]: the egui window (last digit, confidence bars, enrolled voice, file import).
 //!
 //! Real-time rule: `process()` never allocates, locks or waits (checked in debug builds by
 //! nice-plug's `assert_process_allocs`). The only exception is the offline render mode, where
 //! `process()` waits for the worker so every render gives the same MIDI.
 
 pub mod analysis;
+pub mod editor;
+pub mod live_status;
 pub mod midi_out;
 pub mod params;
 pub mod passthrough;
@@ -24,8 +28,10 @@ use nice_plug::midi::{Channel, Key, VoiceID};
 use nice_plug::prelude::*;
 
 use crate::analysis::AnalysisSession;
+use crate::live_status::LiveStatus;
 use crate::midi_out::{CcSpec, DigitOutput, MidiOut, NoteScheduler, NoteSpec, TimedMidi};
 use crate::params::FsddParams;
+use crate::prototype_store::ModelIdentity;
 
 /// Stable identifiers: hosts use them to find the plugin in saved projects. Never change them.
 pub const CLAP_ID: &str = "org.fsdd.spoken-digits-to-midi";
@@ -43,6 +49,9 @@ pub struct FsddPlugin {
     position: u64,
     /// The default prototype file is looked at once per instance, not on every activation.
     tried_default_prototypes: bool,
+    /// The last detection for the editor (written by `process()` with atomic stores).
+    live_status: Arc<LiveStatus>,
+    editor_state: Arc<nice_plug_egui::EguiEditorState>,
 }
 
 impl Default for FsddPlugin {
@@ -55,6 +64,8 @@ impl Default for FsddPlugin {
             sample_rate: 48_000.0,
             position: 0,
             tried_default_prototypes: false,
+            live_status: Arc::new(LiveStatus::default()),
+            editor_state: editor::default_state(),
         }
     }
 }
@@ -66,10 +77,18 @@ impl FsddPlugin {
         self.params.clone()
     }
 
+    /// What the editor reads about the recogniser.
+    pub fn live_status(&self) -> Arc<LiveStatus> {
+        self.live_status.clone()
+    }
+
     fn load_model(&mut self) -> Option<Arc<Model>> {
         if self.model.is_none() {
             match Model::embedded() {
-                Ok(model) => self.model = Some(Arc::new(model)),
+                Ok(model) => {
+                    self.params.prototypes.set_model(ModelIdentity::of(&model));
+                    self.model = Some(Arc::new(model));
+                }
                 Err(err) => nice_error!(
                     "fsdd: the embedded model did not load ({err}); audio passes through, no MIDI"
                 ),
@@ -78,8 +97,16 @@ impl FsddPlugin {
         self.model.clone()
     }
 
-    /// A project without enrolled prototypes picks up the ones `fsdd-tui` saved, once.
-    fn adopt_default_prototypes(&mut self) {
+    /// A prototype file set by the user (editor or project) is re-read at every activation,
+    /// so a voice enrolled again with `fsdd-tui` takes effect; if it fails, the prototypes
+    /// the project holds stay. Without a path, a project without enrolled prototypes picks up
+    /// the ones `fsdd-tui` saved in its default file, once.
+    fn adopt_prototypes(&mut self) {
+        if let Some(path) = self.params.prototype_path() {
+            // Errors are logged and shown in the editor by the import itself.
+            let _ = self.params.import_prototypes(Some(&path));
+            return;
+        }
         if self.tried_default_prototypes {
             return;
         }
@@ -89,7 +116,10 @@ impl FsddPlugin {
             && fsdd_core::PrototypeSet::default_path().is_some_and(|p| p.is_file())
         {
             match store.import(None) {
-                Ok(()) => nice_log!("fsdd: imported enrolled prototypes from the fsdd-tui file"),
+                Ok(file) => nice_log!(
+                    "fsdd: imported enrolled prototypes from the fsdd-tui file {}",
+                    file.display()
+                ),
                 Err(err) => nice_warn!("fsdd: {err}"),
             }
         }
@@ -175,12 +205,20 @@ impl Plugin for FsddPlugin {
     const MIDI_INPUT: MidiConfig = MidiConfig::None;
     const MIDI_OUTPUT: MidiConfig = MidiConfig::MidiCCs;
 
-    type Editor = ();
+    type Editor = editor::FsddEditor;
     type SysExMessage = ();
     type BackgroundTask = ();
 
     fn params(&self) -> Arc<dyn Params> {
         self.params.clone()
+    }
+
+    fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(
+            self.params.clone(),
+            self.live_status.clone(),
+            self.editor_state.clone(),
+        )
     }
 
     fn activate(
@@ -196,9 +234,11 @@ impl Plugin for FsddPlugin {
         self.position = 0;
         // Positions restart with the new engine: end whatever still sounds.
         self.scheduler.release_all_at_next_block();
-        self.adopt_default_prototypes();
+        // The model first: imports are checked against it.
+        let model = self.load_model();
+        self.adopt_prototypes();
 
-        if let Some(model) = self.load_model() {
+        if let Some(model) = model {
             let offline = buffer_config.process_mode == ProcessMode::Offline;
             match AnalysisSession::start(
                 model,
@@ -206,6 +246,7 @@ impl Plugin for FsddPlugin {
                 buffer_config.max_buffer_size as usize,
                 offline,
                 self.params.recognizer_config(),
+                self.live_status.clone(),
             ) {
                 Ok(session) => {
                     self.params
@@ -258,6 +299,7 @@ impl Plugin for FsddPlugin {
         self.scheduler.begin_block(block_start, frames as u32);
         if let Some(session) = self.session.as_mut() {
             session.settle();
+            // `pop` also hands each detection (unsure ones too) to the editor's live status.
             while let Some(detection) = session.pop() {
                 if detection.kind == DetectionKind::Unsure {
                     continue;

@@ -3,12 +3,13 @@
 //! Parameter IDs are stable strings: renaming a parameter is fine, changing an `#[id]` breaks
 //! saved projects and automation.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use fsdd_core::{EarlyExitPolicy, RecognizerConfig, ScoringMode, VadConfig};
 use nice_plug::prelude::*;
 
-use crate::prototype_store::PrototypeStore;
+use crate::prototype_store::{ImportError, PrototypeStore};
 
 /// Which scorer turns the model's output into a digit (see `fsdd_core::ScoringMode`).
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +100,10 @@ pub struct FsddParams {
     /// The enrolled-voice prototypes (PrototypeSet JSON) travel with the project.
     #[persist = "prototypes"]
     pub prototypes: PrototypeStore,
+    /// The prototype file to import at activation (and the last one imported from the
+    /// editor); empty = `fsdd-tui`'s default file, as long as the project has no prototypes.
+    #[persist = "prototype_path"]
+    pub prototype_path: RwLock<String>,
 
     #[id = "threshold"]
     pub threshold: FloatParam,
@@ -139,6 +144,7 @@ impl Default for FsddParams {
         let recognizer = RecognizerConfig::default();
         Self {
             prototypes: PrototypeStore::default(),
+            prototype_path: RwLock::new(String::new()),
             threshold: FloatParam::new(
                 "Early-exit threshold",
                 policy.threshold,
@@ -242,6 +248,42 @@ impl FsddParams {
             blend_weight: self.blend_weight.value(),
             // Saliency is for dashboards; the plugin only needs the digit.
             saliency: false,
+        }
+    }
+
+    /// The prototype file set by the user, if any (`None` = the default file).
+    pub fn prototype_path(&self) -> Option<PathBuf> {
+        let path = self
+            .prototype_path
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let path = path.trim();
+        (!path.is_empty()).then(|| PathBuf::from(path))
+    }
+
+    fn set_prototype_path(&self, path: Option<&Path>) {
+        let text = path.map(|p| p.display().to_string()).unwrap_or_default();
+        *self
+            .prototype_path
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = text;
+    }
+
+    /// Imports prototypes from `path` (or the default file) and, if that worked, remembers the
+    /// choice in the persisted path so the project re-imports the same file when it is
+    /// activated again. On failure nothing changes; the error is logged and kept for the
+    /// editor. Main or editor thread only (it reads a file).
+    pub fn import_prototypes(&self, path: Option<&Path>) -> Result<PathBuf, ImportError> {
+        match self.prototypes.import(path) {
+            Ok(file) => {
+                self.set_prototype_path(path);
+                nice_log!("fsdd: imported enrolled prototypes from {}", file.display());
+                Ok(file)
+            }
+            Err(err) => {
+                nice_error!("fsdd: {err}; the previous prototypes stay");
+                Err(err)
+            }
         }
     }
 

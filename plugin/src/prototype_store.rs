@@ -2,10 +2,12 @@
 //!
 //! The store keeps the `PrototypeSet` JSON (what the host saves in the project) and, while the
 //! plugin is active, a link to the running engine so a loaded state or an imported file takes
-//! effect at once (the editor reads the engine's live view through the same link). Everything here runs on the host's main thread (state load/save, activate,
-//! the editor): never on the audio thread.
+//! effect at once (the editor reads the engine's live view through the same link).
+//! It also remembers where the current prototypes came from and how the last file import went,
+//! for the editor. Everything here runs on the host's main thread or the editor's thread
+//! (state load/save, activate, the editor): never on the audio thread.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, Weak};
 
 use fsdd_core::{Engine, LiveView, PrototypeSet};
@@ -16,11 +18,70 @@ use nice_plug::params::persist::PersistentField;
 pub enum ImportError {
     #[error("no prototype file location is known on this system")]
     NoDefaultPath,
-    #[error("could not read prototypes from {path}: {source}")]
+    /// The core's error names the file already; `path` is kept for callers.
+    #[error("could not import prototypes: {source}")]
     Load {
         path: String,
         source: fsdd_core::PrototypeError,
     },
+    #[error("{path} was enrolled with another model ({reason}); enroll again with fsdd-tui")]
+    OtherModel { path: String, reason: String },
+}
+
+/// Where the current prototypes came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PrototypeOrigin {
+    /// No enrolled voice.
+    #[default]
+    None,
+    /// Restored with the project (plugin state).
+    Project,
+    /// Imported from this file.
+    File(PathBuf),
+}
+
+/// What the editor shows about the enrolled voice.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EnrollmentStatus {
+    pub per_digit: [usize; 10],
+    pub origin: PrototypeOrigin,
+    /// The outcome of the last import attempt: `Ok(file)` or `Err(message)`.
+    pub last_import: Option<Result<PathBuf, String>>,
+}
+
+/// Embedding size and fingerprint of the model prototypes must have been enrolled with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelIdentity {
+    pub embedding_dim: usize,
+    pub fingerprint: u64,
+}
+
+impl ModelIdentity {
+    pub fn of(model: &fsdd_core::Model) -> Self {
+        Self {
+            embedding_dim: model.embedding_dim(),
+            fingerprint: model.fingerprint(),
+        }
+    }
+
+    /// Why `set` does not fit this model, if it does not.
+    fn mismatch(&self, set: &PrototypeSet) -> Option<String> {
+        if set.embedding_dim() != self.embedding_dim {
+            Some(format!(
+                "its embeddings have {} values, the plugin's model has {}",
+                set.embedding_dim(),
+                self.embedding_dim
+            ))
+        } else if !set.matches_model(self.fingerprint) {
+            Some(format!(
+                "model fingerprint {} instead of {:016x}",
+                set.model_fingerprint().unwrap_or("?"),
+                self.fingerprint
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Default)]
@@ -36,6 +97,10 @@ struct StoreInner {
     per_digit: [usize; 10],
     /// The running engine, if the plugin is active.
     engine: Weak<Engine>,
+    origin: PrototypeOrigin,
+    last_import: Option<Result<PathBuf, String>>,
+    /// Known once the plugin has loaded its model; imports are checked against it.
+    model: Option<ModelIdentity>,
 }
 
 impl PrototypeStore {
@@ -64,7 +129,16 @@ impl PrototypeStore {
 
     /// Replaces the prototypes with `set` (or clears them) and hands them to the running engine.
     pub fn replace(&self, set: Option<PrototypeSet>) {
+        let origin = match set {
+            Some(_) => PrototypeOrigin::Project,
+            None => PrototypeOrigin::None,
+        };
+        self.replace_from(set, origin);
+    }
+
+    fn replace_from(&self, set: Option<PrototypeSet>, origin: PrototypeOrigin) {
         let mut inner = self.lock();
+        inner.origin = origin;
         match &set {
             Some(set) => {
                 inner.json = set.to_json();
@@ -80,9 +154,23 @@ impl PrototypeStore {
         }
     }
 
-    /// Imports the file `fsdd-tui` writes (`path`, or `PrototypeSet::default_path()`).
-    /// A missing or broken file is an error and leaves the current prototypes untouched.
-    pub fn import(&self, path: Option<&Path>) -> Result<(), ImportError> {
+    /// Imports the file `fsdd-tui` writes (`path`, or `PrototypeSet::default_path()`) and
+    /// returns the file it read. A missing or broken file, or one enrolled with another model,
+    /// is an error: it is remembered for the editor, and the current prototypes stay.
+    pub fn import(&self, path: Option<&Path>) -> Result<PathBuf, ImportError> {
+        let result = self.load_checked(path);
+        let mut inner = self.lock();
+        inner.last_import = Some(match &result {
+            Ok((_, path)) => Ok(path.clone()),
+            Err(err) => Err(err.to_string()),
+        });
+        drop(inner);
+        let (set, path) = result?;
+        self.replace_from(Some(set), PrototypeOrigin::File(path.clone()));
+        Ok(path)
+    }
+
+    fn load_checked(&self, path: Option<&Path>) -> Result<(PrototypeSet, PathBuf), ImportError> {
         let path = match path {
             Some(path) => path.to_owned(),
             None => PrototypeSet::default_path().ok_or(ImportError::NoDefaultPath)?,
@@ -91,8 +179,29 @@ impl PrototypeStore {
             path: path.display().to_string(),
             source,
         })?;
-        self.replace(Some(set));
-        Ok(())
+        let model = self.lock().model;
+        if let Some(reason) = model.and_then(|model| model.mismatch(&set)) {
+            return Err(ImportError::OtherModel {
+                path: path.display().to_string(),
+                reason,
+            });
+        }
+        Ok((set, path))
+    }
+
+    /// The model imports must fit (set when the plugin loads its model).
+    pub fn set_model(&self, model: ModelIdentity) {
+        self.lock().model = Some(model);
+    }
+
+    /// Counts, origin and the last import's outcome, for the editor.
+    pub fn status(&self) -> EnrollmentStatus {
+        let inner = self.lock();
+        EnrollmentStatus {
+            per_digit: inner.per_digit,
+            origin: inner.origin.clone(),
+            last_import: inner.last_import.clone(),
+        }
     }
 
     /// Connects the store to a freshly started engine and gives it the current prototypes.

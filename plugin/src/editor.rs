@@ -1,0 +1,327 @@
+//! The plugin window (nice-plug-egui): the last recognised digit, ten live confidence bars and
+//! the enrolled voice, with a prototype-file import.
+//!
+//! The window is optional: the plugin loads and runs the same headless, and egui only runs
+//! while a host shows the window. Drawing is a pure function of a plain [`StatusView`]
+//! snapshot ([`draw`]), so it is tested without a window. [`StatusView::gather`] builds the
+//! snapshot on the editor's thread from the lock-free [`LiveStatus`] (detections from
+//! `process()`), the engine's live view (the worker's latest per-digit probabilities; the
+//! worker publishes it with a `try_lock`, so it never waits for the editor, and the audio
+//! thread is not involved), and the prototype store. Button actions (file import) run on the
+//! editor's thread too, never in `process()`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use egui::{Color32, RichText};
+use fsdd_core::DetectionKind;
+use nice_plug::editor::dpi::LogicalSize;
+use nice_plug_egui::{
+    EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier,
+};
+
+use crate::live_status::LiveStatus;
+use crate::params::FsddParams;
+use crate::prototype_store::{EnrollmentStatus, PrototypeOrigin};
+
+const WIDTH: f64 = 460.0;
+const HEIGHT: f64 = 520.0;
+/// The worker publishes its live view every few tens of milliseconds; refreshing faster
+/// would redraw the same numbers.
+const REFRESH: Duration = Duration::from_millis(50);
+
+pub type FsddEditor = EguiEditor<StatusApp>;
+
+pub fn default_state() -> Arc<EguiEditorState> {
+    EguiEditorState::from_size(LogicalSize::new(WIDTH, HEIGHT), 1.0)
+}
+
+/// The editor `Plugin::editor()` returns. Nothing is drawn (and no window system is touched)
+/// until a host opens it.
+pub fn create(
+    params: Arc<FsddParams>,
+    status: Arc<LiveStatus>,
+    state: Arc<EguiEditorState>,
+) -> Option<FsddEditor> {
+    let settings = EguiNiceSettings::new().with_tile("FSDD Spoken Digits");
+    let input = EditorInput {
+        path_text: params
+            .prototype_path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    };
+    let app = StatusApp {
+        params,
+        status,
+        input,
+    };
+    nice_plug_egui::create_egui_editor(state, RepaintNotifier::new(), settings, app)
+}
+
+/// The last detection as shown.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LastDigitView {
+    pub digit: u8,
+    pub confidence: f32,
+    pub kind: DetectionKind,
+    /// Seconds of audio since the decision (`None`: from an earlier activation).
+    pub seconds_ago: Option<f32>,
+}
+
+/// Where the confidence bars come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BarsSource {
+    /// The running recogniser's latest evaluation.
+    Live,
+    /// The last detection (the recogniser is not running).
+    LastDetection,
+    /// Nothing heard yet.
+    Empty,
+}
+
+/// Everything the window shows: a plain copy, so drawing needs no locks and can be tested.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusView {
+    pub running: bool,
+    pub last: Option<LastDigitView>,
+    pub bars: [f32; 10],
+    pub bars_source: BarsSource,
+    /// Input level of the analysis (dBFS) and whether it hears speech, while running.
+    pub level_db: Option<f32>,
+    pub speech: bool,
+    pub enrollment: EnrollmentStatus,
+    /// The persisted prototype file setting (empty = default file).
+    pub prototype_path: Option<PathBuf>,
+    /// `fsdd-tui`'s default prototype file on this system.
+    pub default_path: Option<PathBuf>,
+}
+
+impl StatusView {
+    /// Collects the current state (editor thread: it reads the engine's snapshot, which takes
+    /// the engine's brief lock, and the prototype store).
+    pub fn gather(params: &FsddParams, status: &LiveStatus) -> StatusView {
+        let snapshot = status.snapshot();
+        let last = snapshot.last.map(|d| LastDigitView {
+            digit: d.digit,
+            confidence: d.confidence,
+            kind: d.kind,
+            seconds_ago: snapshot.seconds_since_last(),
+        });
+        let live = if snapshot.running {
+            params.prototypes.live_view()
+        } else {
+            None
+        };
+        let (bars, bars_source) = match (&live, snapshot.last) {
+            (Some(live), _) if live.probs.iter().any(|&p| p > 0.0) => {
+                (live.probs, BarsSource::Live)
+            }
+            (_, Some(last)) => (last.probs, BarsSource::LastDetection),
+            _ => ([0.0; 10], BarsSource::Empty),
+        };
+        StatusView {
+            running: snapshot.running,
+            last,
+            bars,
+            bars_source,
+            level_db: live.as_ref().map(|l| l.level_db),
+            speech: live.as_ref().is_some_and(|l| l.speech),
+            enrollment: params.prototypes.status(),
+            prototype_path: params.prototype_path(),
+            default_path: fsdd_core::PrototypeSet::default_path(),
+        }
+    }
+}
+
+/// What the user typed (kept between frames by the app).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EditorInput {
+    pub path_text: String,
+}
+
+/// A button the user pressed this frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EditorAction {
+    /// Import the prototype file at this path.
+    Import(PathBuf),
+    /// Import `fsdd-tui`'s default file and forget the path.
+    UseDefault,
+}
+
+pub fn kind_label(kind: DetectionKind) -> &'static str {
+    match kind {
+        DetectionKind::Early => "early",
+        DetectionKind::Final => "final",
+        DetectionKind::Unsure => "unsure",
+    }
+}
+
+/// "how long ago" in words a glance can read.
+pub fn ago_label(seconds: Option<f32>) -> String {
+    match seconds {
+        None => "before the last restart".to_owned(),
+        Some(s) if s < 1.0 => "just now".to_owned(),
+        Some(s) if s < 120.0 => format!("{s:.0} s ago"),
+        Some(s) => format!("{:.0} min ago", s / 60.0),
+    }
+}
+
+/// One line on the enrolled voice, e.g. "Enrolled: 10/10 digits, 30 examples (digits 0-9)".
+pub fn enrollment_summary(status: &EnrollmentStatus) -> String {
+    let enrolled: Vec<String> = (0..10)
+        .filter(|&d| status.per_digit[d] > 0)
+        .map(|d| d.to_string())
+        .collect();
+    if enrolled.is_empty() {
+        return "Enrolled voice: none (base model only)".to_owned();
+    }
+    let examples: usize = status.per_digit.iter().sum();
+    format!(
+        "Enrolled voice: {}/10 digits, {examples} examples (digits {})",
+        enrolled.len(),
+        enrolled.join(" ")
+    )
+}
+
+pub fn origin_label(origin: &PrototypeOrigin) -> String {
+    match origin {
+        PrototypeOrigin::None => "Source: -".to_owned(),
+        PrototypeOrigin::Project => "Source: saved with the project".to_owned(),
+        PrototypeOrigin::File(path) => format!("Source: {}", path.display()),
+    }
+}
+
+const ERROR_RED: Color32 = Color32::from_rgb(230, 80, 70);
+const OK_GREEN: Color32 = Color32::from_rgb(90, 200, 110);
+
+/// Draws the whole window from `view`; returns the button the user pressed, if any.
+pub fn draw(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Option<EditorAction> {
+    let mut action = None;
+    ui.heading("FSDD Spoken Digits");
+    if !view.running {
+        ui.colored_label(
+            ERROR_RED,
+            "Recogniser not running (plugin inactive, or the model did not load)",
+        );
+    } else if let Some(level) = view.level_db {
+        let speech = if view.speech { ", speech" } else { "" };
+        ui.label(format!("Input {level:.0} dBFS{speech}"));
+    }
+    ui.separator();
+
+    match view.last {
+        Some(last) => {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(last.digit.to_string()).size(72.0).strong());
+                ui.vertical(|ui| {
+                    ui.label(RichText::new(format!("Last digit: {}", last.digit)).size(18.0));
+                    ui.label(format!(
+                        "{:.0}% confident, {}",
+                        last.confidence * 100.0,
+                        kind_label(last.kind)
+                    ));
+                    ui.label(ago_label(last.seconds_ago));
+                });
+            });
+        }
+        None => {
+            ui.label(RichText::new("-").size(72.0).strong());
+            ui.label("No digit heard yet");
+        }
+    }
+    ui.separator();
+
+    ui.label(match view.bars_source {
+        BarsSource::Live => "Confidence per digit (live)",
+        BarsSource::LastDetection => "Confidence per digit (last detection)",
+        BarsSource::Empty => "Confidence per digit",
+    });
+    let top = (0..10).max_by(|&a, &b| view.bars[a].total_cmp(&view.bars[b]));
+    for (digit, &p) in view.bars.iter().enumerate() {
+        let p = if p.is_finite() {
+            p.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let mut bar = egui::ProgressBar::new(p)
+            .desired_width(ui.available_width())
+            .text(format!("{digit}: {:.0}%", p * 100.0));
+        if top == Some(digit) && p > 0.0 {
+            bar = bar.fill(Color32::from_rgb(70, 130, 200));
+        }
+        ui.add(bar);
+    }
+    ui.separator();
+
+    ui.label(enrollment_summary(&view.enrollment));
+    ui.label(origin_label(&view.enrollment.origin));
+    match &view.enrollment.last_import {
+        Some(Ok(path)) => {
+            ui.colored_label(OK_GREEN, format!("Imported {}", path.display()));
+        }
+        Some(Err(message)) => {
+            ui.colored_label(ERROR_RED, format!("Import failed: {message}"));
+        }
+        None => {}
+    }
+    ui.horizontal(|ui| {
+        ui.label("Prototype file:");
+        ui.add(
+            egui::TextEdit::singleline(&mut input.path_text)
+                .hint_text("path to prototypes.json (fsdd-tui enroll)")
+                .desired_width(ui.available_width()),
+        );
+    });
+    ui.horizontal(|ui| {
+        let path = input.path_text.trim();
+        if ui
+            .add_enabled(!path.is_empty(), egui::Button::new("Import"))
+            .clicked()
+        {
+            action = Some(EditorAction::Import(PathBuf::from(path)));
+        }
+        if ui.button("Use default file").clicked() {
+            action = Some(EditorAction::UseDefault);
+        }
+    });
+    match &view.default_path {
+        Some(path) => ui.small(format!("Default file: {}", path.display())),
+        None => ui.small("Default file: unknown on this system"),
+    };
+    action
+}
+
+/// The egui app: gathers a [`StatusView`] every frame, draws it and carries out the buttons.
+pub struct StatusApp {
+    params: Arc<FsddParams>,
+    status: Arc<LiveStatus>,
+    input: EditorInput,
+}
+
+impl StatusApp {
+    /// Runs a button's action here, on the editor's thread (it reads a file).
+    fn perform(&mut self, action: EditorAction) {
+        // Failures are logged and kept in the store, which the next frame shows.
+        let _ = match action {
+            EditorAction::Import(path) => self.params.import_prototypes(Some(&path)),
+            EditorAction::UseDefault => {
+                let result = self.params.import_prototypes(None);
+                if result.is_ok() {
+                    self.input.path_text.clear();
+                }
+                result
+            }
+        };
+    }
+}
+
+impl NiceEguiApp for StatusApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut Frame) {
+        ui.ctx().request_repaint_after(REFRESH);
+        let view = StatusView::gather(&self.params, &self.status);
+        if let Some(action) = draw(ui, &view, &mut self.input) {
+            self.perform(action);
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! What the recogniser last decided, shared from the audio thread to the editor without locks.
+//!
+//! `process()` pops finished detections from the engine's ring; it stores each one here with
+//! plain atomic stores (no allocation, no lock, no wait), and advances the stream clock the
+//! "how long ago" of the editor is measured on. The editor only reads, through [`snapshot`],
+//! a sequence lock: the writer bumps a counter to odd before and to even after a write, and
+//! a reader retries if the counter moved, so it never sees half of one detection and half of
+//! another. Only the reader ever retries; the audio thread never waits.
+//!
+//! [`snapshot`]: LiveStatus::snapshot
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
+
+use fsdd_core::{Detection, DetectionKind};
+
+/// The last detection, as the editor shows it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LastDetection {
+    pub digit: u8,
+    pub confidence: f32,
+    pub kind: DetectionKind,
+    /// The (blended) per-digit probabilities of the deciding evaluation.
+    pub probs: [f32; 10],
+    /// Stream position of the decision (input-rate samples since activation).
+    pub decision: u64,
+    /// How many detections were stored since the plugin was created (1 for the first).
+    pub sequence: u64,
+}
+
+/// A consistent copy of [`LiveStatus`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LiveSnapshot {
+    pub last: Option<LastDetection>,
+    /// Stream position at the end of the last processed block.
+    pub position: u64,
+    pub sample_rate: f32,
+    /// Whether the recogniser is running (plugin active and the model loaded).
+    pub running: bool,
+}
+
+impl LiveSnapshot {
+    /// Seconds of audio processed since the last detection was decided (stream time, so it
+    /// stands still while the host does not call `process()`). `None` without a detection or
+    /// when the detection belongs to an earlier activation.
+    pub fn seconds_since_last(&self) -> Option<f32> {
+        let last = self.last?;
+        if self.sample_rate <= 0.0 || last.decision > self.position {
+            return None;
+        }
+        Some(((self.position - last.decision) as f64 / self.sample_rate as f64) as f32)
+    }
+}
+
+pub struct LiveStatus {
+    /// Sequence lock: odd while a write is in progress.
+    version: AtomicU64,
+    detections: AtomicU64,
+    digit: AtomicU32,
+    confidence_bits: AtomicU32,
+    kind: AtomicU32,
+    probs_bits: [AtomicU32; 10],
+    decision: AtomicU64,
+    position: AtomicU64,
+    sample_rate_bits: AtomicU32,
+    running: AtomicBool,
+}
+
+impl Default for LiveStatus {
+    fn default() -> Self {
+        Self {
+            version: AtomicU64::new(0),
+            detections: AtomicU64::new(0),
+            digit: AtomicU32::new(0),
+            confidence_bits: AtomicU32::new(0),
+            kind: AtomicU32::new(0),
+            probs_bits: std::array::from_fn(|_| AtomicU32::new(0)),
+            decision: AtomicU64::new(0),
+            position: AtomicU64::new(0),
+            sample_rate_bits: AtomicU32::new(0),
+            running: AtomicBool::new(false),
+        }
+    }
+}
+
+fn kind_code(kind: DetectionKind) -> u32 {
+    match kind {
+        DetectionKind::Early => 0,
+        DetectionKind::Final => 1,
+        DetectionKind::Unsure => 2,
+    }
+}
+
+fn kind_from_code(code: u32) -> DetectionKind {
+    match code {
+        0 => DetectionKind::Early,
+        1 => DetectionKind::Final,
+        _ => DetectionKind::Unsure,
+    }
+}
+
+/// How many times a reader tries to get a consistent copy before settling for the last one.
+/// A write is a handful of stores, so a second try practically always succeeds.
+const READ_ATTEMPTS: usize = 64;
+
+impl LiveStatus {
+    /// Single writer only (the audio thread, or the main thread around activation while no
+    /// `process()` runs): the sequence lock assumes writes never overlap.
+    fn write(&self, body: impl FnOnce(&Self)) {
+        let v = self.version.load(Ordering::Relaxed);
+        self.version.store(v.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
+        body(self);
+        self.version.store(v.wrapping_add(2), Ordering::Release);
+    }
+
+    /// A new recogniser starts: the stream clock restarts at 0 at `sample_rate`.
+    pub fn started(&self, sample_rate: f32) {
+        self.write(|s| {
+            s.position.store(0, Ordering::Relaxed);
+            s.sample_rate_bits
+                .store(sample_rate.to_bits(), Ordering::Relaxed);
+            s.running.store(true, Ordering::Relaxed);
+        });
+    }
+
+    /// The recogniser stopped (deactivation, or it could not start).
+    pub fn stopped(&self) {
+        self.write(|s| s.running.store(false, Ordering::Relaxed));
+    }
+
+    /// Audio thread: the stream has reached `position` samples.
+    pub fn advance(&self, position: u64) {
+        self.write(|s| s.position.store(position, Ordering::Relaxed));
+    }
+
+    /// Audio thread: a detection was popped (atomic stores only).
+    pub fn record(&self, detection: &Detection) {
+        self.write(|s| {
+            s.detections.fetch_add(1, Ordering::Relaxed);
+            s.digit.store(detection.digit as u32, Ordering::Relaxed);
+            s.confidence_bits
+                .store(detection.confidence.to_bits(), Ordering::Relaxed);
+            s.kind.store(kind_code(detection.kind), Ordering::Relaxed);
+            for (slot, p) in s.probs_bits.iter().zip(detection.probs) {
+                slot.store(p.to_bits(), Ordering::Relaxed);
+            }
+            s.decision.store(detection.decision, Ordering::Relaxed);
+        });
+    }
+
+    fn read_fields(&self) -> LiveSnapshot {
+        let sequence = self.detections.load(Ordering::Relaxed);
+        let last = (sequence > 0).then(|| LastDetection {
+            digit: self.digit.load(Ordering::Relaxed).min(9) as u8,
+            confidence: f32::from_bits(self.confidence_bits.load(Ordering::Relaxed)),
+            kind: kind_from_code(self.kind.load(Ordering::Relaxed)),
+            probs: std::array::from_fn(|d| {
+                f32::from_bits(self.probs_bits[d].load(Ordering::Relaxed))
+            }),
+            decision: self.decision.load(Ordering::Relaxed),
+            sequence,
+        });
+        LiveSnapshot {
+            last,
+            position: self.position.load(Ordering::Relaxed),
+            sample_rate: f32::from_bits(self.sample_rate_bits.load(Ordering::Relaxed)),
+            running: self.running.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A consistent copy (any thread; it only reads).
+    pub fn snapshot(&self) -> LiveSnapshot {
+        let mut copy = self.read_fields();
+        for _ in 0..READ_ATTEMPTS {
+            let before = self.version.load(Ordering::Acquire);
+            if before % 2 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            copy = self.read_fields();
+            fence(Ordering::Acquire);
+            if self.version.load(Ordering::Relaxed) == before {
+                return copy;
+            }
+        }
+        copy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detection(digit: u8, decision: u64) -> Detection {
+        let mut probs = [0.01f32; 10];
+        probs[digit as usize] = 0.91;
+        Detection {
+            digit,
+            confidence: 0.91,
+            probs,
+            kind: DetectionKind::Final,
+            onset: decision.saturating_sub(4000),
+            decision,
+            end: Some(decision),
+            compute_us: 0,
+            saliency: None,
+        }
+    }
+
+    #[test]
+    fn a_reader_never_sees_two_detections_mixed() {
+        let status = std::sync::Arc::new(LiveStatus::default());
+        status.started(48_000.0);
+        let writer = {
+            let status = status.clone();
+            std::thread::spawn(move || {
+                for n in 0..200_000u64 {
+                    let digit = (n % 10) as u8;
+                    status.record(&detection(digit, n));
+                    status.advance(n + 1);
+                }
+            })
+        };
+        let mut checked = 0;
+        while !writer.is_finished() {
+            if let Some(last) = status.snapshot().last {
+                let top = (0..10)
+                    .max_by(|&a, &b| last.probs[a].total_cmp(&last.probs[b]))
+                    .unwrap();
+                assert_eq!(top, last.digit as usize, "probs from another detection");
+                assert_eq!(last.decision % 10, last.digit as u64, "decision torn");
+                checked += 1;
+            }
+        }
+        writer.join().unwrap();
+        assert!(checked > 0);
+        let end = status.snapshot();
+        assert_eq!(end.last.unwrap().sequence, 200_000);
+        assert_eq!(end.seconds_since_last(), Some(1.0 / 48_000.0));
+    }
+}

@@ -1,0 +1,538 @@
+//! The editor and the prototype-file import, on real data:
+//! - FSDD utterances through the plugin's analysis session update the lock-free live status
+//!   (the same `AnalysisSession::pop` that `process()` uses);
+//! - the editor's draw function, run headless through `egui::Context::run_ui`, shows that real
+//!   detection, the enrolled voice and import errors, and its Import button (clicked with
+//!   synthetic pointer events) imports a file;
+//! - prototype files written by the real enrollment path (model embeddings of FSDD recordings
+//!   into `PrototypeSet`, saved as `fsdd-tui enroll` saves them) import; garbage ones are
+//!   refused and the old prototypes stay;
+//! - the path is persisted in the plugin state and used at activation (hosted over CLAP).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::*;
+use egui::{Pos2, Rect, vec2};
+use fsdd_core::mfcc::MfccExtractor;
+use fsdd_core::{DetectionKind, Model, PrototypeSet};
+use fsdd_plugin::analysis::AnalysisSession;
+use fsdd_plugin::editor::{self, EditorAction, EditorInput, StatusView};
+use fsdd_plugin::live_status::LiveStatus;
+use fsdd_plugin::params::FsddParams;
+use fsdd_plugin::prototype_store::{ImportError, PrototypeOrigin};
+use serde_json::json;
+
+const RATE: u32 = 48_000;
+const BLOCK: usize = 512;
+
+/// A scratch folder per test, removed when the test ends.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("fsdd-plugin-editor-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Enrolls `speaker` from FSDD training takes (5..5+takes) the way `fsdd-tui enroll` does:
+/// the model's embedding of each recording's first MFCC window, averaged per digit into a
+/// `PrototypeSet` stamped with the model's fingerprint.
+fn enroll_speaker(model: &Model, speaker: &str, takes: u32) -> PrototypeSet {
+    let mut mfcc = MfccExtractor::new();
+    let mut set =
+        PrototypeSet::new(model.embedding_dim()).with_model_fingerprint(model.fingerprint());
+    for digit in 0..10u8 {
+        for take in 5..5 + takes {
+            let path = fsdd_dir().join(format!("{digit}_{speaker}_{take}.wav"));
+            let clip = fsdd_core::audio::read_wav(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(clip.sample_rate, 8_000);
+            let window = mfcc.compute(&clip.samples);
+            let embedding = model.infer(&window[..]).expect("inference").embedding;
+            set.add_example(digit, &embedding).expect("enrollment");
+        }
+    }
+    set
+}
+
+/// Writes an enrolled prototype file (as `fsdd-tui enroll` does) and returns the set.
+fn write_enrollment(model: &Model, speaker: &str, takes: u32, path: &Path) -> PrototypeSet {
+    let set = enroll_speaker(model, speaker, takes);
+    set.save(path).expect("saving prototypes");
+    set
+}
+
+/// Feeds `samples` (mono, 48 kHz) through the session in fixed blocks, popping detections
+/// after each block as `process()` does.
+fn feed(session: &mut AnalysisSession, samples: &[f32], popped: &mut Vec<fsdd_core::Detection>) {
+    let mut block = vec![0.0f32; BLOCK];
+    for chunk in samples.chunks(BLOCK) {
+        block[..chunk.len()].copy_from_slice(chunk);
+        let channels = [&mut block[..chunk.len()]];
+        session.feed(&channels, chunk.len(), 1.0);
+        session.settle();
+        while let Some(d) = session.pop() {
+            popped.push(d);
+        }
+    }
+}
+
+fn offline_session(
+    model: Arc<Model>,
+    params: &FsddParams,
+    status: Arc<LiveStatus>,
+) -> AnalysisSession {
+    AnalysisSession::start(
+        model,
+        RATE as f32,
+        BLOCK,
+        true,
+        params.recognizer_config(),
+        status,
+    )
+    .expect("starting the analysis")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Headless egui
+
+/// Every text egui painted in a frame, with where it was painted.
+fn painted_texts(shapes: &[egui::epaint::ClippedShape]) -> Vec<(String, Rect)> {
+    fn walk(shape: &egui::Shape, out: &mut Vec<(String, Rect)>) {
+        match shape {
+            egui::Shape::Text(text) => out.push((
+                text.galley.text().to_owned(),
+                text.galley.rect.translate(text.pos.to_vec2()),
+            )),
+            egui::Shape::Vec(shapes) => shapes.iter().for_each(|s| walk(s, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for clipped in shapes {
+        walk(&clipped.shape, &mut out);
+    }
+    out
+}
+
+/// One editor window without a window system: egui runs frames on a plain `Context`.
+struct HeadlessEditor {
+    ctx: egui::Context,
+    time: f64,
+}
+
+impl HeadlessEditor {
+    fn new() -> Self {
+        HeadlessEditor {
+            ctx: egui::Context::default(),
+            time: 0.0,
+        }
+    }
+
+    /// Runs one frame of `editor::draw` with `events`; returns the painted texts and the
+    /// action the frame produced.
+    fn frame(
+        &mut self,
+        view: &StatusView,
+        input: &mut EditorInput,
+        events: Vec<egui::Event>,
+    ) -> (Vec<(String, Rect)>, Option<EditorAction>) {
+        self.time += 1.0 / 30.0;
+        let raw = egui::RawInput {
+            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, vec2(460.0, 520.0))),
+            time: Some(self.time),
+            events,
+            ..Default::default()
+        };
+        let mut action = None;
+        let output = self.ctx.run_ui(raw, |ui| {
+            if let Some(a) = editor::draw(ui, view, input) {
+                action = Some(a);
+            }
+        });
+        let texts = painted_texts(&output.shapes);
+        // Nothing renders here, so the font-atlas uploads are not applied anywhere.
+        output.drop_without_applying_deltas();
+        (texts, action)
+    }
+
+    /// A frame after layout has settled (egui sizes some widgets in a first pass).
+    fn texts(&mut self, view: &StatusView, input: &mut EditorInput) -> Vec<String> {
+        self.frame(view, input, vec![]);
+        let (texts, _) = self.frame(view, input, vec![]);
+        texts.into_iter().map(|(t, _)| t).collect()
+    }
+
+    /// Clicks the widget whose label is `label` (press and release over it).
+    fn click(
+        &mut self,
+        view: &StatusView,
+        input: &mut EditorInput,
+        label: &str,
+    ) -> Option<EditorAction> {
+        let (texts, _) = self.frame(view, input, vec![]);
+        let (_, rect) = texts
+            .iter()
+            .find(|(t, _)| t == label)
+            .unwrap_or_else(|| panic!("no {label:?} on screen: {texts:?}"));
+        let pos = rect.center();
+        let button = |pressed| egui::Event::PointerButton {
+            pos,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: Default::default(),
+        };
+        let mut action = None;
+        for events in [
+            vec![egui::Event::PointerMoved(pos)],
+            vec![button(true)],
+            vec![button(false)],
+            vec![],
+        ] {
+            let (_, a) = self.frame(view, input, events);
+            action = action.or(a);
+        }
+        action
+    }
+}
+
+fn contains(texts: &[String], needle: &str) -> bool {
+    texts.iter().any(|t| t.contains(needle))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+#[test]
+fn live_status_follows_the_digits_spoken_into_the_analysis() {
+    let model = Arc::new(Model::embedded().expect("embedded model"));
+    let params = FsddParams::default();
+    let status = Arc::new(LiveStatus::default());
+    let mut session = offline_session(model, &params, status.clone());
+    assert!(status.snapshot().running);
+    assert!(status.snapshot().last.is_none());
+
+    let utterances = test_utterances(30);
+    let stream = build_stream(&utterances, RATE, Layout::Mono, 7);
+    let mono = &stream.channels[0];
+    let mut popped = Vec::new();
+    let mut right = 0;
+    let mut fed = 0usize;
+    for placement in &stream.placements {
+        let end = placement.window_end as usize;
+        feed(&mut session, &mono[fed..end], &mut popped);
+        fed = end;
+        let snapshot = status.snapshot();
+        let last = snapshot.last.expect("a detection after each utterance");
+        let newest = popped.last().unwrap();
+        // The status holds exactly the newest detection process() would have seen.
+        assert_eq!(last.digit, newest.digit);
+        assert_eq!(last.confidence, newest.confidence);
+        assert_eq!(last.kind, newest.kind);
+        assert_eq!(last.probs, newest.probs);
+        assert_eq!(last.decision, newest.decision);
+        assert_eq!(last.sequence, popped.len() as u64);
+        assert_eq!(snapshot.position, end as u64);
+        // Decided inside this utterance's window; "how long ago" is stream time since then.
+        assert!(last.decision >= placement.start && last.decision <= placement.window_end);
+        let ago = snapshot.seconds_since_last().unwrap();
+        let expected = (end as u64 - last.decision) as f32 / RATE as f32;
+        assert!((ago - expected).abs() < 1e-4, "{ago} vs {expected}");
+        if last.digit == placement.digit && last.kind != DetectionKind::Unsure {
+            right += 1;
+        } else {
+            eprintln!(
+                "{}: status shows {} ({:?})",
+                placement.name, last.digit, last.kind
+            );
+        }
+    }
+    eprintln!(
+        "live status right after {right}/{} utterances",
+        stream.placements.len()
+    );
+    assert!(
+        right * 10 >= stream.placements.len() * 9,
+        "the last digit should be the spoken one (got {right}/{})",
+        stream.placements.len()
+    );
+    drop(session);
+    assert!(
+        !status.snapshot().running,
+        "a stopped session clears `running`"
+    );
+    assert!(
+        status.snapshot().last.is_some(),
+        "the last digit stays visible"
+    );
+}
+
+#[test]
+fn the_editor_draws_a_real_detection_and_the_enrolled_voice() {
+    let scratch = TempDir::new("draw");
+    let model = Arc::new(Model::embedded().expect("embedded model"));
+    let file = scratch.path("theo.json");
+    write_enrollment(&model, "theo", 3, &file);
+
+    let params = Arc::new(FsddParams::default());
+    params
+        .prototypes
+        .set_model(fsdd_plugin::prototype_store::ModelIdentity::of(&model));
+    params
+        .import_prototypes(Some(&file))
+        .expect("importing a real enrollment");
+
+    let status = Arc::new(LiveStatus::default());
+    let mut session = offline_session(model, &params, status.clone());
+    // As in the plugin: the store links to the running engine (live bars, new prototypes).
+    params.prototypes.attach(Arc::downgrade(session.engine()));
+
+    // "seven" by a test-split speaker, with silence after it.
+    let utterance = test_utterances(1)
+        .into_iter()
+        .find(|u| u.name == "7_jackson_0")
+        .expect("7_jackson_0 in the test split");
+    let stream = build_stream(std::slice::from_ref(&utterance), RATE, Layout::Mono, 3);
+    let mut popped = Vec::new();
+    feed(&mut session, &stream.channels[0], &mut popped);
+    let detection = *popped.last().expect("a detection");
+    assert_eq!(detection.digit, 7, "the spoken digit");
+
+    let view = StatusView::gather(&params, &status);
+    assert!(view.running);
+    let last = view.last.expect("the detection is in the view");
+    assert_eq!(last.digit, 7);
+    assert_eq!(last.confidence, detection.confidence);
+    assert_eq!(view.enrollment.per_digit, [3; 10]);
+    assert_eq!(view.enrollment.origin, PrototypeOrigin::File(file.clone()));
+    assert_eq!(view.prototype_path.as_deref(), Some(file.as_path()));
+    assert_ne!(view.bars_source, editor::BarsSource::Empty);
+    let bars_sum: f32 = view.bars.iter().sum();
+    assert!(
+        (bars_sum - 1.0).abs() < 0.05,
+        "bars are probabilities: {:?}",
+        view.bars
+    );
+
+    let mut input = EditorInput::default();
+    let texts = HeadlessEditor::new().texts(&view, &mut input);
+    let confidence = format!(
+        "{:.0}% confident, {}",
+        detection.confidence * 100.0,
+        editor::kind_label(detection.kind)
+    );
+    for needle in [
+        "7",
+        "Last digit: 7",
+        confidence.as_str(),
+        "Enrolled voice: 10/10 digits, 30 examples (digits 0 1 2 3 4 5 6 7 8 9)",
+        &format!("Source: {}", file.display()),
+        &format!("Imported {}", file.display()),
+        "Import",
+        "Use default file",
+    ] {
+        assert!(
+            contains(&texts, needle),
+            "{needle:?} not drawn in {texts:?}"
+        );
+    }
+    assert!(texts.iter().any(|t| t == "7"), "the big digit: {texts:?}");
+    // Ten bars, one per digit, with their percentages.
+    for digit in 0..10 {
+        let label = format!("{digit}: {:.0}%", view.bars[digit].clamp(0.0, 1.0) * 100.0);
+        assert!(
+            texts.contains(&label),
+            "bar {label:?} not drawn in {texts:?}"
+        );
+    }
+}
+
+#[test]
+fn a_garbage_prototype_file_is_refused_the_old_voice_stays_and_the_editor_says_why() {
+    let scratch = TempDir::new("garbage");
+    let model = Model::embedded().expect("embedded model");
+    let good = scratch.path("good.json");
+    let enrolled = write_enrollment(&model, "nicolas", 2, &good);
+
+    let params = FsddParams::default();
+    params
+        .prototypes
+        .set_model(fsdd_plugin::prototype_store::ModelIdentity::of(&model));
+    params
+        .import_prototypes(Some(&good))
+        .expect("good file imports");
+    assert_eq!(params.prototypes.current().as_ref(), Some(&enrolled));
+
+    let garbage = scratch.path("garbage.json");
+    std::fs::write(&garbage, b"\x00\x01 this is not a prototype file {{{").unwrap();
+    let err = params.import_prototypes(Some(&garbage)).unwrap_err();
+    assert!(matches!(err, ImportError::Load { .. }), "{err:?}");
+    // A well-formed file from a model with another embedding size.
+    let foreign = scratch.path("foreign.json");
+    let mut other = PrototypeSet::new(model.embedding_dim() + 3);
+    other
+        .add_example(4, &vec![0.5; model.embedding_dim() + 3])
+        .unwrap();
+    other.save(&foreign).unwrap();
+    let err_foreign = params.import_prototypes(Some(&foreign)).unwrap_err();
+    assert!(
+        matches!(err_foreign, ImportError::OtherModel { .. }),
+        "{err_foreign:?}"
+    );
+    // A file that is not there.
+    let missing = scratch.path("missing.json");
+    assert!(params.import_prototypes(Some(&missing)).is_err());
+
+    // Nothing changed: the enrolled voice, where it came from, and the persisted path.
+    assert_eq!(params.prototypes.current().as_ref(), Some(&enrolled));
+    let status = params.prototypes.status();
+    assert_eq!(status.origin, PrototypeOrigin::File(good.clone()));
+    assert_eq!(params.prototype_path().as_deref(), Some(good.as_path()));
+
+    // The editor shows the last failure with the file's name.
+    let mut editor = HeadlessEditor::new();
+    let mut input = EditorInput::default();
+    params.import_prototypes(Some(&garbage)).unwrap_err();
+    let view = StatusView::gather(&params, &LiveStatus::default());
+    let texts = editor.texts(&view, &mut input);
+    let failure = texts
+        .iter()
+        .find(|t| t.starts_with("Import failed: "))
+        .unwrap_or_else(|| panic!("no import error drawn: {texts:?}"));
+    assert!(
+        failure.contains(&garbage.display().to_string()),
+        "{failure}"
+    );
+    assert!(failure.contains("not a valid prototypes file"), "{failure}");
+    assert!(contains(
+        &texts,
+        "Enrolled voice: 10/10 digits, 20 examples"
+    ));
+    assert!(contains(&texts, "Recogniser not running"));
+    assert!(contains(&texts, "No digit heard yet"));
+}
+
+#[test]
+fn the_import_button_imports_the_typed_path() {
+    let scratch = TempDir::new("button");
+    let model = Model::embedded().expect("embedded model");
+    let file = scratch.path("lucas.json");
+    let enrolled = write_enrollment(&model, "lucas", 1, &file);
+    let params = FsddParams::default();
+    let status = LiveStatus::default();
+
+    let mut editor = HeadlessEditor::new();
+    let mut input = EditorInput::default();
+    let view = StatusView::gather(&params, &status);
+    // An empty path: the Import button is disabled, clicking it does nothing.
+    assert_eq!(editor.click(&view, &mut input, "Import"), None);
+
+    input.path_text = file.display().to_string();
+    let action = editor.click(&view, &mut input, "Import");
+    assert_eq!(action, Some(EditorAction::Import(file.clone())));
+    // What the app does with the action, on the editor's thread.
+    params.import_prototypes(Some(&file)).expect("import");
+    assert_eq!(params.prototypes.current().as_ref(), Some(&enrolled));
+
+    let texts = editor.texts(&StatusView::gather(&params, &status), &mut input);
+    assert!(
+        contains(&texts, "Enrolled voice: 10/10 digits, 10 examples"),
+        "{texts:?}"
+    );
+    assert_eq!(
+        editor.click(&view, &mut input, "Use default file"),
+        Some(EditorAction::UseDefault)
+    );
+}
+
+fn offline_48k() -> HostConfig {
+    HostConfig {
+        sample_rate: 48_000.0,
+        layout: Layout::Stereo,
+        max_block: 1024,
+        offline: true,
+    }
+}
+
+fn stored_prototypes(state: &serde_json::Value) -> Option<PrototypeSet> {
+    let field = state["fields"]["prototypes"].as_str()?;
+    let json: String = serde_json::from_str(field).ok()?;
+    (!json.is_empty()).then(|| PrototypeSet::from_json(&json).expect("stored prototypes parse"))
+}
+
+fn stored_path(state: &serde_json::Value) -> String {
+    let field = state["fields"]["prototype_path"]
+        .as_str()
+        .expect("prototype_path field in the state");
+    serde_json::from_str(field).expect("a JSON-encoded string")
+}
+
+fn with_path(mut state: serde_json::Value, path: &Path) -> serde_json::Value {
+    state["fields"]["prototype_path"] =
+        json!(serde_json::to_string(&path.display().to_string()).unwrap());
+    state
+}
+
+#[test]
+fn the_prototype_path_persists_and_is_imported_at_activation() {
+    let scratch = TempDir::new("hosted");
+    let model = Model::embedded().expect("embedded model");
+    let file = scratch.path("george.json");
+    let enrolled = write_enrollment(&model, "george", 2, &file);
+
+    // A project that names the file (as one saved after an import from the editor does).
+    let fresh = state_json(&state_with(&[]));
+    assert_eq!(stored_path(&fresh), "", "no path by default");
+    let state = with_path(fresh, &file);
+    let mut first = HostedPlugin::new(offline_48k(), Some(&state_bytes(&state)));
+    let saved = state_json(&first.save_state());
+    assert_eq!(stored_path(&saved), file.display().to_string());
+    assert_eq!(
+        stored_prototypes(&saved).as_ref(),
+        Some(&enrolled),
+        "imported at activation"
+    );
+
+    // The file is enrolled again: the next activation picks the new voice up.
+    let reenrolled = write_enrollment(&model, "george", 4, &file);
+    first.deactivate();
+    first.activate();
+    let saved = state_json(&first.save_state());
+    assert_eq!(stored_prototypes(&saved).as_ref(), Some(&reenrolled));
+
+    // A restored copy keeps path and prototypes, and still recognises with the editor built in.
+    let mut second = HostedPlugin::new(offline_48k(), Some(&state_bytes(&saved)));
+    assert_eq!(state_json(&second.save_state()), saved);
+    let utterances = test_utterances(30);
+    let stream = build_stream(&utterances, 48_000, Layout::Stereo, 61);
+    let rendered = render(&mut second, &stream, 62, Pace::Unpaced);
+    rendered.assert_clean_passthrough();
+    let notes = assert_notes_paired(&rendered.midi);
+    assert!(notes >= stream.placements.len() * 3 / 4, "{notes} notes");
+
+    // The file turns to garbage: the project's prototypes stay, and the plugin still works.
+    std::fs::write(&file, "{\"format\": \"nope\"").unwrap();
+    let mut third = HostedPlugin::new(offline_48k(), Some(&state_bytes(&saved)));
+    let after = state_json(&third.save_state());
+    assert_eq!(stored_prototypes(&after).as_ref(), Some(&reenrolled));
+    assert_eq!(stored_path(&after), file.display().to_string());
+    let rendered = render(&mut third, &stream, 63, Pace::Unpaced);
+    rendered.assert_clean_passthrough();
+    assert!(assert_notes_paired(&rendered.midi) >= stream.placements.len() * 3 / 4);
+}
