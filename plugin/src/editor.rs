@@ -23,7 +23,7 @@ use nice_plug_egui::{
 
 use crate::live_status::LiveStatus;
 use crate::params::FsddParams;
-use crate::prototype_store::{EnrollmentStatus, PrototypeOrigin};
+use crate::prototype_store::{EnrollmentStatus, ImportError, PrototypeOrigin};
 
 const WIDTH: f64 = 460.0;
 const HEIGHT: f64 = 520.0;
@@ -299,20 +299,22 @@ pub struct StatusApp {
     input: EditorInput,
 }
 
-impl StatusApp {
-    /// Runs a button's action here, on the editor's thread (it reads a file).
-    fn perform(&mut self, action: EditorAction) {
-        // Failures are logged and kept in the store, which the next frame shows.
-        let _ = match action {
-            EditorAction::Import(path) => self.params.import_prototypes(Some(&path)),
-            EditorAction::UseDefault => {
-                let result = self.params.import_prototypes(None);
-                if result.is_ok() {
-                    self.input.path_text.clear();
-                }
-                result
+/// Carries out a button's action on the calling (editor) thread: it reads a file. Failures
+/// are logged and kept in the prototype store, which the next frame shows.
+pub fn perform(
+    params: &FsddParams,
+    input: &mut EditorInput,
+    action: EditorAction,
+) -> Result<PathBuf, ImportError> {
+    match action {
+        EditorAction::Import(path) => params.import_prototypes(Some(&path)),
+        EditorAction::UseDefault => {
+            let result = params.import_prototypes(None);
+            if result.is_ok() {
+                input.path_text.clear();
             }
-        };
+            result
+        }
     }
 }
 
@@ -321,7 +323,7 @@ impl NiceEguiApp for StatusApp {
         ui.ctx().request_repaint_after(REFRESH);
         let view = StatusView::gather(&self.params, &self.status);
         if let Some(action) = draw(ui, &view, &mut self.input) {
-            self.perform(action);
+            let _ = perform(&self.params, &mut self.input, action);
         }
     }
 }

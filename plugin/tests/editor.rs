@@ -447,18 +447,53 @@ fn the_import_button_imports_the_typed_path() {
     let action = editor.click(&view, &mut input, "Import");
     assert_eq!(action, Some(EditorAction::Import(file.clone())));
     // What the app does with the action, on the editor's thread.
-    params.import_prototypes(Some(&file)).expect("import");
+    let imported = editor::perform(&params, &mut input, action.unwrap()).expect("import");
+    assert_eq!(imported, file);
     assert_eq!(params.prototypes.current().as_ref(), Some(&enrolled));
+    assert_eq!(params.prototype_path().as_deref(), Some(file.as_path()));
 
     let texts = editor.texts(&StatusView::gather(&params, &status), &mut input);
     assert!(
         contains(&texts, "Enrolled voice: 10/10 digits, 10 examples"),
         "{texts:?}"
     );
+
+    // A typo: the import is refused, the enrolled voice and the saved path stay, the
+    // window says what went wrong.
+    let typo = scratch.path("lucsa.json");
+    input.path_text = typo.display().to_string();
+    let action = editor.click(&view, &mut input, "Import");
+    assert_eq!(action, Some(EditorAction::Import(typo.clone())));
+    assert!(editor::perform(&params, &mut input, action.unwrap()).is_err());
+    assert_eq!(params.prototypes.current().as_ref(), Some(&enrolled));
+    assert_eq!(params.prototype_path().as_deref(), Some(file.as_path()));
+    let texts = editor.texts(&StatusView::gather(&params, &status), &mut input);
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("Import failed: ") && t.contains("lucsa.json")),
+        "{texts:?}"
+    );
     assert_eq!(
         editor.click(&view, &mut input, "Use default file"),
         Some(EditorAction::UseDefault)
     );
+}
+
+#[test]
+fn a_host_sees_the_editor_without_opening_a_window() {
+    let mut plugin = HostedPlugin::new(offline_48k(), None);
+    let (x11, size) = plugin
+        .gui_x11_size()
+        .expect("the plugin offers the CLAP GUI extension");
+    assert!(x11, "an embedded X11 window is supported");
+    assert_eq!(size, Some((460, 520)), "the editor's size");
+    // Asking about the editor changes nothing for the audio side.
+    let utterances = test_utterances(60);
+    let stream = build_stream(&utterances, 48_000, Layout::Stereo, 71);
+    let rendered = render(&mut plugin, &stream, 72, Pace::Unpaced);
+    rendered.assert_clean_passthrough();
+    assert!(assert_notes_paired(&rendered.midi) >= stream.placements.len() * 3 / 4);
 }
 
 fn offline_48k() -> HostConfig {

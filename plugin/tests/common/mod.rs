@@ -17,6 +17,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use clack_extensions::audio_ports_config::PluginAudioPortsConfig;
+use clack_extensions::gui::{GuiApiType, GuiConfiguration, PluginGui};
 use clack_extensions::render::{PluginRender, RenderMode};
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::ParamValueEvent;
@@ -114,6 +115,7 @@ pub struct TestShared {
     state: OnceLock<Option<PluginState>>,
     render: OnceLock<Option<PluginRender>>,
     ports_config: OnceLock<Option<PluginAudioPortsConfig>>,
+    gui: OnceLock<Option<PluginGui>>,
 }
 
 impl<'a> SharedHandler<'a> for TestShared {
@@ -121,6 +123,7 @@ impl<'a> SharedHandler<'a> for TestShared {
         let _ = self.state.set(instance.get_extension());
         let _ = self.render.set(instance.get_extension());
         let _ = self.ports_config.set(instance.get_extension());
+        let _ = self.gui.set(instance.get_extension());
     }
     fn request_restart(&self) {
         self.restart_requested.store(true, Ordering::SeqCst);
@@ -311,6 +314,23 @@ impl HostedPlugin {
         if requested {
             self.instance.call_on_main_thread_callback();
         }
+    }
+
+    /// What a host learns from the CLAP GUI extension before it opens a window: whether an
+    /// embedded X11 window is supported, and the window size. `None` without the extension.
+    /// Opens no window (the tests run without a display).
+    pub fn gui_x11_size(&mut self) -> Option<(bool, Option<(u32, u32)>)> {
+        let gui = self
+            .instance
+            .access_shared_handler(|s| *s.gui.get().unwrap())?;
+        let handle = self.instance.plugin_handle();
+        let embedded_x11 = GuiConfiguration {
+            api_type: GuiApiType::X11,
+            is_floating: false,
+        };
+        let supported = gui.is_api_supported(&handle, embedded_x11);
+        let size = gui.get_size(&handle).map(|s| (s.width, s.height));
+        Some((supported, size))
     }
 
     pub fn restart_requested(&self) -> bool {
