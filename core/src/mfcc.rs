@@ -63,9 +63,7 @@ pub struct MfccExtractor {
     window: [f32; WIN_LEN],
     /// Per mel band: first FFT bin and its weights.
     mel: Vec<(usize, Vec<f32>)>,
-    /// DCT-II orthonormal basis, `[k * N_MELS + m]`.
-    dct: Vec<f32>,
-    /// The same basis transposed, `[m * N_MFCC + k]`: the per-frame DCT accumulates one mel band
+    /// DCT-II orthonormal basis, transposed, `[m * N_MFCC + k]`: the per-frame DCT accumulates one mel band
     /// into all 64 coefficients at a time, which vectorises (a dot-product reduction per
     /// coefficient does not, and made the DCT most of the MFCC's cost).
     dct_t: Vec<f32>,
@@ -104,7 +102,7 @@ impl MfccExtractor {
                 (first, row[first..=last].to_vec())
             })
             .collect();
-        let mut dct = vec![0.0f32; N_MFCC * N_MELS];
+        let mut dct_t = vec![0.0f32; N_MELS * N_MFCC];
         for k in 0..N_MFCC {
             let scale = if k == 0 {
                 (1.0 / N_MELS as f64).sqrt()
@@ -113,20 +111,13 @@ impl MfccExtractor {
             };
             for m in 0..N_MELS {
                 let angle = std::f64::consts::PI * k as f64 * (2 * m + 1) as f64 / (2 * N_MELS) as f64;
-                dct[k * N_MELS + m] = (scale * angle.cos()) as f32;
-            }
-        }
-        let mut dct_t = vec![0.0f32; N_MELS * N_MFCC];
-        for k in 0..N_MFCC {
-            for m in 0..N_MELS {
-                dct_t[m * N_MFCC + k] = dct[k * N_MELS + m];
+                dct_t[m * N_MFCC + k] = (scale * angle.cos()) as f32;
             }
         }
         let mut extractor = Self {
             fft,
             window,
             mel,
-            dct,
             dct_t,
             frame: vec![0.0; N_FFT],
             spectrum,
@@ -300,7 +291,7 @@ mod tests {
         let t = 32;
         let mut log_mel = [0.0f32; N_MELS];
         for (m, lm) in log_mel.iter_mut().enumerate() {
-            *lm = (0..N_MFCC).map(|k| ex.dct[k * N_MELS + m] * w[k * N_FRAMES + t]).sum();
+            *lm = (0..N_MFCC).map(|k| ex.dct_t[m * N_MFCC + k] * w[k * N_FRAMES + t]).sum();
         }
         let loudest = (0..N_MELS).max_by(|&a, &b| log_mel[a].total_cmp(&log_mel[b])).unwrap();
         let centres = mel_band_centres_hz();
