@@ -9,12 +9,12 @@
 
 use fsdd_core::mfcc::WINDOW_SAMPLES;
 use rand::Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::data::Clip;
 
 /// What each augmentation does and how often; recorded verbatim in the model card.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AugmentPolicy {
     /// Speed perturbation (resampling: tempo and pitch move together, like Kaldi's).
     pub speed_probability: f64,
@@ -36,6 +36,26 @@ pub struct AugmentPolicy {
     /// Babble: 1-3 other training utterances mixed in at a random SNR.
     pub babble_probability: f64,
     pub babble_snr_db: (f64, f64),
+    /// A random microphone/room colouring: low shelf, high shelf and one peak filter (RBJ
+    /// biquads) with gains drawn from the ranges below. Speakers in FSDD were recorded on
+    /// different microphones (george's recordings carry ~7 dB less energy below 300 Hz than the
+    /// others'); without this a held-out speaker's channel alone causes mistakes.
+    #[serde(default)]
+    pub channel_probability: f64,
+    #[serde(default)]
+    pub low_shelf_db: (f64, f64),
+    #[serde(default)]
+    pub high_shelf_db: (f64, f64),
+    #[serde(default)]
+    pub peak_db: (f64, f64),
+    /// A noise floor at an absolute level (dBFS RMS), independent of the speech: microphone
+    /// self-noise, a host's dither, an interface's hiss. SNR-relative noise never produces the
+    /// very quiet, flat "silence" around a word that live input always has, and without it a
+    /// -86 dBFS dither before a word turned 3 of 30 "eight"s into "six".
+    #[serde(default)]
+    pub floor_probability: f64,
+    #[serde(default)]
+    pub floor_dbfs: (f64, f64),
 }
 
 impl Default for AugmentPolicy {
@@ -54,6 +74,12 @@ impl Default for AugmentPolicy {
             noise_snr_db: (3.0, 30.0),
             babble_probability: 0.25,
             babble_snr_db: (8.0, 25.0),
+            channel_probability: 0.0,
+            low_shelf_db: (-15.0, 6.0),
+            high_shelf_db: (-10.0, 10.0),
+            peak_db: (-8.0, 8.0),
+            floor_probability: 0.0,
+            floor_dbfs: (-100.0, -50.0),
         }
     }
 }
@@ -107,7 +133,104 @@ fn mix_at_snr(window: &mut [f32], noise: &[f32], speech_rms: f32, snr_db: f32) {
     }
 }
 
+/// A second-order IIR section (Direct Form I), coefficients from R. Bristow-Johnson's
+/// "Audio EQ Cookbook", normalised so that a0 = 1.
+#[derive(Debug, Clone, Copy)]
+pub struct Biquad {
+    b: [f32; 3],
+    a: [f32; 2],
+}
+
+impl Biquad {
+    fn normalised(b: [f64; 3], a: [f64; 3]) -> Self {
+        Self {
+            b: [
+                (b[0] / a[0]) as f32,
+                (b[1] / a[0]) as f32,
+                (b[2] / a[0]) as f32,
+            ],
+            a: [(a[1] / a[0]) as f32, (a[2] / a[0]) as f32],
+        }
+    }
+
+    /// Shelf (shelf slope S = 1) boosting or cutting by `gain_db` below (`high = false`) or
+    /// above `freq` Hz at `rate` Hz.
+    pub fn shelf(high: bool, freq: f64, gain_db: f64, rate: f64) -> Self {
+        let amp = 10f64.powf(gain_db / 40.0);
+        let w0 = std::f64::consts::TAU * freq / rate;
+        let (sin, cos) = w0.sin_cos();
+        let alpha = sin / 2.0 * 2f64.sqrt(); // S = 1
+        let k = 2.0 * amp.sqrt() * alpha;
+        let s = if high { -1.0 } else { 1.0 }; // high shelf mirrors the cos terms
+        Self::normalised(
+            [
+                amp * ((amp + 1.0) - s * (amp - 1.0) * cos + k),
+                s * 2.0 * amp * ((amp - 1.0) - s * (amp + 1.0) * cos),
+                amp * ((amp + 1.0) - s * (amp - 1.0) * cos - k),
+            ],
+            [
+                (amp + 1.0) + s * (amp - 1.0) * cos + k,
+                -s * 2.0 * ((amp - 1.0) + s * (amp + 1.0) * cos),
+                (amp + 1.0) + s * (amp - 1.0) * cos - k,
+            ],
+        )
+    }
+
+    /// Peaking EQ: `gain_db` at `freq` Hz with quality `q`.
+    pub fn peak(freq: f64, q: f64, gain_db: f64, rate: f64) -> Self {
+        let amp = 10f64.powf(gain_db / 40.0);
+        let w0 = std::f64::consts::TAU * freq / rate;
+        let (sin, cos) = w0.sin_cos();
+        let alpha = sin / (2.0 * q);
+        Self::normalised(
+            [1.0 + alpha * amp, -2.0 * cos, 1.0 - alpha * amp],
+            [1.0 + alpha / amp, -2.0 * cos, 1.0 - alpha / amp],
+        )
+    }
+
+    /// Filters `x` in place from a zero state.
+    pub fn run(&self, x: &mut [f32]) {
+        let (mut x1, mut x2, mut y1, mut y2) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        for v in x.iter_mut() {
+            let y =
+                self.b[0] * *v + self.b[1] * x1 + self.b[2] * x2 - self.a[0] * y1 - self.a[1] * y2;
+            (x2, x1, y2, y1) = (x1, *v, y1, y);
+            *v = y;
+        }
+    }
+}
+
 impl AugmentPolicy {
+    /// Colours `speech` like a random microphone: low shelf (100-400 Hz), high shelf
+    /// (1-3 kHz) and a peak (300-3000 Hz, Q 0.5-2), log-uniform frequencies.
+    fn colour_channel(&self, speech: &mut [f32], rng: &mut impl Rng) {
+        let rate = fsdd_core::mfcc::SAMPLE_RATE as f64;
+        let log_uniform = |rng: &mut dyn rand::RngCore, lo: f64, hi: f64| {
+            (rng.gen_range(lo.ln()..=hi.ln())).exp()
+        };
+        let low = Biquad::shelf(
+            false,
+            log_uniform(rng, 100.0, 400.0),
+            uniform(rng, self.low_shelf_db) as f64,
+            rate,
+        );
+        let high = Biquad::shelf(
+            true,
+            log_uniform(rng, 1000.0, 3000.0),
+            uniform(rng, self.high_shelf_db) as f64,
+            rate,
+        );
+        let peak = Biquad::peak(
+            log_uniform(rng, 300.0, 3000.0),
+            log_uniform(rng, 0.5, 2.0),
+            uniform(rng, self.peak_db) as f64,
+            rate,
+        );
+        for filter in [low, high, peak] {
+            filter.run(speech);
+        }
+    }
+
     /// One augmented window (at most [`WINDOW_SAMPLES`] samples, utterance left-aligned) of
     /// `clip`; `pool` provides babble (utterances other than `clip` itself are picked).
     pub fn apply(&self, clip: &Clip, pool: &[Clip], rng: &mut impl Rng) -> Vec<f32> {
@@ -121,6 +244,9 @@ impl AugmentPolicy {
                 .gen_range(0..=self.onset_cut_max_samples)
                 .min(speech.len() / 4);
             speech.drain(..cut);
+        }
+        if chance(rng, self.channel_probability) {
+            self.colour_channel(&mut speech, rng);
         }
         if chance(rng, self.prefix_probability) {
             let keep = (speech.len() as f32 * uniform(rng, self.prefix_range)).round() as usize;
@@ -186,6 +312,12 @@ impl AugmentPolicy {
                 uniform(rng, self.babble_snr_db),
             );
         }
+        if chance(rng, self.floor_probability) {
+            let rms = 10f32.powf(uniform(rng, self.floor_dbfs) / 20.0);
+            for w in &mut window[..noisy_len] {
+                *w += rms * gaussian(rng);
+            }
+        }
         // Keep within what a 16-bit WAV or an audio interface can deliver.
         window.iter_mut().for_each(|s| *s = s.clamp(-1.0, 1.0));
         window
@@ -199,6 +331,31 @@ mod tests {
 
     fn tone(len: usize) -> Vec<f32> {
         (0..len).map(|i| 0.3 * (i as f32 * 0.2).sin()).collect()
+    }
+
+    /// Steady-state gain of `filter` on a sine at `freq` Hz, in dB.
+    fn gain_db_at(filter: &Biquad, freq: f64) -> f64 {
+        let rate = 8000.0;
+        let mut x: Vec<f32> = (0..16000)
+            .map(|i| (std::f64::consts::TAU * freq * i as f64 / rate).sin() as f32)
+            .collect();
+        filter.run(&mut x);
+        let tail = &x[8000..];
+        let rms = (tail.iter().map(|v| (v * v) as f64).sum::<f64>() / tail.len() as f64).sqrt();
+        20.0 * (rms * 2f64.sqrt()).log10()
+    }
+
+    #[test]
+    fn cookbook_filters_have_their_gains() {
+        let low = Biquad::shelf(false, 200.0, -12.0, 8000.0);
+        assert!((gain_db_at(&low, 40.0) + 12.0).abs() < 0.5);
+        assert!(gain_db_at(&low, 2500.0).abs() < 0.5);
+        let high = Biquad::shelf(true, 1500.0, 9.0, 8000.0);
+        assert!((gain_db_at(&high, 3800.0) - 9.0).abs() < 0.5);
+        assert!(gain_db_at(&high, 100.0).abs() < 0.5);
+        let peak = Biquad::peak(1000.0, 1.0, -6.0, 8000.0);
+        assert!((gain_db_at(&peak, 1000.0) + 6.0).abs() < 0.2);
+        assert!(gain_db_at(&peak, 100.0).abs() < 0.5);
     }
 
     #[test]

@@ -132,6 +132,7 @@ pub struct DecisionTime {
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct LosoInfo {
     pub recipe: serde_json::Value,
+    pub augmentation: serde_json::Value,
     pub folds: Vec<FoldResult>,
     pub mean_accuracy: f64,
     pub wall_time_s: f64,
@@ -146,6 +147,7 @@ pub fn write_card(card: &ModelCard, path: &Path) -> Result<()> {
         && let Some(previous) = read_card(path)
         && let Some(loso) = previous.get("loso").filter(|l| !l.is_null())
         && loso.get("recipe") == Some(&serde_json::to_value(&card.recipe)?)
+        && loso.get("augmentation") == Some(&serde_json::to_value(&card.augmentation)?)
     {
         value["loso"] = loso.clone();
     }
@@ -161,12 +163,14 @@ pub fn write_json(value: &serde_json::Value, path: &Path) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Puts LOSO results into an existing card (if its recipe matches) and returns whether it did.
+/// Puts LOSO results into an existing card (if its recipe and augmentation match) and returns whether it did.
 pub fn attach_loso(path: &Path, loso: &LosoInfo) -> Result<bool> {
     let Some(mut card) = read_card(path) else {
         return Ok(false);
     };
-    if card.get("recipe") != Some(&loso.recipe) {
+    if card.get("recipe") != Some(&loso.recipe)
+        || card.get("augmentation") != Some(&loso.augmentation)
+    {
         return Ok(false);
     }
     card["loso"] = serde_json::to_value(loso)?;

@@ -81,30 +81,3 @@ pub fn mfcc_features<'a>(waves: impl IntoIterator<Item = &'a [f32]>) -> Vec<f32>
     }
     out
 }
-
-/// Per-band (per MFCC coefficient) mean and standard deviation over every frame of the windows.
-pub fn band_statistics(features: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    use fsdd_core::mfcc::{N_FRAMES, N_MFCC};
-    let mut sum = vec![0f64; N_MFCC];
-    let mut sum_sq = vec![0f64; N_MFCC];
-    let windows = features.len() / FEATURE_LEN;
-    for window in features.chunks_exact(FEATURE_LEN) {
-        for (k, row) in window.chunks_exact(N_FRAMES).enumerate() {
-            for &x in row {
-                sum[k] += x as f64;
-                sum_sq[k] += (x as f64) * (x as f64);
-            }
-        }
-    }
-    let count = (windows * N_FRAMES).max(1) as f64;
-    let mean: Vec<f32> = sum.iter().map(|s| (s / count) as f32).collect();
-    let std = sum
-        .iter()
-        .zip(&sum_sq)
-        .map(|(s, sq)| {
-            let m = s / count;
-            ((sq / count - m * m).max(0.0).sqrt()) as f32
-        })
-        .collect();
-    (mean, std)
-}

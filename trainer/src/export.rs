@@ -17,7 +17,7 @@ use tract_onnx::pb::{
     tensor_shape_proto, type_proto,
 };
 
-use crate::model::{ConvBn, DenseBn, DigitNet, N_CLASSES};
+use crate::model::{ConvBn, DenseBn, DigitNet, MEAN_RANGE_C0, N_CLASSES, SILENT_C0};
 
 /// Names fixed by the model contract in the team brief.
 pub const INPUT_NAME: &str = "mfcc";
@@ -202,6 +202,96 @@ impl GraphBuilder {
     }
 }
 
+impl GraphBuilder {
+    fn int64s(&mut self, name: &str, values: &[i64]) {
+        self.initializers.push(TensorProto {
+            name: name.into(),
+            dims: vec![values.len() as i64],
+            data_type: DataType::Int64 as i32,
+            int64_data: values.to_vec(),
+            ..Default::default()
+        });
+    }
+
+    fn scalar(&mut self, name: &str, value: f32) {
+        self.initializers.push(TensorProto {
+            name: name.into(),
+            dims: vec![],
+            data_type: DataType::Float as i32,
+            float_data: vec![value],
+            ..Default::default()
+        });
+    }
+
+    /// [`crate::model::cepstral_mean_norm`] of `input` `[N,1,K,T]`; returns the output's name.
+    fn cepstral_mean_norm(&mut self, input: &str) -> &'static str {
+        self.int64s("cmn.c0_starts", &[0]);
+        self.int64s("cmn.c0_ends", &[1]);
+        self.int64s("cmn.c0_axes", &[2]);
+        self.int64s("cmn.time_axis", &[3]);
+        self.scalar("cmn.silent_c0", SILENT_C0);
+        self.scalar("cmn.range", MEAN_RANGE_C0);
+        self.scalar("cmn.one", 1.0);
+        let steps: [(&str, &[&str], &str, Vec<AttributeProto>); 15] = [
+            (
+                "Slice",
+                &[input, "cmn.c0_starts", "cmn.c0_ends", "cmn.c0_axes"],
+                "cmn.c0",
+                vec![],
+            ),
+            (
+                "Greater",
+                &["cmn.c0", "cmn.silent_c0"],
+                "cmn.nonsilent",
+                vec![],
+            ),
+            (
+                "Cast",
+                &["cmn.nonsilent"],
+                "cmn.frames",
+                vec![int("to", DataType::Float as i64)],
+            ),
+            (
+                "ReduceMax",
+                &["cmn.c0"],
+                "cmn.peak",
+                vec![ints("axes", &[3]), int("keepdims", 1)],
+            ),
+            ("Sub", &["cmn.peak", "cmn.range"], "cmn.threshold", vec![]),
+            ("Greater", &["cmn.c0", "cmn.threshold"], "cmn.loud", vec![]),
+            (
+                "Cast",
+                &["cmn.loud"],
+                "cmn.loud_f",
+                vec![int("to", DataType::Float as i64)],
+            ),
+            ("Mul", &["cmn.loud_f", "cmn.frames"], "cmn.speech", vec![]),
+            (
+                "ReduceSum",
+                &["cmn.speech", "cmn.time_axis"],
+                "cmn.count_raw",
+                vec![int("keepdims", 1)],
+            ),
+            ("Max", &["cmn.count_raw", "cmn.one"], "cmn.count", vec![]),
+            ("Mul", &[input, "cmn.speech"], "cmn.masked", vec![]),
+            (
+                "ReduceSum",
+                &["cmn.masked", "cmn.time_axis"],
+                "cmn.sum",
+                vec![int("keepdims", 1)],
+            ),
+            ("Div", &["cmn.sum", "cmn.count"], "cmn.mean", vec![]),
+            ("Sub", &[input, "cmn.mean"], "cmn.centred", vec![]),
+            ("Mul", &["cmn.centred", "cmn.frames"], "cmn.out", vec![]),
+        ];
+        for (op, inputs, output, attributes) in steps {
+            self.nodes
+                .push(node(op, output, inputs, output, attributes));
+        }
+        "cmn.out"
+    }
+}
+
 /// The ONNX model of `net` (eval mode).
 pub fn to_onnx(net: &DigitNet, doc: &str) -> ModelProto {
     tch::no_grad(|| {
@@ -234,6 +324,17 @@ pub fn to_onnx(net: &DigitNet, doc: &str) -> ModelProto {
                 vec![],
             ));
             input = "cropped";
+        }
+        if net.spec.cepstral_mean_norm {
+            let normalised = g.cepstral_mean_norm(input);
+            g.nodes.push(node(
+                "Concat",
+                "channels",
+                &[input, normalised],
+                "channels",
+                vec![int("axis", 1)],
+            ));
+            input = "channels";
         }
         g.nodes.push(node(
             "Sub",

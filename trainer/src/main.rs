@@ -90,9 +90,61 @@ struct RecipeArgs {
     /// Dropout before fc2 and fc3.
     #[arg(long, default_value_t = 0.3)]
     dropout: f64,
+    /// Per-utterance cepstral mean normalisation inside the graph.
+    #[arg(long)]
+    cmn: bool,
+    /// Probability that an augmented copy gets a random microphone colouring (EQ).
+    #[arg(long, default_value_t = 0.0)]
+    channel: f64,
+    /// Probability that an augmented copy gets an absolute-level noise floor (-100..-50 dBFS).
+    #[arg(long, default_value_t = 0.0)]
+    floor: f64,
+    /// Speed perturbation range LO,HI (resampling factor; > 1 is faster and higher).
+    #[arg(long, default_value = "0.85,1.15")]
+    speed: String,
+    /// Prefix-crop range LO,HI (fraction of the word kept, zeros after).
+    #[arg(long, default_value = "0.3,0.95")]
+    prefix: String,
+    /// Probability that an augmented copy is a prefix crop.
+    #[arg(long, default_value_t = 0.2)]
+    prefix_probability: f64,
+}
+
+/// Parses `LO,HI` with `lo_min <= LO <= HI <= hi_max`.
+fn parse_range(flag: &str, text: &str, lo_min: f64, hi_max: f64) -> Result<(f64, f64)> {
+    let values: Vec<f64> = text
+        .split(',')
+        .map(|v| v.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{flag} {text}"))?;
+    match values[..] {
+        [lo, hi] if lo_min <= lo && lo <= hi && hi <= hi_max => Ok((lo, hi)),
+        _ => anyhow::bail!("{flag} {text}: need LO,HI with {lo_min} <= LO <= HI <= {hi_max}"),
+    }
 }
 
 impl RecipeArgs {
+    fn policy(&self) -> Result<AugmentPolicy> {
+        for (flag, p) in [
+            ("--channel", self.channel),
+            ("--floor", self.floor),
+            ("--prefix-probability", self.prefix_probability),
+        ] {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&p),
+                "{flag} is a probability between 0 and 1"
+            );
+        }
+        Ok(AugmentPolicy {
+            speed_range: parse_range("--speed", &self.speed, 0.5, 2.0)?,
+            prefix_range: parse_range("--prefix", &self.prefix, 0.01, 1.0)?,
+            prefix_probability: self.prefix_probability,
+            channel_probability: self.channel,
+            floor_probability: self.floor,
+            ..AugmentPolicy::default()
+        })
+    }
+
     fn recipe(&self) -> Result<Recipe> {
         anyhow::ensure!(
             (8..=64).contains(&self.coefficients) && self.coefficients % 8 == 0,
@@ -101,6 +153,7 @@ impl RecipeArgs {
         let spec = ModelSpec {
             dropout: self.dropout,
             coefficients: self.coefficients,
+            cepstral_mean_norm: self.cmn,
             ..ModelSpec::default()
         }
         .with_widths(&self.widths)
@@ -205,7 +258,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
         test.len()
     );
     println!("recipe: {}", serde_json::to_string(&recipe)?);
-    let policy = AugmentPolicy::default();
+    let policy = args.recipe.policy()?;
     let options = RunOptions {
         checkpoint_dir: args.recipe.checkpoint_dir.clone(),
         resume: args.recipe.resume,
@@ -327,6 +380,7 @@ fn eval_command(args: EvalArgs) -> Result<()> {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CachedFold {
     recipe: Recipe,
+    policy: AugmentPolicy,
     result: FoldResult,
     confusion: ConfusionMatrix,
 }
@@ -334,6 +388,7 @@ struct CachedFold {
 fn loso_command(args: LosoArgs) -> Result<()> {
     set_threads(args.recipe.threads);
     let recipe = args.recipe.recipe()?;
+    let policy = args.recipe.policy()?;
     let dataset: Fsdd = open_dataset(args.data.data.as_deref())?;
     let started = Instant::now();
     let mut folds = Vec::new();
@@ -357,7 +412,7 @@ fn loso_command(args: LosoArgs) -> Result<()> {
             && let Some(cached) = std::fs::read_to_string(&result_path)
                 .ok()
                 .and_then(|text| serde_json::from_str::<CachedFold>(&text).ok())
-                .filter(|c| c.recipe == recipe)
+                .filter(|c| c.recipe == recipe && c.policy == policy)
         {
             println!("[{}] reusing {}", fold.held_out, result_path.display());
             pooled.merge(&cached.confusion);
@@ -373,7 +428,7 @@ fn loso_command(args: LosoArgs) -> Result<()> {
         let onnx = dir.join("model.onnx");
         let report = train_export_check(
             &recipe,
-            &AugmentPolicy::default(),
+            &policy,
             &fit,
             &validation,
             &test,
@@ -396,6 +451,7 @@ fn loso_command(args: LosoArgs) -> Result<()> {
         };
         let cached = CachedFold {
             recipe: recipe.clone(),
+            policy: policy.clone(),
             result: result.clone(),
             confusion: report.test.clone(),
         };
@@ -426,6 +482,7 @@ fn loso_command(args: LosoArgs) -> Result<()> {
     if folds.len() == 6 {
         let loso = LosoInfo {
             recipe: serde_json::to_value(&recipe)?,
+            augmentation: serde_json::to_value(&policy)?,
             folds,
             mean_accuracy: mean,
             wall_time_s: started.elapsed().as_secs_f64(),

@@ -42,6 +42,10 @@ pub struct ModelSpec {
     /// the graph crops its 64-coefficient input itself, so the contract does not change.
     #[serde(default = "all_coefficients")]
     pub coefficients: i64,
+    /// A second input channel: the same MFCC after per-utterance cepstral mean normalisation
+    /// (see [`cepstral_mean_norm`]), beside the raw one.
+    #[serde(default)]
+    pub cepstral_mean_norm: bool,
 }
 
 fn all_coefficients() -> i64 {
@@ -58,13 +62,50 @@ impl Default for ModelSpec {
             embedding: 64,
             dropout: 0.3,
             coefficients: 32,
+            cepstral_mean_norm: false,
         }
     }
+}
+
+/// A frame whose c0 is at most this is zero padding or digital silence: the log floor gives
+/// c0 = -100 dB * sqrt(64) = -800; -790 is a mean log-mel only 1.25 dB above the floor.
+pub const SILENT_C0: f32 = -790.0;
+
+/// Frames more than this below the window's loudest frame (in c0 units: 8 per dB of mean
+/// log-mel, so 240 = 30 dB) do not count towards the cepstral mean: they are background, and a
+/// mean over them would move with the noise floor and the length of the pauses, not the channel.
+pub const MEAN_RANGE_C0: f32 = 240.0;
+
+/// Cepstral mean normalisation per utterance: subtracts each coefficient's mean over the
+/// window's speech frames (within [`MEAN_RANGE_C0`] of the loudest and not silent) from every
+/// non-silent frame (c0 > [`SILENT_C0`]), and zeroes the silent ones (padding).
+///
+/// A microphone or room is a fixed filter, i.e. a constant added to every frame's cepstrum, so
+/// this removes it (and the level); what is left is how the spectrum moves, which is the word.
+/// `x` is `[N,1,K,T]` with c0 in row 0. The ONNX export writes the same ops.
+pub fn cepstral_mean_norm(x: &Tensor) -> Tensor {
+    let c0 = x.narrow(2, 0, 1);
+    let frames = c0.gt(SILENT_C0 as f64).to_kind(Kind::Float);
+    let peak = c0.amax([3i64].as_slice(), true);
+    let speech = c0
+        .gt_tensor(&(peak - MEAN_RANGE_C0 as f64))
+        .to_kind(Kind::Float)
+        * &frames;
+    let count = speech
+        .sum_dim_intlist([3i64].as_slice(), true, Kind::Float)
+        .clamp_min(1.0);
+    let mean = (x * &speech).sum_dim_intlist([3i64].as_slice(), true, Kind::Float) / count;
+    (x - mean) * frames
 }
 
 impl ModelSpec {
     /// Each spatial side shrinks 8x: /2 (conv1), /2 (pool), /1 (conv2), /2 (conv3).
     pub const DOWNSAMPLING: i64 = 8;
+
+    /// Raw MFCC, plus its cepstral-mean-normalised copy if asked for.
+    pub fn input_channels(&self) -> i64 {
+        1 + self.cepstral_mean_norm as i64
+    }
 
     pub fn flat_features(&self) -> i64 {
         self.conv3
@@ -104,10 +145,16 @@ impl ModelSpec {
     /// Human-readable layer list for the model card.
     pub fn describe(&self) -> String {
         format!(
-            "crop to MFCC coefficients 0..{k} -> per-band normalisation (baked in) -> conv3x3/2 (1->{c1}) +BN+ReLU -> maxpool 2x2 -> conv3x3 ({c1}->{c2}) +BN+ReLU \
+            "crop to MFCC coefficients 0..{k}{cmn} -> per-band normalisation (baked in) -> conv3x3/2 ({ch}->{c1}) +BN+ReLU -> maxpool 2x2 -> conv3x3 ({c1}->{c2}) +BN+ReLU \
              -> conv3x3/2 ({c2}->{c3}) +BN+ReLU -> flatten ({flat}) -> dense {fc1} +BN+ReLU+dropout {p} -> dense {e} +BN+ReLU \
              (= embedding) -> dropout {p} -> dense 10 -> softmax (= probs); batch norms folded into the layers at export",
             k = self.coefficients,
+            cmn = if self.cepstral_mean_norm {
+                " -> channels [raw, per-utterance cepstral-mean-normalised]"
+            } else {
+                ""
+            },
+            ch = self.input_channels(),
             c1 = self.conv1,
             c2 = self.conv2,
             c3 = self.conv3,
@@ -190,12 +237,13 @@ impl DigitNet {
                 && spec.coefficients % 8 == 0,
             "coefficients must be a multiple of 8 in 8..=64"
         );
-        let bands = [1, 1, spec.coefficients, 1];
+        let channels = spec.input_channels();
+        let bands = [1, channels, spec.coefficients, 1];
         Self {
             spec,
             band_mean: vs.zeros_no_train("band_mean", &bands),
             band_inv_std: vs.ones_no_train("band_inv_std", &bands),
-            conv1: conv_bn(vs, "conv1", 1, spec.conv1, 2),
+            conv1: conv_bn(vs, "conv1", channels, spec.conv1, 2),
             conv2: conv_bn(vs, "conv2", spec.conv1, spec.conv2, 1),
             conv3: conv_bn(vs, "conv3", spec.conv2, spec.conv3, 2),
             fc1: dense_bn(vs, "fc1", spec.flat_features(), spec.fc1),
@@ -204,19 +252,27 @@ impl DigitNet {
         }
     }
 
-    /// Sets the fixed input normalisation (per-band mean and standard deviation).
-    pub fn set_normalisation(&mut self, mean: &[f32], std: &[f32]) {
-        let k = self.spec.coefficients as usize;
-        let shape = [1, 1, k as i64, 1];
-        let mean = Tensor::from_slice(&mean[..k]).reshape(shape);
-        let inv_std = Tensor::from_slice(
-            &std[..k]
-                .iter()
-                .map(|s| 1.0 / s.max(1e-3))
-                .collect::<Vec<f32>>(),
-        )
-        .reshape(shape);
+    /// What the network sees before the per-band normalisation: the first `coefficients` rows,
+    /// mean-normalised per utterance if the spec asks for it.
+    fn front_end(&self, mfcc: &Tensor) -> Tensor {
+        let x = mfcc.narrow(2, 0, self.spec.coefficients);
+        if self.spec.cepstral_mean_norm {
+            let normalised = cepstral_mean_norm(&x);
+            Tensor::cat(&[x, normalised], 1)
+        } else {
+            x
+        }
+    }
+
+    /// Sets the fixed per-band normalisation to the mean and standard deviation of the
+    /// front end's output over every frame of `features` (concatenated raw MFCC windows).
+    pub fn fit_normalisation(&mut self, features: &[f32]) {
         tch::no_grad(|| {
+            let x = self.front_end(&mfcc_batch(features));
+            let dims = [0i64, 3];
+            let mean = x.mean_dim(dims.as_slice(), true, Kind::Float);
+            let std = x.std_dim(dims.as_slice(), false, true);
+            let inv_std = std.clamp_min(1e-3).reciprocal();
             self.band_mean.copy_(&mean);
             self.band_inv_std.copy_(&inv_std);
         });
@@ -224,7 +280,7 @@ impl DigitNet {
 
     /// Logits `[N,10]` and embedding `[N,E]` for raw MFCC `[N,1,64,64]`.
     pub fn forward(&self, mfcc: &Tensor, train: bool) -> (Tensor, Tensor) {
-        let x = mfcc.narrow(2, 0, self.spec.coefficients);
+        let x = self.front_end(mfcc);
         let x = (x - &self.band_mean) * &self.band_inv_std;
         let x = self
             .conv1
@@ -280,6 +336,68 @@ pub fn mfcc_batch(features: &[f32]) -> Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// MFCC of 0.3 s of a synthetic vowel (harmonics of 140 Hz under a decaying envelope) after
+    /// 0.1 s of -80 dBFS noise, then padding: the window the recognizer sees.
+    fn vowel_mfcc() -> Tensor {
+        use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor};
+        let mut wave = Vec::new();
+        let mut seed = 1u32;
+        for i in 0..3200 {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let noise = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+            let t = i as f32 / 8000.0;
+            let voice = if i >= 800 {
+                (1..20)
+                    .map(|h| (std::f32::consts::TAU * 140.0 * h as f32 * t).sin() / h as f32)
+                    .sum::<f32>()
+                    * 0.2
+                    * (-(t - 0.1) * 4.0).exp()
+            } else {
+                0.0
+            };
+            wave.push(voice + 2e-4 * noise);
+        }
+        let mut out = vec![0.0f32; FEATURE_LEN];
+        MfccExtractor::new().compute_into(&wave, &mut out);
+        mfcc_batch(&out)
+    }
+
+    #[test]
+    fn cepstral_mean_norm_removes_a_fixed_channel_and_keeps_padding_silent() {
+        let x = vowel_mfcc();
+        let y = cepstral_mean_norm(&x);
+        // Frames past the 3200 samples (+ half a window) are padding: zero after normalisation.
+        let tail = y.narrow(3, 30, 34).abs().max().double_value(&[]);
+        assert_eq!(tail, 0.0, "padding frames must stay silent");
+        // A fixed filter adds the same vector to every frame's cepstrum: the output must not move.
+        let frames = x.narrow(2, 0, 1).gt(SILENT_C0 as f64).to_kind(Kind::Float);
+        let channel =
+            Tensor::from_slice(&(0..64).map(|k| 3.0 - 0.1 * k as f32).collect::<Vec<_>>())
+                .reshape([1, 1, 64, 1]);
+        let coloured = &x + channel * &frames;
+        let diff = (cepstral_mean_norm(&coloured) - &y)
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert!(
+            diff < 1e-3,
+            "a fixed channel moved the normalised features by {diff}"
+        );
+        // The leading noise (40 dB below the vowel) is not part of the mean: the vowel frames
+        // are centred on their own average, c0 of the loud frames averages to ~0.
+        let loud = x
+            .narrow(2, 0, 1)
+            .gt_tensor(&(x.narrow(2, 0, 1).amax([3i64].as_slice(), true) - MEAN_RANGE_C0 as f64));
+        let c0 = y.narrow(2, 0, 1);
+        let loud_mean = (c0 * loud.to_kind(Kind::Float))
+            .sum(Kind::Float)
+            .double_value(&[]);
+        assert!(
+            loud_mean.abs() < 1e-2,
+            "c0 over the speech frames sums to {loud_mean}"
+        );
+    }
 
     #[test]
     fn shapes_and_parameter_budget() {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn};
 
 use crate::augment::AugmentPolicy;
-use crate::data::{Clip, band_statistics, mfcc_features};
+use crate::data::{Clip, mfcc_features};
 use crate::model::{DigitNet, ModelSpec, mfcc_batch};
 use crate::optim::{Optimizer, OptimizerKind};
 
@@ -207,8 +207,7 @@ pub fn train(
     let mut vs = nn::VarStore::new(Device::Cpu);
     let mut net = DigitNet::new(&vs.root(), recipe.spec);
     let clean_fit = Batchable::clean(fit);
-    let (mean, std) = band_statistics(&clean_fit.features);
-    net.set_normalisation(&mean, &std);
+    net.fit_normalisation(&clean_fit.features);
     let validation = Batchable::clean(validation);
     let mut optimizer = Optimizer::new(recipe.optimizer, &vs, recipe.lr)?;
 
