@@ -9,10 +9,11 @@ use fsdd_core::dataset::{Fsdd, Split};
 use prost::Message;
 use trainer::augment::AugmentPolicy;
 use trainer::data::{load_clips, partition};
+use trainer::export::write_onnx;
 use trainer::export::{EMBEDDING_NAME, INPUT_NAME, PROBS_NAME};
-use trainer::model::ModelSpec;
+use trainer::model::{DigitNet, ModelSpec};
 use trainer::optim::OptimizerKind;
-use trainer::pipeline::{PARITY_TOLERANCE, train_export_check};
+use trainer::pipeline::{PARITY_TOLERANCE, parity, train_export_check};
 use trainer::tract_model::TractModel;
 use trainer::train::{Batchable, Recipe, RunOptions, train};
 
@@ -45,6 +46,7 @@ fn tiny_spec() -> ModelSpec {
         embedding: 32,
         dropout: 0.2,
         coefficients: 32,
+        cepstral_mean_norm: false,
     }
 }
 
@@ -149,6 +151,34 @@ fn tiny_model_trains_exports_and_matches_tract() {
             .unwrap();
     assert_eq!(state["completed_epochs"], 5);
     assert!(resumed.best.epoch >= 1 && resumed.best.epoch <= 5);
+}
+
+/// The optional cepstral-mean-normalised input channel is written to ONNX by hand (masks, a
+/// max, masked sums); tract must compute exactly what tch does on real FSDD windows, including
+/// prefixes (mostly padding) and a window of pure silence.
+#[test]
+fn cepstral_mean_channel_exports_with_parity() {
+    let data = fsdd();
+    let clips = load_clips(&data.split(Split::Test)[..40]).unwrap();
+    let mut features = Batchable::clean(&clips).features;
+    let mut extractor = fsdd_core::mfcc::MfccExtractor::new();
+    let mut window = vec![0.0f32; fsdd_core::mfcc::FEATURE_LEN];
+    for wave in [&clips[0].samples[..900], &clips[1].samples[..300], &[][..]] {
+        extractor.compute_into(wave, &mut window);
+        features.extend_from_slice(&window);
+    }
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let spec = ModelSpec {
+        cepstral_mean_norm: true,
+        ..tiny_spec()
+    };
+    let mut net = DigitNet::new(&vs.root(), spec);
+    net.fit_normalisation(&features);
+    let onnx = scratch_dir("cmn").join("cmn.onnx");
+    write_onnx(&net, "test", &onnx).unwrap();
+    let model = TractModel::load(&onnx).unwrap();
+    let diff = parity(&net, &model, &features).unwrap();
+    assert!(diff <= PARITY_TOLERANCE, "tch vs tract {diff:e}");
 }
 
 #[test]
