@@ -26,7 +26,7 @@ use crate::params::FsddParams;
 use crate::prototype_store::{EnrollmentStatus, ImportError, PrototypeOrigin};
 
 const WIDTH: f64 = 460.0;
-const HEIGHT: f64 = 520.0;
+const HEIGHT: f64 = 600.0;
 /// The worker publishes its live view every few tens of milliseconds; refreshing faster
 /// would redraw the same numbers.
 const REFRESH: Duration = Duration::from_millis(50);
@@ -322,7 +322,12 @@ impl NiceEguiApp for StatusApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut Frame) {
         ui.ctx().request_repaint_after(REFRESH);
         let view = StatusView::gather(&self.params, &self.status);
-        if let Some(action) = draw(ui, &view, &mut self.input) {
+        // A long error message or path wraps; scrolling keeps the buttons reachable.
+        let action = egui::ScrollArea::vertical()
+            .auto_shrink(false)
+            .show(ui, |ui| draw(ui, &view, &mut self.input))
+            .inner;
+        if let Some(action) = action {
             let _ = perform(&self.params, &mut self.input, action);
         }
     }

@@ -27,6 +27,8 @@ use serde_json::json;
 
 const RATE: u32 = 48_000;
 const BLOCK: usize = 512;
+/// The editor's size in logical points (what `Editor::size` reports to the host).
+const WINDOW: egui::Vec2 = vec2(460.0, 600.0);
 
 /// A scratch folder per test, removed when the test ends.
 struct TempDir(PathBuf);
@@ -155,7 +157,7 @@ impl HeadlessEditor {
     ) -> (Vec<(String, Rect)>, Option<EditorAction>) {
         self.time += 1.0 / 30.0;
         let raw = egui::RawInput {
-            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, vec2(460.0, 520.0))),
+            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, WINDOW)),
             time: Some(self.time),
             events,
             ..Default::default()
@@ -177,6 +179,18 @@ impl HeadlessEditor {
         self.frame(view, input, vec![]);
         let (texts, _) = self.frame(view, input, vec![]);
         texts.into_iter().map(|(t, _)| t).collect()
+    }
+
+    /// Everything fits the window the plugin asks the host for, unscrolled.
+    fn assert_fits(&mut self, view: &StatusView, input: &mut EditorInput) {
+        let (placed, _) = self.frame(view, input, vec![]);
+        let window = Rect::from_min_size(Pos2::ZERO, WINDOW);
+        for (text, rect) in &placed {
+            assert!(
+                window.contains_rect(*rect),
+                "{text:?} at {rect:?} is outside the {WINDOW:?} window"
+            );
+        }
     }
 
     /// Clicks the widget whose label is `label` (press and release over it).
@@ -331,7 +345,9 @@ fn the_editor_draws_a_real_detection_and_the_enrolled_voice() {
     );
 
     let mut input = EditorInput::default();
-    let texts = HeadlessEditor::new().texts(&view, &mut input);
+    let mut headless = HeadlessEditor::new();
+    let texts = headless.texts(&view, &mut input);
+    headless.assert_fits(&view, &mut input);
     let confidence = format!(
         "{:.0}% confident, {}",
         detection.confidence * 100.0,
@@ -411,6 +427,7 @@ fn a_garbage_prototype_file_is_refused_the_old_voice_stays_and_the_editor_says_w
     params.import_prototypes(Some(&garbage)).unwrap_err();
     let view = StatusView::gather(&params, &LiveStatus::default());
     let texts = editor.texts(&view, &mut input);
+    editor.assert_fits(&view, &mut input);
     let failure = texts
         .iter()
         .find(|t| t.starts_with("Import failed: "))
@@ -487,7 +504,7 @@ fn a_host_sees_the_editor_without_opening_a_window() {
         .gui_x11_size()
         .expect("the plugin offers the CLAP GUI extension");
     assert!(x11, "an embedded X11 window is supported");
-    assert_eq!(size, Some((460, 520)), "the editor's size");
+    assert_eq!(size, Some((460, 600)), "the editor's size");
     // Asking about the editor changes nothing for the audio side.
     let utterances = test_utterances(60);
     let stream = build_stream(&utterances, 48_000, Layout::Stereo, 71);
