@@ -292,6 +292,19 @@ pub fn draw(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Op
     action
 }
 
+/// The whole window: [`draw`] on a panel with the theme's background and margins, in a
+/// vertical scroll area (a long error message or path wraps; the buttons stay reachable).
+pub fn show(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Option<EditorAction> {
+    egui::CentralPanel::default_margins()
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .auto_shrink(false)
+                .show(ui, |ui| draw(ui, view, input))
+                .inner
+        })
+        .inner
+}
+
 /// The egui app: gathers a [`StatusView`] every frame, draws it and carries out the buttons.
 pub struct StatusApp {
     params: Arc<FsddParams>,
@@ -322,12 +335,7 @@ impl NiceEguiApp for StatusApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut Frame) {
         ui.ctx().request_repaint_after(REFRESH);
         let view = StatusView::gather(&self.params, &self.status);
-        // A long error message or path wraps; scrolling keeps the buttons reachable.
-        let action = egui::ScrollArea::vertical()
-            .auto_shrink(false)
-            .show(ui, |ui| draw(ui, &view, &mut self.input))
-            .inner;
-        if let Some(action) = action {
+        if let Some(action) = show(ui, &view, &mut self.input) {
             let _ = perform(&self.params, &mut self.input, action);
         }
     }

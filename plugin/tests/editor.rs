@@ -147,8 +147,8 @@ impl HeadlessEditor {
         }
     }
 
-    /// Runs one frame of `editor::draw` with `events`; returns the painted texts and the
-    /// action the frame produced.
+    /// Runs one frame of the window (`editor::show`: `draw` on its panel) with `events`;
+    /// returns the painted texts and the action the frame produced.
     fn frame(
         &mut self,
         view: &StatusView,
@@ -164,7 +164,7 @@ impl HeadlessEditor {
         };
         let mut action = None;
         let output = self.ctx.run_ui(raw, |ui| {
-            if let Some(a) = editor::draw(ui, view, input) {
+            if let Some(a) = editor::show(ui, view, input) {
                 action = Some(a);
             }
         });
