@@ -3,7 +3,9 @@
 //! the rule for a grid of (threshold, consecutive, every) and prints accuracy and how early
 //! decisions come. Also prints where the VAD puts onsets (for the pre-roll default).
 //!
-//! `cargo run -p fsdd-core --example early_exit_sweep [-- FSDD_DIR]`
+//! `cargo run -p fsdd-core --release --example early_exit_sweep [-- FSDD_DIR] [--model FILE.onnx]
+//! [--validation]`: `--validation` replays takes 5-9 instead of the test takes, so a default can
+//! be chosen without looking at the test split.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -95,11 +97,24 @@ fn trace(model: &Arc<Model>, samples: &[f32], truth: u8, noisy: bool, seed: u64,
 }
 
 fn main() {
-    let dir = resolve_dir(std::env::args().nth(1).map(PathBuf::from).as_deref());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let model_path = args.iter().position(|a| a == "--model").map(|i| PathBuf::from(&args[i + 1]));
+    let validation = args.iter().any(|a| a == "--validation");
+    let dir_arg = args.first().filter(|a| !a.starts_with("--")).map(PathBuf::from);
+    let dir = resolve_dir(dir_arg.as_deref());
     let fsdd = Fsdd::open(&dir).expect("FSDD recordings");
-    let model = Arc::new(Model::embedded().expect("embedded model"));
+    let model = Arc::new(match &model_path {
+        Some(path) => Model::from_path(path).expect("model file"),
+        None => Model::embedded().expect("embedded model"),
+    });
+    let utterances: Vec<_> = if validation {
+        fsdd.split(Split::Train).into_iter().filter(|u| (5..=9).contains(&u.take)).collect()
+    } else {
+        fsdd.split(Split::Test)
+    };
+    println!("{} utterances ({})", utterances.len(), if validation { "takes 5-9" } else { "test takes 0-4" });
     let clips: Vec<(Vec<f32>, u8)> =
-        fsdd.split(Split::Test).iter().map(|u| (read_wav(&u.path).unwrap().samples, u.digit)).collect();
+        utterances.iter().map(|u| (read_wav(&u.path).unwrap().samples, u.digit)).collect();
     let pre_default = fsdd_core::VadConfig::default().pre_roll_ms;
     for noisy in [false, true] {
         for pre in [0u32, 16, 32, 48, 64, 96, 128] {
@@ -146,9 +161,13 @@ fn main() {
                 100.0 * right as f64 / traces.len() as f64
             );
         }
-        println!("threshold consecutive every | accuracy early% mean_decision_ms mean_decision/len");
-        for &every in &[1u32, 2, 4] {
-            for &consecutive in &[1u32, 2, 3] {
+        println!("threshold consecutive every min_hops | accuracy early% mean_decision_ms mean_decision/len");
+        let grid = [1u32, 2, 4]
+            .into_iter()
+            .flat_map(|every| [1u32, 2, 3].into_iter().map(move |c| (every, c, 0u32)))
+            .chain([0u32, 8, 10, 12, 14, 16].into_iter().map(|m| (2, 2, m)));
+        for (every, consecutive, min_hops) in grid {
+            {
                 for &threshold in &[0.7f32, 0.8, 0.9, 0.95, 0.98] {
                     let (mut correct, mut early, mut ms, mut frac, mut n) = (0, 0, 0.0, 0.0, 0);
                     for t in &traces {
@@ -157,7 +176,7 @@ fn main() {
                         let mut streak = (None, 0u32);
                         let mut decided = None;
                         for &(h, p) in &t.evals {
-                            if h % every != 0 {
+                            if h % every != 0 || h < min_hops {
                                 continue;
                             }
                             let (d, q) = top(&p);
@@ -187,7 +206,7 @@ fn main() {
                     }
                     let n = n.max(1) as f64;
                     println!(
-                        "{threshold:>9} {consecutive:>11} {every:>5} | {:>7.1}% {:>5.1}% {:>8.0} {:>8.2}",
+                        "{threshold:>9} {consecutive:>11} {every:>5} {min_hops:>8} | {:>7.1}% {:>5.1}% {:>8.0} {:>8.2}",
                         100.0 * correct as f64 / traces.len() as f64,
                         100.0 * early as f64 / n,
                         ms / n,
