@@ -45,12 +45,7 @@ pub fn create(
     state: Arc<EguiEditorState>,
 ) -> Option<FsddEditor> {
     let settings = EguiNiceSettings::new().with_tile("FSDD Spoken Digits");
-    let input = EditorInput {
-        path_text: params
-            .prototype_path()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-    };
+    let input = EditorInput::for_params(&params);
     let app = StatusApp {
         params,
         status,
@@ -138,6 +133,18 @@ impl StatusView {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EditorInput {
     pub path_text: String,
+}
+
+impl EditorInput {
+    /// The field as the persisted setting has it (empty = default file).
+    pub fn for_params(params: &FsddParams) -> Self {
+        EditorInput {
+            path_text: params
+                .prototype_path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// A button the user pressed this frame.
@@ -332,6 +339,19 @@ pub fn perform(
 }
 
 impl NiceEguiApp for StatusApp {
+    /// Each time the window opens: the path field shows the project's setting, which a state
+    /// load may have changed since the app was made (`Plugin::editor()` runs before any state
+    /// is loaded).
+    fn build(
+        &mut self,
+        _egui_ctx: egui::Context,
+        _gui_ctx: nice_plug::context::gui::GuiContext,
+        _frame: &mut Frame,
+    ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        self.input = EditorInput::for_params(&self.params);
+        Ok(())
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut Frame) {
         ui.ctx().request_repaint_after(REFRESH);
         let view = StatusView::gather(&self.params, &self.status);

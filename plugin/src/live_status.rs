@@ -98,9 +98,10 @@ fn kind_from_code(code: u32) -> DetectionKind {
     }
 }
 
-/// How many times a reader tries to get a consistent copy before settling for the last one.
-/// A write is a handful of stores, so a second try practically always succeeds.
-const READ_ATTEMPTS: usize = 64;
+/// A reader that keeps colliding with writes spins this many times, then yields its time
+/// slice (a write is a handful of stores, at most a few per audio block, so a second try
+/// practically always succeeds).
+const SPINS_BEFORE_YIELD: u32 = 64;
 
 impl LiveStatus {
     /// Single writer only (the audio thread, or the main thread around activation while no
@@ -168,22 +169,26 @@ impl LiveStatus {
         }
     }
 
-    /// A consistent copy (any thread; it only reads).
+    /// A consistent copy (editor thread; it only reads). It retries until no write overlapped
+    /// the read: never a mix of two detections.
     pub fn snapshot(&self) -> LiveSnapshot {
-        let mut copy = self.read_fields();
-        for _ in 0..READ_ATTEMPTS {
+        let mut collisions = 0u32;
+        loop {
             let before = self.version.load(Ordering::Acquire);
-            if before % 2 == 1 {
-                std::hint::spin_loop();
-                continue;
+            if before % 2 == 0 {
+                let copy = self.read_fields();
+                fence(Ordering::Acquire);
+                if self.version.load(Ordering::Relaxed) == before {
+                    return copy;
+                }
             }
-            copy = self.read_fields();
-            fence(Ordering::Acquire);
-            if self.version.load(Ordering::Relaxed) == before {
-                return copy;
+            collisions = collisions.wrapping_add(1);
+            if collisions % SPINS_BEFORE_YIELD == 0 {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
             }
         }
-        copy
     }
 }
 
@@ -214,7 +219,7 @@ mod tests {
         let writer = {
             let status = status.clone();
             std::thread::spawn(move || {
-                for n in 0..200_000u64 {
+                for n in 0..1_000_000u64 {
                     let digit = (n % 10) as u8;
                     status.record(&detection(digit, n));
                     status.advance(n + 1);
@@ -235,7 +240,7 @@ mod tests {
         writer.join().unwrap();
         assert!(checked > 0);
         let end = status.snapshot();
-        assert_eq!(end.last.unwrap().sequence, 200_000);
+        assert_eq!(end.last.unwrap().sequence, 1_000_000);
         assert_eq!(end.seconds_since_last(), Some(1.0 / 48_000.0));
     }
 }
