@@ -175,7 +175,7 @@ impl LiveStatus {
         let mut collisions = 0u32;
         loop {
             let before = self.version.load(Ordering::Acquire);
-            if before % 2 == 0 {
+            if before.is_multiple_of(2) {
                 let copy = self.read_fields();
                 fence(Ordering::Acquire);
                 if self.version.load(Ordering::Relaxed) == before {
@@ -183,7 +183,7 @@ impl LiveStatus {
                 }
             }
             collisions = collisions.wrapping_add(1);
-            if collisions % SPINS_BEFORE_YIELD == 0 {
+            if collisions.is_multiple_of(SPINS_BEFORE_YIELD) {
                 std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
