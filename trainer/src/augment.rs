@@ -63,8 +63,10 @@ impl Default for AugmentPolicy {
         Self {
             speed_probability: 0.8,
             speed_range: (0.85, 1.15),
-            prefix_probability: 0.2,
-            prefix_range: (0.3, 0.95),
+            // Down to 5% of the word: early exit checks from ~100 ms after onset, and crops that
+            // started at 30% left those first checks untrained (confidently wrong "six"s).
+            prefix_probability: 0.5,
+            prefix_range: (0.05, 0.95),
             gain_db_range: (-12.0, 6.0),
             lead_probability: 0.5,
             lead_max_samples: 3200,
@@ -78,7 +80,7 @@ impl Default for AugmentPolicy {
             low_shelf_db: (-15.0, 6.0),
             high_shelf_db: (-10.0, 10.0),
             peak_db: (-8.0, 8.0),
-            floor_probability: 0.0,
+            floor_probability: 0.5,
             floor_dbfs: (-100.0, -50.0),
         }
     }

@@ -135,6 +135,7 @@ pub struct LosoInfo {
     pub augmentation: serde_json::Value,
     pub folds: Vec<FoldResult>,
     pub mean_accuracy: f64,
+    /// Sum of the six folds' training wall times.
     pub wall_time_s: f64,
     pub evaluated_with: String,
 }

@@ -1,7 +1,6 @@
 //! `trainer [train] | eval | loso` — see `trainer --help`.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -93,21 +92,22 @@ struct RecipeArgs {
     /// Per-utterance cepstral mean normalisation inside the graph.
     #[arg(long)]
     cmn: bool,
+    // Augmentation overrides; unset flags keep `AugmentPolicy::default()` (the shipped recipe).
     /// Probability that an augmented copy gets a random microphone colouring (EQ).
-    #[arg(long, default_value_t = 0.0)]
-    channel: f64,
+    #[arg(long)]
+    channel: Option<f64>,
     /// Probability that an augmented copy gets an absolute-level noise floor (-100..-50 dBFS).
-    #[arg(long, default_value_t = 0.0)]
-    floor: f64,
+    #[arg(long)]
+    floor: Option<f64>,
     /// Speed perturbation range LO,HI (resampling factor; > 1 is faster and higher).
-    #[arg(long, default_value = "0.85,1.15")]
-    speed: String,
+    #[arg(long)]
+    speed: Option<String>,
     /// Prefix-crop range LO,HI (fraction of the word kept, zeros after).
-    #[arg(long, default_value = "0.3,0.95")]
-    prefix: String,
+    #[arg(long)]
+    prefix: Option<String>,
     /// Probability that an augmented copy is a prefix crop.
-    #[arg(long, default_value_t = 0.2)]
-    prefix_probability: f64,
+    #[arg(long)]
+    prefix_probability: Option<f64>,
 }
 
 /// Parses `LO,HI` with `lo_min <= LO <= HI <= hi_max`.
@@ -125,24 +125,31 @@ fn parse_range(flag: &str, text: &str, lo_min: f64, hi_max: f64) -> Result<(f64,
 
 impl RecipeArgs {
     fn policy(&self) -> Result<AugmentPolicy> {
-        for (flag, p) in [
-            ("--channel", self.channel),
-            ("--floor", self.floor),
-            ("--prefix-probability", self.prefix_probability),
+        let mut policy = AugmentPolicy::default();
+        for (flag, value, field) in [
+            ("--channel", self.channel, &mut policy.channel_probability),
+            ("--floor", self.floor, &mut policy.floor_probability),
+            (
+                "--prefix-probability",
+                self.prefix_probability,
+                &mut policy.prefix_probability,
+            ),
         ] {
-            anyhow::ensure!(
-                (0.0..=1.0).contains(&p),
-                "{flag} is a probability between 0 and 1"
-            );
+            if let Some(p) = value {
+                anyhow::ensure!(
+                    (0.0..=1.0).contains(&p),
+                    "{flag} is a probability between 0 and 1"
+                );
+                *field = p;
+            }
         }
-        Ok(AugmentPolicy {
-            speed_range: parse_range("--speed", &self.speed, 0.5, 2.0)?,
-            prefix_range: parse_range("--prefix", &self.prefix, 0.01, 1.0)?,
-            prefix_probability: self.prefix_probability,
-            channel_probability: self.channel,
-            floor_probability: self.floor,
-            ..AugmentPolicy::default()
-        })
+        if let Some(text) = &self.speed {
+            policy.speed_range = parse_range("--speed", text, 0.5, 2.0)?;
+        }
+        if let Some(text) = &self.prefix {
+            policy.prefix_range = parse_range("--prefix", text, 0.01, 1.0)?;
+        }
+        Ok(policy)
     }
 
     fn recipe(&self) -> Result<Recipe> {
@@ -390,7 +397,6 @@ fn loso_command(args: LosoArgs) -> Result<()> {
     let recipe = args.recipe.recipe()?;
     let policy = args.recipe.policy()?;
     let dataset: Fsdd = open_dataset(args.data.data.as_deref())?;
-    let started = Instant::now();
     let mut folds = Vec::new();
     let mut pooled = ConfusionMatrix::new();
     for fold in dataset.loso_folds() {
@@ -448,6 +454,7 @@ fn loso_command(args: LosoArgs) -> Result<()> {
             accuracy: report.test.accuracy(),
             macro_f1: report.test.macro_f1(),
             test_utterances: report.test.total(),
+            training_wall_time_s: report.wall_time_s,
         };
         let cached = CachedFold {
             recipe: recipe.clone(),
@@ -480,12 +487,15 @@ fn loso_command(args: LosoArgs) -> Result<()> {
         100.0 * pooled.accuracy()
     );
     if folds.len() == 6 {
+        let training_wall_time_s = folds.iter().map(|f| f.training_wall_time_s).sum();
         let loso = LosoInfo {
             recipe: serde_json::to_value(&recipe)?,
             augmentation: serde_json::to_value(&policy)?,
             folds,
             mean_accuracy: mean,
-            wall_time_s: started.elapsed().as_secs_f64(),
+            // Sum of the folds' training times: folds may come from parallel runs (--speaker)
+            // collected with --resume, where this process's own run time would mean nothing.
+            wall_time_s: training_wall_time_s,
             evaluated_with:
                 "tract on each fold's exported model; test = all 500 takes of the held-out speaker"
                     .into(),

@@ -122,4 +122,7 @@ pub struct FoldResult {
     pub accuracy: f64,
     pub macro_f1: f64,
     pub test_utterances: u32,
+    /// Training wall time of this fold (a fold reused from cache keeps its own).
+    #[serde(default)]
+    pub training_wall_time_s: f64,
 }
