@@ -388,6 +388,7 @@ mod tests {
         let policy = AugmentPolicy {
             noise_probability: 0.0,
             babble_probability: 0.0,
+            floor_probability: 0.0,
             ..Default::default()
         };
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
@@ -402,5 +403,39 @@ mod tests {
             // Speed <= 1.15 slower and no lead beyond 1600: the tail of the window stays silent.
             assert!(w[7000..].iter().all(|s| *s == 0.0));
         }
+    }
+
+    #[test]
+    fn the_noise_floor_sits_at_its_absolute_level() {
+        let clip = Clip {
+            samples: tone(3000),
+            digit: 3,
+            speaker: "t".into(),
+            take: 10,
+        };
+        let policy = AugmentPolicy {
+            noise_probability: 0.0,
+            babble_probability: 0.0,
+            floor_probability: 1.0,
+            lead_probability: 1.0,
+            floor_dbfs: (-70.0, -70.0),
+            ..Default::default()
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut leads = 0;
+        for _ in 0..40 {
+            let w = policy.apply(&clip, std::slice::from_ref(&clip), &mut rng);
+            // Before the word (the tone starts at 0 with a 0.3 amplitude) only the floor plays.
+            let Some(start) = w.iter().position(|s| s.abs() > 0.01) else {
+                continue;
+            };
+            if start < 400 {
+                continue;
+            }
+            leads += 1;
+            let db = 20.0 * rms(&w[..start - 50]).log10();
+            assert!((db + 70.0).abs() < 1.5, "floor at {db:.1} dBFS");
+        }
+        assert!(leads > 10, "only {leads} windows had a lead-in to measure");
     }
 }
