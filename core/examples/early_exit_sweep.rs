@@ -47,6 +47,7 @@ fn trace(model: &Arc<Model>, samples: &[f32], truth: u8, noisy: bool, seed: u64,
             every: 1,
             min_confidence: 0.0,
             emit_unsure: true,
+            earliest_ms: 0,
         },
         saliency: false,
         ..Default::default()

@@ -29,6 +29,7 @@ pub struct SharedSettings {
     threshold: AtomicF32,
     consecutive: AtomicU32,
     every: AtomicU32,
+    earliest_ms: AtomicU32,
     min_confidence: AtomicF32,
     emit_unsure: AtomicBool,
     mode: AtomicU8,
@@ -59,6 +60,7 @@ impl SharedSettings {
             threshold: AtomicF32::new(0.0),
             consecutive: AtomicU32::new(1),
             every: AtomicU32::new(1),
+            earliest_ms: AtomicU32::new(0),
             min_confidence: AtomicF32::new(0.0),
             emit_unsure: AtomicBool::new(false),
             mode: AtomicU8::new(0),
@@ -76,6 +78,7 @@ impl SharedSettings {
         self.set_threshold(e.threshold);
         self.set_consecutive(e.consecutive);
         self.set_every(e.every);
+        self.set_earliest_ms(e.earliest_ms);
         self.set_min_confidence(e.min_confidence);
         self.set_emit_unsure(e.emit_unsure);
         self.set_mode(config.mode);
@@ -90,6 +93,7 @@ impl SharedSettings {
         e.threshold = self.threshold();
         e.consecutive = self.consecutive();
         e.every = self.every();
+        e.earliest_ms = self.earliest_ms();
         e.min_confidence = self.min_confidence();
         e.emit_unsure = self.emit_unsure();
         config.mode = self.mode();
@@ -118,6 +122,13 @@ impl SharedSettings {
     }
     pub fn set_every(&self, v: u32) {
         self.every.store(v.clamp(1, 64), Relaxed);
+    }
+    /// Speech needed before an early decision, ms.
+    pub fn earliest_ms(&self) -> u32 {
+        self.earliest_ms.load(Relaxed)
+    }
+    pub fn set_earliest_ms(&self, v: u32) {
+        self.earliest_ms.store(v.min(2_000), Relaxed);
     }
     pub fn min_confidence(&self) -> f32 {
         self.min_confidence.get()

@@ -86,6 +86,7 @@ impl AnalysisSession {
         s.set_threshold(params.threshold.value());
         s.set_consecutive(params.consecutive.value().max(1) as u32);
         s.set_every(params.check_interval.value().max(1) as u32);
+        s.set_earliest_ms(params.earliest_ms.value().max(0) as u32);
         s.set_min_confidence(params.min_confidence.value());
         s.set_mode(params.mode.value().into());
         s.set_blend_weight(params.blend_weight.value());

@@ -109,6 +109,8 @@ pub struct FsddParams {
     pub threshold: FloatParam,
     #[id = "consecutive"]
     pub consecutive: IntParam,
+    #[id = "earliest_ms"]
+    pub earliest_ms: IntParam,
     #[id = "every"]
     pub check_interval: IntParam,
     #[id = "min_conf"]
@@ -159,6 +161,12 @@ impl Default for FsddParams {
                 policy.consecutive as i32,
                 IntRange::Linear { min: 1, max: 8 },
             ),
+            earliest_ms: IntParam::new(
+                "Earliest decision",
+                policy.earliest_ms as i32,
+                IntRange::Linear { min: 0, max: 1000 },
+            )
+            .with_unit(" ms"),
             check_interval: IntParam::new(
                 "Check interval",
                 policy.every as i32,
@@ -237,6 +245,7 @@ impl FsddParams {
                 threshold: self.threshold.value(),
                 consecutive: self.consecutive.value().max(1) as u32,
                 every: self.check_interval.value().max(1) as u32,
+                earliest_ms: self.earliest_ms.value().max(0) as u32,
                 min_confidence: self.min_confidence.value(),
                 ..defaults.early_exit
             },

@@ -88,6 +88,10 @@ pub struct RecognizerArgs {
     /// ... in N consecutive evaluations.
     #[arg(long, global = true, value_name = "N")]
     pub consecutive: Option<u32>,
+
+    /// ... but never before MS milliseconds of speech (finals are unaffected).
+    #[arg(long, global = true, value_name = "MS")]
+    pub earliest_ms: Option<u32>,
 }
 
 impl RecognizerArgs {
@@ -104,6 +108,10 @@ impl RecognizerArgs {
         if let Some(n) = self.consecutive {
             anyhow::ensure!(n >= 1, "--consecutive must be at least 1");
             policy.consecutive = n;
+        }
+        if let Some(ms) = self.earliest_ms {
+            anyhow::ensure!(ms <= 2_000, "--earliest-ms must be at most 2000, got {ms}");
+            policy.earliest_ms = ms;
         }
         Ok(policy)
     }
