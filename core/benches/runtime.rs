@@ -4,14 +4,16 @@
 //!     tests/push_alloc_free.rs);
 //! (c) worker CPU per second of continuous speech at 48 kHz input <= 3% of one core (30 ms).
 //!
-//! Medians on the idle 2-core dev machine (09:12 UTC, load average 0.1), final model of commit
-//! 91afd98, `cargo bench -p fsdd-core --bench runtime`:
-//! (a) 191 us (MFCC alone 96 us, forward pass alone 95 us); 214 us before the MFCC copied a
-//!     precomputed column for zero-padding frames. Under a load average of 5-6 the same bench
-//!     read 300-354 us: quote it from a quiet machine;
-//! (b) 0.60 us per 512-frame push;
-//! (c) 55 ms for 8.4 s of 48 kHz speech with 0.3 s pauses (saliency on every decision):
-//!     6.6 ms per second = 0.66% of one core.
+//! Medians on the 2-core dev machine (11:39 UTC, nothing else running), model retrained at
+//! commit 5bb8da5, `cargo bench -p fsdd-core --bench runtime`:
+//! (a) 197 us (MFCC alone 96 us, forward pass alone 100 us); 191 us with the previous model of
+//!     the same shape, 214 us before the MFCC copied a precomputed column for zero-padding
+//!     frames. Under a load average of 5-6 the same bench read 300-354 us: quote it from a
+//!     quiet machine;
+//! (b) 0.81 us per 512-frame push (0.60 us in an earlier run);
+//! (c) 62 ms for 8.4 s of 48 kHz speech with 0.3 s pauses (saliency on every decision):
+//!     7.3 ms per second = 0.73% of one core (the earliest-decision rule means a few more
+//!     evaluations per word than before, 55 ms).
 
 use std::hint::black_box;
 use std::path::PathBuf;
