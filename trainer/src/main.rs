@@ -86,6 +86,10 @@ struct RecipeArgs {
     /// MFCC coefficients the network reads (first K of 64, multiple of 8); the graph crops.
     #[arg(long, default_value_t = 32)]
     coefficients: i64,
+    /// Extra training recordings (`{digit}_{speaker}_{take}.wav`, 8 kHz), added to the fit
+    /// set only (e.g. synthetic speakers).
+    #[arg(long)]
+    extra_fit: Option<PathBuf>,
     /// Dropout before fc2 and fc3.
     #[arg(long, default_value_t = 0.3)]
     dropout: f64,
@@ -176,6 +180,7 @@ impl RecipeArgs {
                 .unwrap_or_else(|| Optimizer::default_lr(self.optimizer)),
             cosine: !self.constant_lr,
             spec,
+            extra_fit_dir: self.extra_fit.clone(),
         })
     }
 }
@@ -248,13 +253,23 @@ fn utterances_of<'a>(
     all.iter().copied().filter(|u| pred(u)).collect()
 }
 
+/// The recipe's extra fit recordings (none for the shipped recipe).
+fn extra_fit_clips(recipe: &Recipe) -> Result<Vec<trainer::data::Clip>> {
+    let Some(dir) = &recipe.extra_fit_dir else {
+        return Ok(Vec::new());
+    };
+    let extra = Fsdd::open(dir).with_context(|| format!("--extra-fit {}", dir.display()))?;
+    load_clips(&extra.utterances.iter().collect::<Vec<_>>())
+}
+
 fn train_command(args: TrainArgs) -> Result<()> {
     set_threads(args.recipe.threads);
     let recipe = args.recipe.recipe()?;
     let dataset = open_dataset(args.data.data.as_deref())?;
     let train = dataset.split(Split::Train);
     let parts = partition(&train);
-    let fit = load_clips(&parts.fit)?;
+    let mut fit = load_clips(&parts.fit)?;
+    fit.extend(extra_fit_clips(&recipe)?);
     let validation = load_clips(&parts.validation)?;
     let test = load_clips(&dataset.split(Split::Test))?;
     println!(
@@ -404,7 +419,8 @@ fn loso_command(args: LosoArgs) -> Result<()> {
             continue;
         }
         let parts = partition(&fold.train);
-        let fit = load_clips(&parts.fit)?;
+        let mut fit = load_clips(&parts.fit)?;
+        fit.extend(extra_fit_clips(&recipe)?);
         let validation = load_clips(&parts.validation)?;
         let test = load_clips(&utterances_of(&fold.test, |_| true))?;
         let dir = args

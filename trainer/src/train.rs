@@ -32,6 +32,10 @@ pub struct Recipe {
     /// Cosine decay of the learning rate to 5% over the run (else constant).
     pub cosine: bool,
     pub spec: ModelSpec,
+    /// Extra recordings (`{digit}_{speaker}_{take}.wav`, 8 kHz) added to the fit set, all takes;
+    /// never to validation or test. `None` for the shipped recipe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_fit_dir: Option<PathBuf>,
 }
 
 /// How a run reports and where it keeps checkpoints.

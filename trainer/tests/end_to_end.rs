@@ -60,6 +60,7 @@ fn tiny_recipe(epochs: u32) -> Recipe {
         lr: 3e-3,
         cosine: false,
         spec: tiny_spec(),
+        extra_fit_dir: None,
     }
 }
 
