@@ -500,7 +500,7 @@ fn the_import_button_imports_the_typed_path() {
 
 #[test]
 fn a_host_sees_the_editor_without_opening_a_window() {
-    let mut plugin = HostedPlugin::new(offline_48k(), None);
+    let mut plugin = HostedPlugin::new(HostConfig::offline_48k(), None);
     let (x11, size) = plugin
         .gui_x11_size()
         .expect("the plugin offers the CLAP GUI extension");
@@ -514,14 +514,6 @@ fn a_host_sees_the_editor_without_opening_a_window() {
     assert!(assert_notes_paired(&rendered.midi) >= stream.placements.len() * 3 / 4);
 }
 
-fn offline_48k() -> HostConfig {
-    HostConfig {
-        sample_rate: 48_000.0,
-        layout: Layout::Stereo,
-        max_block: 1024,
-        offline: true,
-    }
-}
 
 fn stored_prototypes(state: &serde_json::Value) -> Option<PrototypeSet> {
     let field = state["fields"]["prototypes"].as_str()?;
@@ -553,7 +545,7 @@ fn the_prototype_path_persists_and_is_imported_at_activation() {
     let fresh = state_json(&state_with(&[]));
     assert_eq!(stored_path(&fresh), "", "no path by default");
     let state = with_path(fresh, &file);
-    let mut first = HostedPlugin::new(offline_48k(), Some(&state_bytes(&state)));
+    let mut first = HostedPlugin::new(HostConfig::offline_48k(), Some(&state_bytes(&state)));
     let saved = state_json(&first.save_state());
     assert_eq!(stored_path(&saved), file.display().to_string());
     assert_eq!(
@@ -570,7 +562,7 @@ fn the_prototype_path_persists_and_is_imported_at_activation() {
     assert_eq!(stored_prototypes(&saved).as_ref(), Some(&reenrolled));
 
     // A restored copy keeps path and prototypes, and still recognises with the editor built in.
-    let mut second = HostedPlugin::new(offline_48k(), Some(&state_bytes(&saved)));
+    let mut second = HostedPlugin::new(HostConfig::offline_48k(), Some(&state_bytes(&saved)));
     assert_eq!(state_json(&second.save_state()), saved);
     let utterances = test_utterances(30);
     let stream = build_stream(&utterances, 48_000, Layout::Stereo, 61);
@@ -581,7 +573,7 @@ fn the_prototype_path_persists_and_is_imported_at_activation() {
 
     // The file turns to garbage: the project's prototypes stay, and the plugin still works.
     std::fs::write(&file, "{\"format\": \"nope\"").unwrap();
-    let mut third = HostedPlugin::new(offline_48k(), Some(&state_bytes(&saved)));
+    let mut third = HostedPlugin::new(HostConfig::offline_48k(), Some(&state_bytes(&saved)));
     let after = state_json(&third.save_state());
     assert_eq!(stored_prototypes(&after).as_ref(), Some(&reenrolled));
     assert_eq!(stored_path(&after), file.display().to_string());

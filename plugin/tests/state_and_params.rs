@@ -7,14 +7,6 @@ use common::*;
 use fsdd_core::{Model, PrototypeSet};
 use serde_json::json;
 
-fn offline_48k() -> HostConfig {
-    HostConfig {
-        sample_rate: 48_000.0,
-        layout: Layout::Stereo,
-        max_block: 1024,
-        offline: true,
-    }
-}
 
 /// A prototype set with the embedded model's embedding size (values are arbitrary but valid).
 fn sample_prototypes() -> PrototypeSet {
@@ -65,7 +57,7 @@ fn parameters_and_prototypes_survive_a_save_and_restore() {
     ];
     let state = with_prototypes(state_json(&state_with(&wanted)), &prototypes);
 
-    let mut first = HostedPlugin::new(offline_48k(), Some(&state_bytes(&state)));
+    let mut first = HostedPlugin::new(HostConfig::offline_48k(), Some(&state_bytes(&state)));
     let saved = state_json(&first.save_state());
     for (id, value) in &wanted {
         assert_eq!(&saved["params"][*id], value, "parameter {id} after restore");
@@ -73,7 +65,7 @@ fn parameters_and_prototypes_survive_a_save_and_restore() {
     assert_eq!(stored_prototypes(&saved).as_ref(), Some(&prototypes));
 
     // A second instance restored from the first one's save is indistinguishable.
-    let mut second = HostedPlugin::new(offline_48k(), Some(&first.save_state()));
+    let mut second = HostedPlugin::new(HostConfig::offline_48k(), Some(&first.save_state()));
     assert_eq!(state_json(&second.save_state()), saved);
 }
 
@@ -87,7 +79,7 @@ fn midi_mapping_parameters_shape_the_output() {
         ("cc_value", json!({"string": "scaled"})),
         ("note_ms", json!({"f32": 100.0})),
     ]);
-    let mut plugin = HostedPlugin::new(offline_48k(), Some(&state));
+    let mut plugin = HostedPlugin::new(HostConfig::offline_48k(), Some(&state));
     let utterances = test_utterances(15);
     let stream = build_stream(&utterances, 48_000, Layout::Stereo, 11);
     let rendered = render(&mut plugin, &stream, 12, Pace::Unpaced);
@@ -151,7 +143,7 @@ fn cc_only_output_sends_the_digit_as_value() {
         ("output", json!({"string": "cc"})),
         ("cc_num", json!({"i32": 20})),
     ]);
-    let mut plugin = HostedPlugin::new(offline_48k(), Some(&state));
+    let mut plugin = HostedPlugin::new(HostConfig::offline_48k(), Some(&state));
     let utterances = test_utterances(20);
     let stream = build_stream(&utterances, 48_000, Layout::Stereo, 21);
     let rendered = render(&mut plugin, &stream, 22, Pace::Unpaced);
@@ -189,7 +181,7 @@ fn cc_only_output_sends_the_digit_as_value() {
 
 #[test]
 fn automation_of_the_base_note_takes_effect_on_the_next_block() {
-    let mut plugin = HostedPlugin::new(offline_48k(), None);
+    let mut plugin = HostedPlugin::new(HostConfig::offline_48k(), None);
     let utterances = test_utterances(30);
     let stream = build_stream(&utterances, 48_000, Layout::Stereo, 31);
     // nice-plug's CLAP value of an integer parameter is its step index: base note 24.
@@ -221,7 +213,7 @@ fn garbage_state_is_refused_and_the_plugin_keeps_working() {
         state_json(&state_with(&[("base_note", json!({"i32": 50}))])),
         &prototypes,
     );
-    let mut plugin = HostedPlugin::new(offline_48k(), Some(&state_bytes(&good)));
+    let mut plugin = HostedPlugin::new(HostConfig::offline_48k(), Some(&state_bytes(&good)));
     let before = state_json(&plugin.save_state());
 
     // Not a state at all, a truncated one, a huge length prefix, and invalid JSON.
@@ -274,7 +266,7 @@ fn garbage_state_is_refused_and_the_plugin_keeps_working() {
 #[test]
 fn no_note_hangs_after_reset_or_reactivation() {
     let state = state_with(&[("note_ms", json!({"f32": 4000.0}))]);
-    let mut plugin = HostedPlugin::new(offline_48k(), Some(&state));
+    let mut plugin = HostedPlugin::new(HostConfig::offline_48k(), Some(&state));
     let utterances = test_utterances(100);
     let stream = build_stream(&utterances, 48_000, Layout::Stereo, 51);
 

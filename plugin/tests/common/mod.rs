@@ -204,6 +204,18 @@ pub struct HostConfig {
     pub offline: bool,
 }
 
+impl HostConfig {
+    /// An offline render (the plugin waits for its worker) at 48 kHz stereo, blocks <= 1024.
+    pub fn offline_48k() -> Self {
+        Self {
+            sample_rate: 48_000.0,
+            layout: Layout::Stereo,
+            max_block: 1024,
+            offline: true,
+        }
+    }
+}
+
 pub struct HostedPlugin {
     pub config: HostConfig,
     instance: PluginInstance<TestHost>,
