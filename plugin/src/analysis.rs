@@ -80,17 +80,11 @@ impl AnalysisSession {
         self.position
     }
 
-    /// Hands the current parameter values to the worker (plain atomic stores).
+    /// Hands the current parameter values to the worker (plain atomic stores; the config is a
+    /// `Copy` value built on the stack, so nothing allocates). The parameter -> config mapping
+    /// lives only in [`FsddParams::recognizer_config`].
     pub fn apply_params(&self, params: &FsddParams) {
-        let s = &self.settings;
-        s.set_threshold(params.threshold.value());
-        s.set_consecutive(params.consecutive.value().max(1) as u32);
-        s.set_every(params.check_interval.value().max(1) as u32);
-        s.set_earliest_ms(params.earliest_ms.value().max(0) as u32);
-        s.set_min_confidence(params.min_confidence.value());
-        s.set_mode(params.mode.value().into());
-        s.set_blend_weight(params.blend_weight.value());
-        s.set_vad_sensitivity_db(params.vad_sensitivity_db.value());
+        self.settings.store(&params.recognizer_config());
     }
 
     /// Queues one block of audio (all channels, `frames` long) for analysis.
