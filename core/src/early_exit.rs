@@ -60,6 +60,13 @@ fn default_earliest_ms() -> u32 {
     EarlyExitPolicy::default().earliest_ms
 }
 
+impl EarlyExitPolicy {
+    /// [`earliest_ms`](Self::earliest_ms) in whole hops, rounded up: never earlier than asked.
+    pub fn earliest_hops(&self) -> u32 {
+        self.earliest_ms.div_ceil(crate::mfcc::HOP as u32 * 1000 / crate::mfcc::SAMPLE_RATE)
+    }
+}
+
 impl Default for EarlyExitPolicy {
     /// The measured rule (see the table on [`EarlyExitPolicy`]).
     fn default() -> Self {

@@ -347,8 +347,7 @@ impl Recognizer {
 
     fn maybe_evaluate(&mut self, on_event: &mut dyn FnMut(Detection)) {
         let policy = self.config.early_exit;
-        let earliest_hops = policy.earliest_ms.div_ceil(crate::mfcc::HOP as u32 * 1000 / crate::mfcc::SAMPLE_RATE);
-        let min_hops = self.config.vad.min_speech_hops().max(1).max(earliest_hops);
+        let min_hops = self.config.vad.min_speech_hops().max(1).max(policy.earliest_hops());
         let Some(seg) = &self.segment else { return };
         if seg.decided || seg.hops < min_hops || seg.hops % policy.every.max(1) != 0 {
             return;
