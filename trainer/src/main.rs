@@ -412,6 +412,8 @@ fn loso_command(args: LosoArgs) -> Result<()> {
     let recipe = args.recipe.recipe()?;
     let policy = args.recipe.policy()?;
     let dataset: Fsdd = open_dataset(args.data.data.as_deref())?;
+    // Read once: every fold fits on them.
+    let extra_fit = extra_fit_clips(&recipe)?;
     let mut folds = Vec::new();
     let mut pooled = ConfusionMatrix::new();
     for fold in dataset.loso_folds() {
@@ -420,7 +422,7 @@ fn loso_command(args: LosoArgs) -> Result<()> {
         }
         let parts = partition(&fold.train);
         let mut fit = load_clips(&parts.fit)?;
-        fit.extend(extra_fit_clips(&recipe)?);
+        fit.extend(extra_fit.iter().cloned());
         let validation = load_clips(&parts.validation)?;
         let test = load_clips(&utterances_of(&fold.test, |_| true))?;
         let dir = args
