@@ -95,6 +95,21 @@ pub struct RecognizerArgs {
 }
 
 impl RecognizerArgs {
+    /// `--mode`, else hybrid when prototypes are loaded and base otherwise; proto/hybrid without
+    /// prototypes is an error ending in `hint` (how to get some in this command).
+    pub fn scoring_mode(&self, has_prototypes: bool, hint: &str) -> anyhow::Result<ScoringMode> {
+        let mode = self.mode.unwrap_or(if has_prototypes {
+            ScoringMode::Hybrid
+        } else {
+            ScoringMode::Base
+        });
+        anyhow::ensure!(
+            mode == ScoringMode::Base || has_prototypes,
+            "--mode {mode} needs enrolled prototypes: {hint}"
+        );
+        Ok(mode)
+    }
+
     /// The default early-exit policy with the flags applied.
     pub fn early_exit(&self) -> anyhow::Result<EarlyExitPolicy> {
         let mut policy = EarlyExitPolicy::default();

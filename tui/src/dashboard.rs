@@ -93,16 +93,10 @@ fn prepare(args: &LiveArgs) -> anyhow::Result<Session> {
             (loaded, default)
         }
     };
-    let mode = args.recognizer.mode.unwrap_or(if prototypes.is_some() {
-        ScoringMode::Hybrid
-    } else {
-        ScoringMode::Base
-    });
-    if mode != ScoringMode::Base && prototypes.is_none() {
-        bail!(
-            "--mode {mode} needs enrolled prototypes: pass --prototypes FILE, or start in base mode and press e to enroll"
-        );
-    }
+    let mode = args.recognizer.scoring_mode(
+        prototypes.is_some(),
+        "pass --prototypes FILE, or start in base mode and press e to enroll",
+    )?;
     let early_exit = args.recognizer.early_exit()?;
     if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= 100.0) {
         bail!("--speed must be in (0, 100], got {}", args.speed);

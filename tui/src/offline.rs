@@ -73,16 +73,10 @@ impl Scoring {
             .as_deref()
             .map(|p| load_prototypes(p, &model))
             .transpose()?;
-        let mode = args.mode.unwrap_or(if prototypes.is_some() {
-            ScoringMode::Hybrid
-        } else {
-            ScoringMode::Base
-        });
-        if mode != ScoringMode::Base && prototypes.is_none() {
-            bail!(
-                "--mode {mode} needs enrolled prototypes: pass --prototypes FILE (make one with `fsdd-tui enroll`)"
-            );
-        }
+        let mode = args.scoring_mode(
+            prototypes.is_some(),
+            "pass --prototypes FILE (make one with `fsdd-tui enroll`)",
+        )?;
         Ok(Self {
             model,
             prototypes,
