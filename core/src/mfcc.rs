@@ -102,18 +102,7 @@ impl MfccExtractor {
                 (first, row[first..=last].to_vec())
             })
             .collect();
-        let mut dct_t = vec![0.0f32; N_MELS * N_MFCC];
-        for k in 0..N_MFCC {
-            let scale = if k == 0 {
-                (1.0 / N_MELS as f64).sqrt()
-            } else {
-                (2.0 / N_MELS as f64).sqrt()
-            };
-            for m in 0..N_MELS {
-                let angle = std::f64::consts::PI * k as f64 * (2 * m + 1) as f64 / (2 * N_MELS) as f64;
-                dct_t[m * N_MFCC + k] = (scale * angle.cos()) as f32;
-            }
-        }
+        let dct_t = dct_basis_transposed();
         let mut extractor = Self {
             fft,
             window,
@@ -208,6 +197,25 @@ impl MfccExtractor {
         }
         coefs
     }
+}
+
+/// The DCT-II orthonormal basis, transposed: `[m * N_MFCC + k]` is mel band `m`'s weight in
+/// coefficient `k`. Orthonormal, so the same matrix also undoes the DCT (the trainer uses it to
+/// augment in the log-mel domain without a second copy of the transform).
+pub fn dct_basis_transposed() -> Vec<f32> {
+    let mut dct_t = vec![0.0f32; N_MELS * N_MFCC];
+    for k in 0..N_MFCC {
+        let scale = if k == 0 {
+            (1.0 / N_MELS as f64).sqrt()
+        } else {
+            (2.0 / N_MELS as f64).sqrt()
+        };
+        for m in 0..N_MELS {
+            let angle = std::f64::consts::PI * k as f64 * (2 * m + 1) as f64 / (2 * N_MELS) as f64;
+            dct_t[m * N_MFCC + k] = (scale * angle.cos()) as f32;
+        }
+    }
+    dct_t
 }
 
 fn hz_to_mel(hz: f64) -> f64 {

@@ -9,7 +9,7 @@
 //! forward pass. Importance = how much the decided digit's probability drops (clamped at 0).
 //! Deterministic: same window and model, same numbers.
 
-use crate::mfcc::{N_FRAMES, N_MELS, N_MFCC, SAMPLE_RATE};
+use crate::mfcc::{N_FRAMES, N_MELS, N_MFCC, SAMPLE_RATE, dct_basis_transposed};
 use crate::model::{Model, ModelError};
 
 /// Frequency band groups reported.
@@ -48,8 +48,8 @@ fn argmax(v: &[f32]) -> usize {
 
 /// Computes saliency maps. Holds the DCT basis and scratch space; reuse one per thread.
 pub struct SaliencyComputer {
-    /// DCT-II orthonormal basis `[k * N_MELS + m]` (the same as the MFCC extractor's).
-    dct: Vec<f32>,
+    /// The MFCC extractor's DCT-II orthonormal basis, `[m * N_MFCC + k]`.
+    dct_t: Vec<f32>,
     log_mel: Vec<f32>,
     batch: Vec<f32>,
     band_hz: [(f32, f32); N_BANDS],
@@ -87,16 +87,8 @@ pub fn band_edges_hz() -> [(f32, f32); N_BANDS] {
 
 impl SaliencyComputer {
     pub fn new() -> Self {
-        let mut dct = vec![0.0f32; N_MFCC * N_MELS];
-        for k in 0..N_MFCC {
-            let scale = if k == 0 { (1.0 / N_MELS as f64).sqrt() } else { (2.0 / N_MELS as f64).sqrt() };
-            for m in 0..N_MELS {
-                let angle = std::f64::consts::PI * k as f64 * (2 * m + 1) as f64 / (2 * N_MELS) as f64;
-                dct[k * N_MELS + m] = (scale * angle.cos()) as f32;
-            }
-        }
         Self {
-            dct,
+            dct_t: dct_basis_transposed(),
             log_mel: vec![0.0; N_MELS * N_FRAMES],
             batch: vec![0.0; (N_BANDS + N_SLICES) * N_MFCC * N_FRAMES],
             band_hz: band_edges_hz(),
@@ -114,7 +106,7 @@ impl SaliencyComputer {
         for k in 0..N_MFCC {
             let coefs = &mfcc[k * N_FRAMES..(k + 1) * N_FRAMES];
             for m in 0..N_MELS {
-                let b = self.dct[k * N_MELS + m];
+                let b = self.dct_t[m * N_MFCC + k];
                 let row = &mut self.log_mel[m * N_FRAMES..(m + 1) * N_FRAMES];
                 for (x, c) in row.iter_mut().zip(coefs) {
                     *x += b * c;
@@ -124,12 +116,12 @@ impl SaliencyComputer {
     }
 
     /// Forward DCT of a log-mel image into `out` (MFCC layout).
-    fn forward(dct: &[f32], log_mel: &[f32], out: &mut [f32]) {
+    fn forward(dct_t: &[f32], log_mel: &[f32], out: &mut [f32]) {
         out.fill(0.0);
         for k in 0..N_MFCC {
             let row_out = &mut out[k * N_FRAMES..(k + 1) * N_FRAMES];
             for m in 0..N_MELS {
-                let b = dct[k * N_MELS + m];
+                let b = dct_t[m * N_MFCC + k];
                 let row = &log_mel[m * N_FRAMES..(m + 1) * N_FRAMES];
                 for (o, x) in row_out.iter_mut().zip(row) {
                     *o += b * x;
@@ -174,7 +166,7 @@ impl SaliencyComputer {
                     occluded[m * N_FRAMES + t] = background[m];
                 }
             }
-            Self::forward(&self.dct, &occluded, &mut self.batch[i * window..(i + 1) * window]);
+            Self::forward(&self.dct_t, &occluded, &mut self.batch[i * window..(i + 1) * window]);
         }
         let results = model.infer_batch(&self.batch)?;
         let drop = |i: usize| (base_prob - results[i].probs[digit as usize]).max(0.0);
@@ -204,7 +196,7 @@ mod tests {
         // Frames after the audio are digital silence: -100 dB in every band.
         assert!((log_mel[10 * N_FRAMES + 63] - -100.0).abs() < 1e-2);
         let mut back = vec![0.0; N_MFCC * N_FRAMES];
-        SaliencyComputer::forward(&s.dct, &log_mel, &mut back);
+        SaliencyComputer::forward(&s.dct_t, &log_mel, &mut back);
         let err = back.iter().zip(mfcc.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         assert!(err < 1e-2, "round trip error {err}");
     }
