@@ -56,6 +56,38 @@ pub struct AugmentPolicy {
     pub floor_probability: f64,
     #[serde(default)]
     pub floor_dbfs: (f64, f64),
+    /// Log-mel domain (after the core's MFCC, see [`crate::spectral`]): a random smooth
+    /// microphone response of up to `response_db` per cosine, half the time with a high-frequency
+    /// roll-off of up to `rolloff_db`.
+    #[serde(default)]
+    pub response_probability: f64,
+    #[serde(default = "default_response_db")]
+    pub response_db: f64,
+    #[serde(default = "default_rolloff_db")]
+    pub rolloff_db: f64,
+    /// Log-mel domain: `band_masks` masks of up to `band_mask_max` mel bands each.
+    #[serde(default)]
+    pub band_mask_probability: f64,
+    #[serde(default = "default_band_masks")]
+    pub band_masks: usize,
+    #[serde(default = "default_band_mask_max")]
+    pub band_mask_max: usize,
+}
+
+fn default_response_db() -> f64 {
+    6.0
+}
+
+fn default_rolloff_db() -> f64 {
+    30.0
+}
+
+fn default_band_masks() -> usize {
+    2
+}
+
+fn default_band_mask_max() -> usize {
+    8
 }
 
 impl Default for AugmentPolicy {
@@ -82,6 +114,12 @@ impl Default for AugmentPolicy {
             peak_db: (-8.0, 8.0),
             floor_probability: 0.5,
             floor_dbfs: (-100.0, -50.0),
+            response_probability: 0.0,
+            response_db: default_response_db(),
+            rolloff_db: default_rolloff_db(),
+            band_mask_probability: 0.0,
+            band_masks: default_band_masks(),
+            band_mask_max: default_band_mask_max(),
         }
     }
 }

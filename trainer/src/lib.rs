@@ -18,5 +18,6 @@ pub mod export;
 pub mod model;
 pub mod optim;
 pub mod pipeline;
+pub mod spectral;
 pub mod tract_model;
 pub mod train;

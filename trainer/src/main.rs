@@ -112,6 +112,12 @@ struct RecipeArgs {
     /// Probability that an augmented copy is a prefix crop.
     #[arg(long)]
     prefix_probability: Option<f64>,
+    /// Probability that an augmented copy gets a random smooth microphone response (log-mel).
+    #[arg(long)]
+    response: Option<f64>,
+    /// Probability that an augmented copy gets SpecAugment-style mel band masks.
+    #[arg(long)]
+    band_mask: Option<f64>,
 }
 
 /// Parses `LO,HI` with `lo_min <= LO <= HI <= hi_max`.
@@ -133,6 +139,16 @@ impl RecipeArgs {
         for (flag, value, field) in [
             ("--channel", self.channel, &mut policy.channel_probability),
             ("--floor", self.floor, &mut policy.floor_probability),
+            (
+                "--response",
+                self.response,
+                &mut policy.response_probability,
+            ),
+            (
+                "--band-mask",
+                self.band_mask,
+                &mut policy.band_mask_probability,
+            ),
             (
                 "--prefix-probability",
                 self.prefix_probability,
@@ -269,13 +285,15 @@ fn train_command(args: TrainArgs) -> Result<()> {
     let train = dataset.split(Split::Train);
     let parts = partition(&train);
     let mut fit = load_clips(&parts.fit)?;
-    fit.extend(extra_fit_clips(&recipe)?);
+    let fsdd_fit = fit.len();
+    let extra = extra_fit_clips(&recipe)?;
+    let extra_fit = extra.len();
+    fit.extend(extra);
     let validation = load_clips(&parts.validation)?;
     let test = load_clips(&dataset.split(Split::Test))?;
     println!(
-        "FSDD at {}: fit {} (takes 10-49), validation {} (takes 5-9), test {} (takes 0-4)",
+        "FSDD at {}: fit {fsdd_fit} (takes 10-49) + {extra_fit} extra, validation {} (takes 5-9), test {} (takes 0-4)",
         dataset.dir.display(),
-        fit.len(),
         validation.len(),
         test.len()
     );
@@ -325,7 +343,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         contract: Contract::new(recipe.spec.embedding),
-        dataset: DatasetInfo::new(fit.len(), validation.len(), test.len()),
+        dataset: DatasetInfo::new(fsdd_fit, extra_fit, validation.len(), test.len()),
         recipe: recipe.clone(),
         augmentation: policy,
         architecture: recipe.spec.describe(),

@@ -18,6 +18,7 @@ use crate::augment::AugmentPolicy;
 use crate::data::{Clip, mfcc_features};
 use crate::model::{DigitNet, ModelSpec, mfcc_batch};
 use crate::optim::{Optimizer, OptimizerKind};
+use crate::spectral::LogMelAugmenter;
 
 /// Everything that defines a training run (the "recipe"); recorded in the model card.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -137,8 +138,17 @@ fn epoch_windows(clips: &[Clip], recipe: &Recipe, policy: &AugmentPolicy, epoch:
             }
         })
         .collect();
+    let mut features = mfcc_features(waves.iter().map(Vec::as_slice));
+    if LogMelAugmenter::active(policy) {
+        let augmenter = LogMelAugmenter::new();
+        for (window, &(_, augmented)) in features.chunks_exact_mut(FEATURE_LEN).zip(&order) {
+            if augmented {
+                augmenter.apply(policy, window, &mut rng);
+            }
+        }
+    }
     Batchable {
-        features: mfcc_features(waves.iter().map(Vec::as_slice)),
+        features,
         labels: order.iter().map(|&(i, _)| clips[i].digit).collect(),
     }
 }
