@@ -64,18 +64,27 @@ pub struct DatasetInfo {
     pub commit: &'static str,
     pub license: &'static str,
     pub fit: String,
+    /// Recordings added to the fit set only (the recipe's `extra_fit_dir`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_fit: Option<String>,
     pub validation: String,
     pub test: String,
 }
 
 impl DatasetInfo {
-    pub fn new(fit: usize, validation: usize, test: usize) -> Self {
+    pub fn new(fit: usize, extra_fit: usize, validation: usize, test: usize) -> Self {
         Self {
             name: "Free Spoken Digit Dataset (FSDD)",
             source: "https://github.com/Jakobovski/free-spoken-digit-dataset",
             commit: FSDD_COMMIT,
             license: "CC BY-SA 4.0",
             fit: format!("takes 10-49 of every speaker and digit ({fit} utterances)"),
+            extra_fit: (extra_fit > 0).then(|| {
+                format!(
+                    "{extra_fit} synthetic utterances (trainer/tools/synth_speakers.py), fit only: \
+                     never validated or tested on"
+                )
+            }),
             validation: format!(
                 "takes 5-9 (part of the official TRAIN split; picks the best epoch) ({validation} utterances)"
             ),
