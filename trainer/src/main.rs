@@ -15,7 +15,10 @@ use trainer::card::{
 use trainer::data::{load_clips, open_dataset, partition};
 use trainer::model::ModelSpec;
 use trainer::optim::{Optimizer, OptimizerKind};
-use trainer::pipeline::{FoldResult, decision_time_us, train_export_check};
+use trainer::pipeline::{
+    ENROLL_TAKES, EnrolledResult, FoldResult, decision_time_us, enrolled_accuracy,
+    train_export_check,
+};
 use trainer::tract_model::TractModel;
 use trainer::train::{Batchable, Recipe, RunOptions};
 
@@ -458,7 +461,13 @@ fn loso_command(args: LosoArgs) -> Result<()> {
         {
             println!("[{}] reusing {}", fold.held_out, result_path.display());
             pooled.merge(&cached.confusion);
-            folds.push(cached.result);
+            let mut result = cached.result;
+            // Folds cached before enrollment was measured: measure it on their exported model.
+            let onnx = dir.join("model.onnx");
+            if result.enrolled.is_none() && onnx.exists() {
+                result.enrolled = Some(enrolled_accuracy(&TractModel::load(&onnx)?, &test)?);
+            }
+            folds.push(result);
             continue;
         }
         let options = RunOptions {
@@ -485,12 +494,23 @@ fn loso_command(args: LosoArgs) -> Result<()> {
             report.test
         );
         pooled.merge(&report.test);
+        let enrolled = enrolled_accuracy(&TractModel::load(&onnx)?, &test)?;
+        println!(
+            "[{}] after enrolling {} takes per digit, on the other {}: model alone {:.2}%, prototypes {:.2}%, hybrid {:.2}%",
+            fold.held_out,
+            enrolled.takes_enrolled_per_digit,
+            enrolled.scored_utterances,
+            100.0 * enrolled.base_accuracy,
+            100.0 * enrolled.proto_accuracy,
+            100.0 * enrolled.hybrid_accuracy
+        );
         let result = FoldResult {
             held_out: fold.held_out.clone(),
             accuracy: report.test.accuracy(),
             macro_f1: report.test.macro_f1(),
             test_utterances: report.test.total(),
             training_wall_time_s: report.wall_time_s,
+            enrolled: Some(enrolled),
         };
         let cached = CachedFold {
             recipe: recipe.clone(),
@@ -522,6 +542,19 @@ fn loso_command(args: LosoArgs) -> Result<()> {
         100.0 * mean,
         100.0 * pooled.accuracy()
     );
+    let enrolled: Vec<_> = folds.iter().filter_map(|f| f.enrolled.as_ref()).collect();
+    if enrolled.len() == folds.len() {
+        let mean_of = |get: fn(&EnrolledResult) -> f64| {
+            100.0 * enrolled.iter().map(|e| get(e)).sum::<f64>() / enrolled.len() as f64
+        };
+        println!(
+            "  after enrolling {} takes per digit (scored on the others): model alone {:.2}%, prototypes {:.2}%, hybrid {:.2}%",
+            ENROLL_TAKES,
+            mean_of(|e| e.base_accuracy),
+            mean_of(|e| e.proto_accuracy),
+            mean_of(|e| e.hybrid_accuracy)
+        );
+    }
     if folds.len() == 6 {
         let training_wall_time_s = folds.iter().map(|f| f.training_wall_time_s).sum();
         let loso = LosoInfo {

@@ -7,12 +7,14 @@ use std::time::Instant;
 use anyhow::{Context, Result, ensure};
 use fsdd_core::metrics::ConfusionMatrix;
 use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor};
+use fsdd_core::model::N_CLASSES;
+use fsdd_core::prototypes::{PrototypeSet, ScoringMode};
 
 use crate::augment::AugmentPolicy;
 use crate::data::Clip;
 use crate::export::write_onnx;
 use crate::model::{mfcc_batch, parameter_count};
-use crate::tract_model::TractModel;
+use crate::tract_model::{TractModel, argmax};
 use crate::train::{Batchable, BestEpoch, Recipe, RunOptions, train};
 
 /// Largest tolerated |tch - tract| on any output value.
@@ -115,6 +117,66 @@ pub fn decision_time_us(model: &TractModel, waves: &[&[f32]], rounds: usize) -> 
     Ok((times[times.len() / 2], times[times.len() * 9 / 10]))
 }
 
+/// Enrolled takes per digit in [`enrolled_accuracy`]: the product's own enrollment default.
+pub const ENROLL_TAKES: u32 = 5;
+
+/// How a held-out speaker fares after enrolling a few takes of their own voice (the product's
+/// remedy for a voice unlike the training speakers).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct EnrolledResult {
+    /// Takes 50-N..=49 of every digit build the prototypes; the rest are scored.
+    pub takes_enrolled_per_digit: u32,
+    pub scored_utterances: u32,
+    /// On the same scored utterances: the model alone, prototypes alone, and the 50/50 blend
+    /// the product uses in hybrid mode.
+    pub base_accuracy: f64,
+    pub proto_accuracy: f64,
+    pub hybrid_accuracy: f64,
+}
+
+/// Enrolls [`ENROLL_TAKES`] takes per digit of `held_out` (one speaker's clips) as prototypes
+/// (the core's [`PrototypeSet`], as `fsdd-tui enroll` does) and scores the other takes whole.
+pub fn enrolled_accuracy(model: &TractModel, held_out: &[Clip]) -> Result<EnrolledResult> {
+    let first_enrolled = 50 - ENROLL_TAKES;
+    let (enroll, scored): (Vec<&Clip>, Vec<&Clip>) =
+        held_out.iter().partition(|c| c.take >= first_enrolled);
+    ensure!(
+        !enroll.is_empty() && !scored.is_empty(),
+        "held-out speaker has no takes >= {first_enrolled} or none below"
+    );
+    let mut extractor = MfccExtractor::new();
+    let mut mfcc = vec![0.0f32; FEATURE_LEN];
+    let mut run = |clip: &Clip| {
+        extractor.compute_into(&clip.samples, &mut mfcc);
+        model.run(&mfcc)
+    };
+    let mut prototypes: Option<PrototypeSet> = None;
+    for clip in &enroll {
+        let out = run(clip)?;
+        prototypes
+            .get_or_insert_with(|| PrototypeSet::new(out.embedding.len()))
+            .add_example(clip.digit, &out.embedding)?;
+    }
+    let prototypes = prototypes.expect("enroll is not empty");
+    let (mut base, mut proto, mut hybrid) = (0u32, 0u32, 0u32);
+    for clip in &scored {
+        let out = run(clip)?;
+        let probs: [f32; N_CLASSES] = out.probs[..].try_into()?;
+        let pick = |p: [f32; N_CLASSES]| argmax(&p) as u8 == clip.digit;
+        base += pick(probs) as u32;
+        proto += pick(prototypes.blend(&probs, &out.embedding, ScoringMode::Proto, 1.0)) as u32;
+        hybrid += pick(prototypes.blend(&probs, &out.embedding, ScoringMode::Hybrid, 0.5)) as u32;
+    }
+    let n = scored.len() as f64;
+    Ok(EnrolledResult {
+        takes_enrolled_per_digit: ENROLL_TAKES,
+        scored_utterances: scored.len() as u32,
+        base_accuracy: base as f64 / n,
+        proto_accuracy: proto as f64 / n,
+        hybrid_accuracy: hybrid as f64 / n,
+    })
+}
+
 /// One LOSO fold's result.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FoldResult {
@@ -125,4 +187,7 @@ pub struct FoldResult {
     /// Training wall time of this fold (a fold reused from cache keeps its own).
     #[serde(default)]
     pub training_wall_time_s: f64,
+    /// The same fold after few-shot enrollment of the held-out speaker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolled: Option<EnrolledResult>,
 }

@@ -13,7 +13,9 @@ use trainer::export::write_onnx;
 use trainer::export::{EMBEDDING_NAME, INPUT_NAME, PROBS_NAME};
 use trainer::model::{DigitNet, ModelSpec};
 use trainer::optim::OptimizerKind;
-use trainer::pipeline::{PARITY_TOLERANCE, parity, train_export_check};
+use trainer::pipeline::{
+    ENROLL_TAKES, PARITY_TOLERANCE, enrolled_accuracy, parity, train_export_check,
+};
 use trainer::tract_model::TractModel;
 use trainer::train::{Batchable, Recipe, RunOptions, train};
 
@@ -212,6 +214,31 @@ fn shipped_model_matches_its_card() {
         card["test"]["confusion_matrix"]
     );
     assert!((card["test"]["macro_f1"].as_f64().unwrap() - cm.macro_f1()).abs() < 1e-9);
+}
+
+/// LOSO's enrollment measurement on the shipped model and one real speaker: the enrolled takes
+/// are left out of scoring, and prototypes built from five takes per digit recognise that
+/// speaker's other takes about as well as the model that was trained on them.
+#[test]
+fn enrollment_scores_the_other_takes_with_prototypes() {
+    let data = fsdd();
+    let george: Vec<_> = data
+        .utterances
+        .iter()
+        .filter(|u| u.speaker == "george")
+        .collect();
+    let clips = load_clips(&george).unwrap();
+    let model = TractModel::load(&workspace_root().join("models/fsdd.onnx")).unwrap();
+    let result = enrolled_accuracy(&model, &clips).unwrap();
+    assert_eq!(result.takes_enrolled_per_digit, ENROLL_TAKES);
+    assert_eq!(result.scored_utterances, 500 - 10 * ENROLL_TAKES);
+    for (what, accuracy) in [
+        ("model", result.base_accuracy),
+        ("prototypes", result.proto_accuracy),
+        ("hybrid", result.hybrid_accuracy),
+    ] {
+        assert!(accuracy >= 0.9, "{what} {accuracy}");
+    }
 }
 
 #[test]
