@@ -15,6 +15,10 @@ pub const REQUIRED: &[&str] = &["libasound2-dev", "pkg-config", "tmux", "alsa-ut
 /// What the dashboard alone needs to build (cpal links ALSA).
 pub const RUNTIME: &[&str] = &["libasound2-dev", "pkg-config"];
 
+/// The synthetic-speaker generator (`cargo xtask synth`): three synthesisers and sox.
+pub const SYNTH: &[&str] =
+    &["espeak-ng", "sox", "flite", "festival", "festvox-kdlpc16k", "festvox-us-slt-hts"];
+
 fn installed(package: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", package])

@@ -16,7 +16,9 @@ commands:
   run [-- args]         build and start the dashboard `fsdd-tui` (release) with the shipped model
   setup                 install what builds need (apt packages, CPU libtorch for the trainer)
   test                  setup, then build and run every test of the workspace
-  bundle <pkg> [args]   bundle a plugin as CLAP + VST3 (e.g. `bundle fsdd-plugin --release`)";
+  bundle <pkg> [args]   bundle a plugin as CLAP + VST3 (e.g. `bundle fsdd-plugin --release`)
+  synth                 write the synthetic training speakers to target/synth-speakers
+                        (espeak-ng, flite, festival; the shipped model's --extra-fit)";
 
 fn main() {
     if let Err(e) = run() {
@@ -35,6 +37,7 @@ fn run() -> Result<()> {
         Some("setup") => setup(&root),
         Some("test") => test(&root, &rest),
         Some("bundle") => bundle::run(rest),
+        Some("synth") => synth(&root),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -75,6 +78,30 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     let mut args = vec!["test", "--workspace", "--all-targets"];
     args.extend(extra.iter().map(String::as_str));
     cargo(root, &args)
+}
+
+/// Where `synth` writes; the shipped model's recipe names this (relative) path.
+const SYNTH_DIR: &str = "target/synth-speakers";
+
+/// The synthetic speakers the shipped model is trained with (`trainer --extra-fit`). The
+/// generator is deterministic, so this recreates the exact files.
+fn synth(root: &Path) -> Result<()> {
+    apt::ensure_packages(apt::SYNTH)?;
+    let out = root.join(SYNTH_DIR);
+    if out.exists() {
+        std::fs::remove_dir_all(&out).with_context(|| format!("clearing {}", out.display()))?;
+    }
+    let status = Command::new("python3")
+        .arg(root.join("trainer/tools/synth_speakers.py"))
+        .arg(&out)
+        .arg("--recorded-voices")
+        .status()
+        .context("running python3 trainer/tools/synth_speakers.py")?;
+    if !status.success() {
+        bail!("synth_speakers.py failed ({status})");
+    }
+    println!("xtask: synthetic speakers in {SYNTH_DIR}");
+    Ok(())
 }
 
 fn cargo(root: &Path, args: &[&str]) -> Result<()> {
