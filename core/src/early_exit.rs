@@ -39,7 +39,8 @@ use serde::{Deserialize, Serialize};
 /// and 98% of noisy ones, 94.9% of them right; lower values let more noise through as digits.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EarlyExitPolicy {
-    /// Top probability needed for an early decision.
+    /// Top probability needed for an early decision. 1.0 (or more) turns early exit off: a
+    /// softmax in f32 rounds a very sure answer to exactly 1.0, so `p >= 1.0` would still fire.
     pub threshold: f32,
     /// Evaluations in a row the same digit must stay above `threshold`.
     pub consecutive: u32,
@@ -109,7 +110,7 @@ impl EarlyExitState {
     /// Feeds one evaluation's probabilities.
     pub fn observe(&mut self, policy: &EarlyExitPolicy, probs: &[f32; 10]) -> EarlyVerdict {
         let (digit, p) = top(probs);
-        if p >= policy.threshold {
+        if policy.threshold < 1.0 && p >= policy.threshold {
             if self.streak_digit == Some(digit) {
                 self.streak += 1;
             } else {
@@ -161,6 +162,16 @@ mod tests {
         assert_eq!(s.observe(&policy, &probs(5, 0.7)), EarlyVerdict::Wait, "below threshold restarts");
         assert_eq!(s.observe(&policy, &probs(5, 0.85)), EarlyVerdict::Wait);
         assert_eq!(s.observe(&policy, &probs(5, 0.95)), EarlyVerdict::Decide(5));
+    }
+
+    #[test]
+    fn threshold_one_means_never_early_even_for_a_saturated_softmax() {
+        // Seen with the shipped model: "seven" scored exactly 1.0 in f32.
+        let policy = EarlyExitPolicy { threshold: 1.0, consecutive: 1, ..Default::default() };
+        let mut s = EarlyExitState::default();
+        for _ in 0..10 {
+            assert_eq!(s.observe(&policy, &probs(7, 1.0)), EarlyVerdict::Wait);
+        }
     }
 
     #[test]
