@@ -114,10 +114,13 @@ impl Default for AugmentPolicy {
             peak_db: (-8.0, 8.0),
             floor_probability: 0.5,
             floor_dbfs: (-100.0, -50.0),
-            response_probability: 0.0,
+            // Chosen on LOSO (speaker independence) and the validation takes: with the synthetic
+            // speakers both at 0.5 lifted george's held-out fold from 59% to 69-73%; 0.8 lifted
+            // it further but cost the validation takes 1-2 points.
+            response_probability: 0.5,
             response_db: default_response_db(),
             rolloff_db: default_rolloff_db(),
-            band_mask_probability: 0.0,
+            band_mask_probability: 0.5,
             band_masks: default_band_masks(),
             band_mask_max: default_band_mask_max(),
         }

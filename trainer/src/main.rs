@@ -60,7 +60,8 @@ struct RecipeArgs {
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
     /// Augmented copies of each training utterance per epoch, besides the clean one (0 = none).
-    #[arg(long, default_value_t = 1)]
+    /// 2: with the log-mel augmentations a second copy lifted LOSO (george 79 -> 84% in one run).
+    #[arg(long, default_value_t = 2)]
     augment: u32,
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -84,7 +85,7 @@ struct RecipeArgs {
     #[arg(long)]
     resume: bool,
     /// Layer widths conv1,conv2,conv3,fc1,embedding.
-    #[arg(long, default_value = "16,32,32,64,64")]
+    #[arg(long, default_value = "16,48,48,64,64")]
     widths: String,
     /// MFCC coefficients the network reads (first K of 64, multiple of 8); the graph crops.
     #[arg(long, default_value_t = 32)]

@@ -1,4 +1,4 @@
-//! `cargo xtask setup | test | bundle`: the project's own build steps, so a fresh machine needs
+//! `cargo xtask run | setup | test | bundle | synth`: the project's own build steps, so a fresh machine needs
 //! nothing but cargo and the two README commands.
 
 mod apt;
