@@ -216,12 +216,12 @@ mod tests {
             ..AugmentPolicy::default()
         };
         let augmenter = LogMelAugmenter::new();
-        let (window, after) = (0..200u64)
+        let after = (0..200u64)
             .find_map(|seed| {
                 let mut w = clean.to_vec();
                 augmenter.apply(&policy, &mut w, &mut StdRng::seed_from_u64(seed));
                 let after = log_mel_of(&w, 5);
-                ((after[band] - before[band]).abs() > 1.0).then_some((w, after))
+                ((after[band] - before[band]).abs() > 1.0).then_some(after)
             })
             .expect("some mask covers the 2.5 kHz band");
         // The tone stands out in the clean band; after masking it sits at the frame's mean of
@@ -232,6 +232,5 @@ mod tests {
             after[band],
             before[band]
         );
-        let _ = window;
     }
 }
