@@ -117,7 +117,8 @@ pub fn decision_time_us(model: &TractModel, waves: &[&[f32]], rounds: usize) -> 
     Ok((times[times.len() / 2], times[times.len() * 9 / 10]))
 }
 
-/// Enrolled takes per digit in [`enrolled_accuracy`]: the product's own enrollment default.
+/// Enrolled takes per digit in [`enrolled_accuracy`] (the dashboard enrolls 3 by default;
+/// `--enroll-per-digit 5` matches this measurement).
 pub const ENROLL_TAKES: u32 = 5;
 
 /// How a held-out speaker fares after enrolling a few takes of their own voice (the product's
