@@ -514,7 +514,6 @@ fn a_host_sees_the_editor_without_opening_a_window() {
     assert!(assert_notes_paired(&rendered.midi) >= stream.placements.len() * 3 / 4);
 }
 
-
 fn stored_prototypes(state: &serde_json::Value) -> Option<PrototypeSet> {
     let field = state["fields"]["prototypes"].as_str()?;
     let json: String = serde_json::from_str(field).ok()?;

@@ -7,7 +7,6 @@ use common::*;
 use fsdd_core::{Model, PrototypeSet};
 use serde_json::json;
 
-
 /// A prototype set with the embedded model's embedding size (values are arbitrary but valid).
 fn sample_prototypes() -> PrototypeSet {
     let model = Model::embedded().expect("embedded model");
