@@ -218,6 +218,39 @@ pub fn dct_basis_transposed() -> Vec<f32> {
     dct_t
 }
 
+/// The inverse of the DCT step over a whole window: the log-mel image `[m * N_FRAMES + t]` (dB)
+/// of an MFCC window, exact because the DCT is orthonormal. `dct_t` is
+/// [`dct_basis_transposed`].
+pub fn log_mel_of_window(dct_t: &[f32], mfcc: &[f32], log_mel: &mut [f32]) {
+    log_mel.fill(0.0);
+    for k in 0..N_MFCC {
+        let coefs = &mfcc[k * N_FRAMES..(k + 1) * N_FRAMES];
+        for m in 0..N_MELS {
+            let b = dct_t[m * N_MFCC + k];
+            let row = &mut log_mel[m * N_FRAMES..(m + 1) * N_FRAMES];
+            for (x, c) in row.iter_mut().zip(coefs) {
+                *x += b * c;
+            }
+        }
+    }
+}
+
+/// The DCT step over a whole window: the MFCC window (coefficient-major) of a log-mel image
+/// `[m * N_FRAMES + t]`. `dct_t` is [`dct_basis_transposed`].
+pub fn mfcc_of_log_mel(dct_t: &[f32], log_mel: &[f32], mfcc: &mut [f32]) {
+    mfcc.fill(0.0);
+    for k in 0..N_MFCC {
+        let row_out = &mut mfcc[k * N_FRAMES..(k + 1) * N_FRAMES];
+        for m in 0..N_MELS {
+            let b = dct_t[m * N_MFCC + k];
+            let row = &log_mel[m * N_FRAMES..(m + 1) * N_FRAMES];
+            for (o, x) in row_out.iter_mut().zip(row) {
+                *o += b * x;
+            }
+        }
+    }
+}
+
 fn hz_to_mel(hz: f64) -> f64 {
     2595.0 * (1.0 + hz / 700.0).log10()
 }

@@ -9,7 +9,7 @@
 //! forward pass. Importance = how much the decided digit's probability drops (clamped at 0).
 //! Deterministic: same window and model, same numbers.
 
-use crate::mfcc::{N_FRAMES, N_MELS, N_MFCC, SAMPLE_RATE, dct_basis_transposed};
+use crate::mfcc::{N_FRAMES, N_MELS, N_MFCC, SAMPLE_RATE, dct_basis_transposed, log_mel_of_window, mfcc_of_log_mel};
 use crate::model::{Model, ModelError};
 
 /// Frequency band groups reported.
@@ -102,32 +102,7 @@ impl SaliencyComputer {
     }
 
     fn invert(&mut self, mfcc: &[f32]) {
-        self.log_mel.fill(0.0);
-        for k in 0..N_MFCC {
-            let coefs = &mfcc[k * N_FRAMES..(k + 1) * N_FRAMES];
-            for m in 0..N_MELS {
-                let b = self.dct_t[m * N_MFCC + k];
-                let row = &mut self.log_mel[m * N_FRAMES..(m + 1) * N_FRAMES];
-                for (x, c) in row.iter_mut().zip(coefs) {
-                    *x += b * c;
-                }
-            }
-        }
-    }
-
-    /// Forward DCT of a log-mel image into `out` (MFCC layout).
-    fn forward(dct_t: &[f32], log_mel: &[f32], out: &mut [f32]) {
-        out.fill(0.0);
-        for k in 0..N_MFCC {
-            let row_out = &mut out[k * N_FRAMES..(k + 1) * N_FRAMES];
-            for m in 0..N_MELS {
-                let b = dct_t[m * N_MFCC + k];
-                let row = &log_mel[m * N_FRAMES..(m + 1) * N_FRAMES];
-                for (o, x) in row_out.iter_mut().zip(row) {
-                    *o += b * x;
-                }
-            }
-        }
+        log_mel_of_window(&self.dct_t, mfcc, &mut self.log_mel);
     }
 
     /// Saliency of `digit` in `mfcc` (a [`crate::mfcc::FEATURE_LEN`] window); `base_prob` is the
@@ -166,7 +141,7 @@ impl SaliencyComputer {
                     occluded[m * N_FRAMES + t] = background[m];
                 }
             }
-            Self::forward(&self.dct_t, &occluded, &mut self.batch[i * window..(i + 1) * window]);
+            mfcc_of_log_mel(&self.dct_t, &occluded, &mut self.batch[i * window..(i + 1) * window]);
         }
         let results = model.infer_batch(&self.batch)?;
         let drop = |i: usize| (base_prob - results[i].probs[digit as usize]).max(0.0);
@@ -196,7 +171,7 @@ mod tests {
         // Frames after the audio are digital silence: -100 dB in every band.
         assert!((log_mel[10 * N_FRAMES + 63] - -100.0).abs() < 1e-2);
         let mut back = vec![0.0; N_MFCC * N_FRAMES];
-        SaliencyComputer::forward(&s.dct_t, &log_mel, &mut back);
+        mfcc_of_log_mel(&s.dct_t, &log_mel, &mut back);
         let err = back.iter().zip(mfcc.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         assert!(err < 1e-2, "round trip error {err}");
     }

@@ -14,7 +14,9 @@
 //! Frames of digital silence (zero padding, c0 at the log floor) are left alone: a microphone
 //! does not colour the zeros after a word.
 
-use fsdd_core::mfcc::{N_FRAMES, N_MELS, N_MFCC, dct_basis_transposed};
+use fsdd_core::mfcc::{
+    N_FRAMES, N_MELS, N_MFCC, dct_basis_transposed, log_mel_of_window, mfcc_of_log_mel,
+};
 use rand::Rng;
 
 use crate::augment::AugmentPolicy;
@@ -84,39 +86,40 @@ impl LogMelAugmenter {
         if response.is_none() && !masked.contains(&true) {
             return;
         }
-        let mut log_mel = [0.0f32; N_MELS];
-        for t in 0..N_FRAMES {
-            if window[t] <= SILENT_C0 {
-                continue;
-            }
-            for (m, lm) in log_mel.iter_mut().enumerate() {
-                let basis = &self.dct_t[m * N_MFCC..(m + 1) * N_MFCC];
-                *lm = (0..N_MFCC)
-                    .map(|k| basis[k] * window[k * N_FRAMES + t])
-                    .sum();
-            }
+        // Whole-window transforms, then only the speech frames are written back: digital
+        // silence keeps its exact values.
+        let mut log_mel = vec![0.0f32; N_MELS * N_FRAMES];
+        log_mel_of_window(&self.dct_t, window, &mut log_mel);
+        let speech: Vec<usize> = (0..N_FRAMES).filter(|&t| window[t] > SILENT_C0).collect();
+        let kept = masked.iter().filter(|&&m| !m).count();
+        for &t in &speech {
+            let mut frame: [f32; N_MELS] = std::array::from_fn(|m| log_mel[m * N_FRAMES + t]);
             if let Some(offset) = &response {
-                log_mel.iter_mut().zip(offset).for_each(|(lm, o)| *lm += o);
+                frame.iter_mut().zip(offset).for_each(|(lm, o)| *lm += o);
             }
-            let kept = masked.iter().filter(|&&m| !m).count();
             if kept < N_MELS && kept > 0 {
-                let mean = log_mel
+                let mean = frame
                     .iter()
                     .zip(&masked)
                     .filter(|(_, m)| !**m)
                     .map(|(lm, _)| lm)
                     .sum::<f32>()
                     / kept as f32;
-                log_mel
+                frame
                     .iter_mut()
                     .zip(&masked)
                     .filter(|(_, m)| **m)
                     .for_each(|(lm, _)| *lm = mean);
             }
+            for (m, lm) in frame.iter().enumerate() {
+                log_mel[m * N_FRAMES + t] = *lm;
+            }
+        }
+        let mut augmented = vec![0.0f32; N_MFCC * N_FRAMES];
+        mfcc_of_log_mel(&self.dct_t, &log_mel, &mut augmented);
+        for &t in &speech {
             for k in 0..N_MFCC {
-                window[k * N_FRAMES + t] = (0..N_MELS)
-                    .map(|m| self.dct_t[m * N_MFCC + k] * log_mel[m])
-                    .sum();
+                window[k * N_FRAMES + t] = augmented[k * N_FRAMES + t];
             }
         }
     }
@@ -130,14 +133,9 @@ mod tests {
     use rand::rngs::StdRng;
 
     fn log_mel_of(window: &[f32], t: usize) -> Vec<f32> {
-        let dct_t = dct_basis_transposed();
-        (0..N_MELS)
-            .map(|m| {
-                (0..N_MFCC)
-                    .map(|k| dct_t[m * N_MFCC + k] * window[k * N_FRAMES + t])
-                    .sum()
-            })
-            .collect()
+        let mut log_mel = vec![0.0f32; N_MELS * N_FRAMES];
+        log_mel_of_window(&dct_basis_transposed(), window, &mut log_mel);
+        (0..N_MELS).map(|m| log_mel[m * N_FRAMES + t]).collect()
     }
 
     /// A short two-tone "word" (300 Hz + 2.5 kHz), zeros after.
