@@ -9,6 +9,7 @@ use fsdd_core::metrics::ConfusionMatrix;
 use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor};
 use fsdd_core::model::N_CLASSES;
 use fsdd_core::prototypes::{PrototypeSet, ScoringMode};
+use fsdd_core::recognizer::RecognizerConfig;
 
 use crate::augment::AugmentPolicy;
 use crate::data::Clip;
@@ -128,8 +129,8 @@ pub struct EnrolledResult {
     /// Takes 50-N..=49 of every digit build the prototypes; the rest are scored.
     pub takes_enrolled_per_digit: u32,
     pub scored_utterances: u32,
-    /// On the same scored utterances: the model alone, prototypes alone, and the 50/50 blend
-    /// the product uses in hybrid mode.
+    /// On the same scored utterances: the model alone, prototypes alone, and the blend the
+    /// product uses in hybrid mode (the recogniser's default weight).
     pub base_accuracy: f64,
     pub proto_accuracy: f64,
     pub hybrid_accuracy: f64,
@@ -159,6 +160,7 @@ pub fn enrolled_accuracy(model: &TractModel, held_out: &[Clip]) -> Result<Enroll
             .add_example(clip.digit, &out.embedding)?;
     }
     let prototypes = prototypes.expect("enroll is not empty");
+    let blend_weight = RecognizerConfig::default().blend_weight;
     let (mut base, mut proto, mut hybrid) = (0u32, 0u32, 0u32);
     for clip in &scored {
         let out = run(clip)?;
@@ -166,7 +168,8 @@ pub fn enrolled_accuracy(model: &TractModel, held_out: &[Clip]) -> Result<Enroll
         let pick = |p: [f32; N_CLASSES]| argmax(&p) as u8 == clip.digit;
         base += pick(probs) as u32;
         proto += pick(prototypes.blend(&probs, &out.embedding, ScoringMode::Proto, 1.0)) as u32;
-        hybrid += pick(prototypes.blend(&probs, &out.embedding, ScoringMode::Hybrid, 0.5)) as u32;
+        hybrid += pick(prototypes.blend(&probs, &out.embedding, ScoringMode::Hybrid, blend_weight))
+            as u32;
     }
     let n = scored.len() as f64;
     Ok(EnrolledResult {

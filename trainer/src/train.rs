@@ -34,7 +34,8 @@ pub struct Recipe {
     pub cosine: bool,
     pub spec: ModelSpec,
     /// Extra recordings (`{digit}_{speaker}_{take}.wav`, 8 kHz) added to the fit set, all takes;
-    /// never to validation or test. `None` for the shipped recipe.
+    /// never to validation or test. The shipped recipe uses `target/synth-speakers`
+    /// (`cargo xtask synth`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_fit_dir: Option<PathBuf>,
 }
