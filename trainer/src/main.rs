@@ -100,6 +100,10 @@ struct RecipeArgs {
     /// Per-utterance cepstral mean normalisation inside the graph.
     #[arg(long)]
     cmn: bool,
+    /// Keep an exponential moving average of the weights with this decay per step, and
+    /// validate, keep and export the average instead of the last step's weights (0: off).
+    #[arg(long, default_value_t = 0.999)]
+    ema: f64,
     // Augmentation overrides; unset flags keep `AugmentPolicy::default()` (the shipped recipe).
     /// Probability that an augmented copy gets a random microphone colouring (EQ).
     #[arg(long)]
@@ -181,6 +185,11 @@ impl RecipeArgs {
             (8..=64).contains(&self.coefficients) && self.coefficients % 8 == 0,
             "--coefficients must be a multiple of 8 between 8 and 64"
         );
+        anyhow::ensure!(
+            (0.0..1.0).contains(&self.ema),
+            "--ema must be a decay in [0, 1), e.g. 0.999, or 0 for none (got {})",
+            self.ema
+        );
         let spec = ModelSpec {
             dropout: self.dropout,
             coefficients: self.coefficients,
@@ -201,6 +210,7 @@ impl RecipeArgs {
             cosine: !self.constant_lr,
             spec,
             extra_fit_dir: self.extra_fit.clone(),
+            ema_decay: (self.ema > 0.0).then_some(self.ema),
         })
     }
 }

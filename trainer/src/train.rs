@@ -38,6 +38,11 @@ pub struct Recipe {
     /// (`cargo xtask synth`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_fit_dir: Option<PathBuf>,
+    /// Exponential moving average of the weights (decay per step): validation, the best
+    /// checkpoint and the export use the averaged weights, which sit in a flatter minimum than
+    /// any single step's and so move less when the speaker or microphone changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ema_decay: Option<f64>,
 }
 
 /// How a run reports and where it keeps checkpoints.
@@ -56,6 +61,9 @@ pub struct RunOptions {
 struct ResumeState {
     recipe: Recipe,
     completed_epochs: u32,
+    /// Weight-averaging steps taken (its decay ramps up with them).
+    #[serde(default)]
+    ema_steps: u64,
     best: Option<BestEpoch>,
     elapsed_s: f64,
 }
@@ -191,13 +199,55 @@ fn lr_at(recipe: &Recipe, epoch: u32) -> f64 {
     recipe.lr * (floor + (1.0 - floor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
 }
 
-fn checkpoint_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+fn checkpoint_paths(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf, PathBuf) {
     (
         dir.join("best.ot"),
         dir.join("last.ot"),
+        dir.join("last-ema.ot"),
         dir.join("last-optimizer.ot"),
         dir.join("state.json"),
     )
+}
+
+/// The averaged copy of a network's variables (trained weights and batch-norm statistics alike).
+struct WeightAverage {
+    decay: f64,
+    steps: u64,
+    /// (averaged, live) pairs; shallow clones of the two var stores' tensors.
+    pairs: Vec<(Tensor, Tensor)>,
+}
+
+impl WeightAverage {
+    fn new(decay: f64, averaged: &nn::VarStore, live: &nn::VarStore) -> Result<Self> {
+        let live_vars = live.variables();
+        let mut pairs = Vec::new();
+        for (name, tensor) in averaged.variables() {
+            let source = live_vars
+                .get(&name)
+                .ok_or_else(|| anyhow!("variable {name} missing from the live network"))?;
+            pairs.push((tensor, source.shallow_clone()));
+        }
+        Ok(Self {
+            decay,
+            steps: 0,
+            pairs,
+        })
+    }
+
+    /// One step; the decay ramps up over the first steps (as in TensorFlow's
+    /// ExponentialMovingAverage with num_updates) so the random initialisation fades fast.
+    fn update(&mut self) {
+        self.steps += 1;
+        let decay = self
+            .decay
+            .min((1 + self.steps) as f64 / (10 + self.steps) as f64);
+        tch::no_grad(|| {
+            for (averaged, live) in &mut self.pairs {
+                let blended = &*averaged * decay + &*live * (1.0 - decay);
+                averaged.copy_(&blended);
+            }
+        });
+    }
 }
 
 /// Trains on `fit`, validates on `validation` every epoch, and returns the best epoch's model.
@@ -210,7 +260,7 @@ pub fn train(
 ) -> Result<Trained> {
     let started = Instant::now();
     tch::manual_seed(recipe.seed as i64);
-    let (best_path, last_path, optimizer_path, state_path) =
+    let (best_path, last_path, last_ema_path, optimizer_path, state_path) =
         checkpoint_paths(&options.checkpoint_dir);
     std::fs::create_dir_all(&options.checkpoint_dir).with_context(|| {
         format!(
@@ -225,6 +275,19 @@ pub fn train(
     net.fit_normalisation(&clean_fit.features);
     let validation = Batchable::clean(validation);
     let mut optimizer = Optimizer::new(recipe.optimizer, &vs, recipe.lr)?;
+    // With weight averaging, `avg_vs`/`avg_net` are what is validated, kept and exported.
+    let mut averaged = match recipe.ema_decay {
+        Some(decay) => {
+            let mut avg_vs = nn::VarStore::new(Device::Cpu);
+            let avg_net = DigitNet::new(&avg_vs.root(), recipe.spec);
+            avg_vs
+                .copy(&vs)
+                .context("copying the network into its average")?;
+            let average = WeightAverage::new(decay, &avg_vs, &vs)?;
+            Some((avg_vs, avg_net, average))
+        }
+        None => None,
+    };
 
     let mut first_epoch = 0;
     let mut best: Option<BestEpoch> = None;
@@ -248,6 +311,12 @@ pub fn train(
         );
         vs.load(&last_path)
             .with_context(|| format!("loading {}", last_path.display()))?;
+        if let Some((avg_vs, _, average)) = &mut averaged {
+            avg_vs
+                .load(&last_ema_path)
+                .with_context(|| format!("loading {}", last_ema_path.display()))?;
+            average.steps = state.ema_steps;
+        }
         optimizer.load(&optimizer_path)?;
         first_epoch = state.completed_epochs;
         best = state.best;
@@ -296,6 +365,9 @@ pub fn train(
                 let (logits, _) = net.forward(&mfcc_batch(features), true);
                 let loss = logits.cross_entropy_for_logits(&targets);
                 optimizer.backward_step(&loss);
+                if let Some((_, _, average)) = &mut averaged {
+                    average.update();
+                }
                 let loss_value = loss.double_value(&[]);
                 loss_sum += loss_value * labels.len() as f64;
                 correct += logits
@@ -319,7 +391,11 @@ pub fn train(
         bar.finish_and_clear();
         train_result?;
 
-        let (cm, validation_loss) = evaluate_tch(&net, &validation);
+        let (kept_vs, kept_net) = match &averaged {
+            Some((avg_vs, avg_net, _)) => (avg_vs, avg_net),
+            None => (&vs, &net),
+        };
+        let (cm, validation_loss) = evaluate_tch(kept_net, &validation);
         let current = BestEpoch {
             epoch: epoch + 1,
             validation_accuracy: cm.accuracy(),
@@ -329,7 +405,8 @@ pub fn train(
         let improved = current.beats(&best);
         if improved {
             best = Some(current);
-            vs.save(&best_path)
+            kept_vs
+                .save(&best_path)
                 .with_context(|| format!("saving {}", best_path.display()))?;
         }
         println!(
@@ -351,10 +428,16 @@ pub fn train(
         }
         vs.save(&last_path)
             .with_context(|| format!("saving {}", last_path.display()))?;
+        if let Some((avg_vs, _, _)) = &averaged {
+            avg_vs
+                .save(&last_ema_path)
+                .with_context(|| format!("saving {}", last_ema_path.display()))?;
+        }
         optimizer.save(&optimizer_path)?;
         let state = ResumeState {
             recipe: recipe.clone(),
             completed_epochs: epoch + 1,
+            ema_steps: averaged.as_ref().map_or(0, |(_, _, average)| average.steps),
             best,
             elapsed_s: elapsed_before + started.elapsed().as_secs_f64(),
         };
@@ -363,6 +446,10 @@ pub fn train(
     }
 
     let best = best.ok_or_else(|| anyhow!("no epoch was trained (epochs = {})", recipe.epochs))?;
+    let (mut vs, net) = match averaged {
+        Some((avg_vs, avg_net, _)) => (avg_vs, avg_net),
+        None => (vs, net),
+    };
     vs.load(&best_path)
         .with_context(|| format!("loading best checkpoint {}", best_path.display()))?;
     Ok(Trained {
@@ -371,4 +458,43 @@ pub fn train(
         best,
         wall_time: Duration::from_secs_f64(elapsed_before) + started.elapsed(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with(value: f64) -> nn::VarStore {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let weight = vs.root().zeros("w", &[3]);
+        tch::no_grad(|| weight.shallow_clone().fill_(value));
+        vs
+    }
+
+    fn value(vs: &nn::VarStore) -> f64 {
+        vs.variables()["w"].double_value(&[1])
+    }
+
+    /// avg <- d * avg + (1 - d) * live, with d = min(decay, (1 + t) / (10 + t)) at step t.
+    #[test]
+    fn weight_average_follows_the_ramped_update_rule() {
+        let averaged = store_with(0.0);
+        let live = store_with(1.0);
+        let mut average = WeightAverage::new(0.9, &averaged, &live).unwrap();
+        let mut expected = 0.0;
+        for step in 1..=40u64 {
+            if step == 20 {
+                // The live weights move; the average follows them, lagging.
+                tch::no_grad(|| live.variables()["w"].shallow_clone().fill_(-2.0));
+            }
+            let target = if step >= 20 { -2.0 } else { 1.0 };
+            let decay = 0.9f64.min((1 + step) as f64 / (10 + step) as f64);
+            expected = decay * expected + (1.0 - decay) * target;
+            average.update();
+            assert!((value(&averaged) - expected).abs() < 1e-5, "step {step}");
+        }
+        // Early steps use the ramp (2/11 at step 1), later ones the configured decay.
+        assert!(expected < -1.9 && expected > -2.0, "{expected}");
+        assert_eq!(value(&live), -2.0);
+    }
 }

@@ -63,6 +63,8 @@ fn tiny_recipe(epochs: u32) -> Recipe {
         cosine: false,
         spec: tiny_spec(),
         extra_fit_dir: None,
+        // As the shipped recipe: the averaged weights are validated, kept, resumed and exported.
+        ema_decay: Some(0.99),
     }
 }
 
