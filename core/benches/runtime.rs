@@ -4,15 +4,16 @@
 //!     tests/push_alloc_free.rs);
 //! (c) worker CPU per second of continuous speech at 48 kHz input <= 3% of one core (30 ms).
 //!
-//! Medians on the 2-core dev machine (14:36 UTC, nothing else running), model shipped at commit
-//! 8b25370 (conv2/conv3 48 wide), `cargo bench -p fsdd-core --bench runtime`:
-//! (a) 219 us (MFCC alone 106 us, forward pass alone 128 us); 197 us with the previous,
-//!     narrower model (forward pass 100 us), 214 us before the MFCC copied a precomputed column
-//!     for zero-padding frames. Under a load average of 5-6 the same bench read 300-354 us:
-//!     quote it from a quiet machine;
-//! (b) 0.67 us per 512-frame push (0.60-0.81 us in earlier runs);
-//! (c) 82 ms for 8.4 s of 48 kHz speech with 0.3 s pauses (saliency on every decision):
-//!     9.7 ms per second = 0.97% of one core (62 ms with the previous model).
+//! Medians on the 2-core dev machine (17:31 UTC, load average 0.05), weight-averaged model
+//! shipped at commit a716979 (same layers as 8b25370: conv2/conv3 48 wide),
+//! `cargo bench -p fsdd-core --bench runtime`:
+//! (a) 220 us (MFCC alone 94 us, forward pass alone 121 us); 219 us for 8b25370 on another
+//!     quiet run, 197 us for the narrower model before it, 214 us before the MFCC copied a
+//!     precomputed column for zero-padding frames. Under a load average of 5-6 the same bench
+//!     read 300-354 us: quote it from a quiet machine;
+//! (b) 0.51 us per 512-frame push (0.60-0.81 us in earlier runs);
+//! (c) 59 ms for 8.4 s of 48 kHz speech with 0.3 s pauses (saliency on every decision):
+//!     7.1 ms per second = 0.71% of one core (82 ms for 8b25370, 62 ms for the model before).
 
 use std::hint::black_box;
 use std::path::PathBuf;
