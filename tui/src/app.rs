@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use fsdd_core::metrics::ConfusionMatrix;
 use fsdd_core::mfcc::FEATURE_LEN;
+use fsdd_core::model::NOT_A_DIGIT;
 use fsdd_core::{Detection, DetectionKind, LiveView, Saliency, ScoringMode};
 
 use crate::enrollment::{Capture, Enrollment, EnrollmentStep};
@@ -18,14 +19,39 @@ pub const DIGIT_WORDS: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
 ];
 
-/// Where a detection's true digit came from.
+/// The "not a digit" label (the model's output 10) as a `u8`, as truths and matrix cells use it.
+pub const NOT_A_DIGIT_LABEL: u8 = NOT_A_DIGIT as u8;
+
+/// A detection as a confusion-matrix label: its digit, or [`NOT_A_DIGIT_LABEL`] when rejected.
+pub fn detection_label(detection: &Detection) -> u8 {
+    detection.digit.unwrap_or(NOT_A_DIGIT_LABEL)
+}
+
+/// A label in words: "seven", or "not a digit".
+pub fn label_words(label: u8) -> &'static str {
+    DIGIT_WORDS
+        .get(label as usize)
+        .copied()
+        .unwrap_or("not a digit")
+}
+
+/// The last decision the saliency panel explains.
+#[derive(Clone, Debug)]
+pub enum LastDecision {
+    /// A digit, with the saliency computed for it.
+    Digit(Saliency),
+    /// A sound rejected as not a digit, with P(not a digit): saliency explains digits only.
+    Rejected { confidence: f32 },
+}
+
+/// Where a detection's true label (a digit or "not a digit") came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LabelSource {
     /// The quiz prompted this digit.
     Quiz,
-    /// The `--input` file's name (`{digit}_...wav`).
+    /// The `--input` file's name (`{digit}_...wav`, or `{word}_...wav` for not a digit).
     FileName,
-    /// The user pressed 0-9 to correct it.
+    /// The user pressed 0-9 (or n, not a digit) to correct it.
     User,
 }
 
@@ -35,6 +61,7 @@ pub struct HistoryEntry {
     pub detection: Detection,
     /// Sample rate of the detection's positions.
     pub rate: u32,
+    /// The true label: a digit, or [`NOT_A_DIGIT_LABEL`].
     pub truth: Option<(u8, LabelSource)>,
     /// End of speech for an early decision, learned when the VAD closed the segment.
     pub end_estimate: Option<u64>,
@@ -50,8 +77,14 @@ impl HistoryEntry {
         Some((self.detection.decision as f64 - end as f64) * 1000.0 / self.rate as f64)
     }
 
+    /// The detection's label: its digit, or [`NOT_A_DIGIT_LABEL`] when rejected.
+    pub fn label(&self) -> u8 {
+        detection_label(&self.detection)
+    }
+
+    /// Whether it matches the truth (a rejected word is right, a rejected digit wrong).
     pub fn is_correct(&self) -> Option<bool> {
-        self.truth.map(|(t, _)| t == self.detection.digit)
+        self.truth.map(|(t, _)| t == self.label())
     }
 }
 
@@ -60,7 +93,7 @@ impl HistoryEntry {
 pub struct Quiz {
     pub prompt: u8,
     pub asked: u32,
-    /// Outcome of the previous prompt, shown until the next detection.
+    /// Outcome of the previous prompt (asked, heard label), shown until the next detection.
     pub last_result: Option<(u8, u8)>,
 }
 
@@ -120,7 +153,10 @@ pub struct App {
     pub live: LiveView,
     pub history: VecDeque<HistoryEntry>,
     pub confusion: ConfusionMatrix,
-    pub last_saliency: Option<Saliency>,
+    /// What the saliency panel explains: the last digit's saliency, or the last rejection.
+    pub last_decision: Option<LastDecision>,
+    /// Whether the model has a "not a digit" output (a digits-only model never rejects).
+    pub model_rejects: bool,
     pub quiz: Option<Quiz>,
     pub enrollment: Option<Enrollment>,
     pub enroll_per_digit: usize,
@@ -148,7 +184,8 @@ impl App {
             live: LiveView::default(),
             history: VecDeque::with_capacity(HISTORY_LEN),
             confusion: ConfusionMatrix::new(),
-            last_saliency: None,
+            last_decision: None,
+            model_rejects: true,
             quiz: None,
             enrollment: None,
             enroll_per_digit: 3,
@@ -210,8 +247,13 @@ impl App {
             enrollment.on_detection(&detection);
             return Vec::new();
         }
-        if detection.saliency.is_some() {
-            self.last_saliency = detection.saliency;
+        let label = detection_label(&detection);
+        if detection.kind == DetectionKind::Rejected {
+            self.last_decision = Some(LastDecision::Rejected {
+                confidence: detection.confidence,
+            });
+        } else if let Some(saliency) = detection.saliency {
+            self.last_decision = Some(LastDecision::Digit(saliency));
         }
         let mut entry = HistoryEntry {
             detection,
@@ -231,7 +273,7 @@ impl App {
             && let Some(quiz) = &mut self.quiz
         {
             entry.truth = Some((quiz.prompt, LabelSource::Quiz));
-            quiz.last_result = Some((quiz.prompt, detection.digit));
+            quiz.last_result = Some((quiz.prompt, label));
             quiz.asked += 1;
             let next = self.next_random_digit();
             if let Some(quiz) = &mut self.quiz {
@@ -239,30 +281,35 @@ impl App {
             }
         }
         if let Some((truth, _)) = entry.truth {
-            self.confusion.add(truth, detection.digit);
+            self.confusion.add(truth, label);
         }
         self.history.push_front(entry);
         self.history.truncate(HISTORY_LEN);
         Vec::new()
     }
 
-    /// Keys 0-9: the last detection was really `digit`.
-    pub fn correct_last(&mut self, digit: u8) {
+    /// Keys 0-9: the last detection was really `label`; key n: it was not a digit
+    /// ([`NOT_A_DIGIT_LABEL`]).
+    pub fn correct_last(&mut self, label: u8) {
+        if label > NOT_A_DIGIT_LABEL {
+            return;
+        }
         let Some(entry) = self.history.front_mut() else {
             self.status = Some("nothing to correct yet".into());
             return;
         };
-        let predicted = entry.detection.digit;
+        let predicted = entry.label();
         if let Some((old, _)) = entry.truth {
             let cell = &mut self.confusion.counts[old as usize][predicted as usize];
             *cell = cell.saturating_sub(1);
         }
-        entry.truth = Some((digit, LabelSource::User));
-        self.confusion.add(digit, predicted);
-        self.status = Some(format!(
-            "last detection labelled {} ({})",
-            digit, DIGIT_WORDS[digit as usize]
-        ));
+        entry.truth = Some((label, LabelSource::User));
+        self.confusion.add(label, predicted);
+        self.status = Some(if label == NOT_A_DIGIT_LABEL {
+            "last detection labelled not a digit".to_string()
+        } else {
+            format!("last detection labelled {label} ({})", label_words(label))
+        });
     }
 
     pub fn toggle_quiz(&mut self) {
@@ -371,6 +418,7 @@ impl App {
             DetectionKind::Early => "early",
             DetectionKind::Final => "final",
             DetectionKind::Unsure => "unsure",
+            DetectionKind::Rejected => "not a digit",
         }
     }
 }

@@ -33,7 +33,8 @@ pub struct LiveArgs {
     pub list_devices: bool,
 
     /// Play WAV files (or every .wav in a directory) through the engine instead of a device.
-    /// Files named `{digit}_...wav` label the live confusion matrix.
+    /// Files named `{digit}_...wav` label the live confusion matrix (`{word}_...wav`, e.g.
+    /// `yes_...wav`: not a digit).
     #[arg(long, value_name = "FILE.wav|DIR", num_args = 1..)]
     pub input: Vec<PathBuf>,
 
@@ -134,7 +135,8 @@ impl RecognizerArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Classify WAV files (one line per file).
+    /// Classify WAV files (one line per file; `not-a-digit`, JSON `"digit": null`, when the
+    /// model rejects the sound).
     Predict {
         /// Print one JSON object per line.
         #[arg(long)]
@@ -143,7 +145,9 @@ pub enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
-    /// Score labelled WAV files (label = leading `{digit}_` of the name).
+    /// Score labelled WAV files. Label = the name's leading `{digit}_` (or digit word, `seven_`);
+    /// any other leading word of letters and `_` (`yes_sc1234_0.wav`) means "not a digit", right
+    /// only when the model rejects it.
     Eval {
         #[arg(long)]
         json: bool,
@@ -156,7 +160,8 @@ pub enum Command {
         #[arg(value_name = "DIR")]
         dirs: Vec<PathBuf>,
     },
-    /// Run the streaming recognizer over a long recording (one line per detection).
+    /// Run the streaming recognizer over a long recording (one line per detection; a rejected
+    /// sound is `not a digit`, JSON `"digit": null, "kind": "rejected"`).
     Stream {
         #[arg(long)]
         json: bool,

@@ -146,6 +146,7 @@ fn prepare(args: &LiveArgs) -> anyhow::Result<Session> {
         early_exit.threshold,
         early_exit.consecutive,
     );
+    app.model_rejects = model.rejects();
     app.prototypes_loaded = has_prototypes;
     app.prototypes_path = prototypes_path.clone();
     app.enroll_per_digit = args.enroll_per_digit;

@@ -11,8 +11,8 @@ pub struct Capture {
     pub digit: u8,
     /// The whole word's MFCC window, as the recognizer scored it at the end of speech.
     pub mfcc: Box<[f32; FEATURE_LEN]>,
-    /// What the current model heard, and how sure it was.
-    pub heard: u8,
+    /// What the current model heard (`None`: not a digit), and how sure it was.
+    pub heard: Option<u8>,
     pub confidence: f32,
 }
 

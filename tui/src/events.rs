@@ -3,7 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::app::{App, Effect};
+use crate::app::{App, Effect, NOT_A_DIGIT_LABEL};
 
 /// (keys, what they do), in the order the help overlay lists them.
 pub const KEY_HELP: &[(&str, &str)] = &[
@@ -21,6 +21,10 @@ pub const KEY_HELP: &[(&str, &str)] = &[
         "0-9",
         "correct the last detection (it was really this digit)",
     ),
+    (
+        "n",
+        "correct the last detection: it was not a digit (a word, a noise)",
+    ),
     ("e", "enroll your voice: say each digit a few times"),
     ("Enter / r", "enrollment: keep this take / redo it"),
     ("+ -", "raise / lower the early-exit threshold"),
@@ -29,7 +33,7 @@ pub const KEY_HELP: &[(&str, &str)] = &[
 
 /// The footer's short version.
 pub const FOOTER: &str =
-    "q quit  ? help  m mode  t quiz  0-9 correct  e enroll  +/- threshold  c clear";
+    "q quit  ? help  m mode  t quiz  0-9/n correct  e enroll  +/- threshold  c clear";
 
 pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if key.kind == KeyEventKind::Release {
@@ -81,6 +85,7 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             app.status = Some("history and confusion matrix cleared".into());
         }
         KeyCode::Char(c) if c.is_ascii_digit() => app.correct_last(c as u8 - b'0'),
+        KeyCode::Char('n') => app.correct_last(NOT_A_DIGIT_LABEL),
         _ => {}
     }
     Vec::new()

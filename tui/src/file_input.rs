@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use fsdd_core::AudioSender;
-use fsdd_core::dataset::label_from_file_name;
 use fsdd_core::mfcc::SAMPLE_RATE;
 
 use crate::app::FileLabels;
-use crate::offline::{collect_wavs, read_8k};
+use crate::offline::{collect_wavs, label_from_name, read_8k};
 
 /// The files, back to back at 8 kHz.
 #[derive(Clone, Debug)]
@@ -39,12 +38,9 @@ impl Playlist {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            labels.spans.push((
-                start,
-                samples.len() as u64,
-                label_from_file_name(path),
-                name,
-            ));
+            labels
+                .spans
+                .push((start, samples.len() as u64, label_from_name(path), name));
         }
         // Trailing silence lets the VAD close the last word the way it closes the others.
         samples.resize(samples.len() + gap, 0.0);

@@ -9,6 +9,7 @@ use anyhow::{Context, anyhow, bail};
 use fsdd_core::dataset::{Utterance, label_from_file_name};
 use fsdd_core::metrics::ConfusionMatrix;
 use fsdd_core::mfcc::{HOP, MfccExtractor, SAMPLE_RATE, WINDOW_SAMPLES};
+use fsdd_core::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
 use fsdd_core::vad::{Vad, VadEvent};
 use fsdd_core::{
     Detection, DetectionKind, Model, PrototypeSet, Recognizer, RecognizerConfig, ScoringMode,
@@ -154,10 +155,49 @@ pub fn speech_start(samples_8k: &[f32], vad_config: VadConfig) -> usize {
 /// One file's verdict.
 #[derive(Clone, Debug)]
 pub struct Prediction {
-    pub digit: u8,
+    /// The digit heard; `None` when the model's top output is "not a digit".
+    pub digit: Option<u8>,
+    /// Probability of the verdict: the digit's, or "not a digit"'s when rejected.
     pub confidence: f32,
-    pub probs: [f32; 10],
+    /// Digits 0-9, then "not a digit" (always 0 with a digits-only model).
+    pub probs: [f32; N_OUTPUTS],
 }
+
+impl Prediction {
+    /// The verdict as a confusion-matrix label: the digit, or [`NOT_A_DIGIT`].
+    pub fn label(&self) -> u8 {
+        self.digit.unwrap_or(NOT_A_DIGIT as u8)
+    }
+}
+
+/// The label a file's name gives it, for `eval` and `--input`:
+/// - a leading `{digit}_` (FSDD's `7_theo_0.wav`, Speech Commands' `7_sc1234_0.wav`): that digit;
+/// - a leading digit word and `_` (`seven_take1.wav`, any case): that digit;
+/// - any other leading word of letters and `_` (`yes_sc1234_0.wav`, `noise_fan.wav`):
+///   [`NOT_A_DIGIT`];
+/// - anything else (no `_`, another prefix such as `12_` or `take-3_`): `None`, unlabelled.
+pub fn label_from_name(path: &Path) -> Option<u8> {
+    if let Some(digit) = label_from_file_name(path) {
+        return Some(digit);
+    }
+    let name = path.file_name()?.to_str()?;
+    let (head, _) = name.split_once('_')?;
+    if head.is_empty() || !head.chars().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let head = head.to_ascii_lowercase();
+    Some(
+        DIGIT_NAMES
+            .iter()
+            .position(|w| *w == head)
+            .unwrap_or(NOT_A_DIGIT) as u8,
+    )
+}
+
+/// Digit words as a file name may spell them.
+const DIGIT_NAMES: [&str; N_DIGITS] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
 
 /// Classifies whole utterances: 8 kHz, leading silence trimmed, left-aligned in the window.
 pub struct FileClassifier {
@@ -194,9 +234,9 @@ impl FileClassifier {
             ),
             None => inference.probs,
         };
-        let (digit, confidence) = fsdd_core::early_exit::top(&probs);
+        let (label, confidence) = fsdd_core::early_exit::top(&probs);
         Ok(Prediction {
-            digit,
+            digit: (label as usize != NOT_A_DIGIT).then_some(label),
             confidence,
             probs,
         })
@@ -219,14 +259,51 @@ impl FileClassifier {
     }
 }
 
-/// Result of `eval`.
+/// Result of `eval`. Labels are digits 0-9 and [`NOT_A_DIGIT`]: a rejected digit is an error,
+/// a rejected non-digit word is right.
 #[derive(Clone, Debug)]
 pub struct EvalReport {
     pub files: usize,
     pub confusion: ConfusionMatrix,
+    /// Whether the model has a "not a digit" output at all (a digits-only model rejects nothing).
+    pub model_rejects: bool,
 }
 
-/// Labelled files under `dirs`; with `fsdd_test` only FSDD takes 0-4.
+impl EvalReport {
+    /// Files labelled with a digit.
+    pub fn digit_files(&self) -> u32 {
+        self.confusion.digit_total()
+    }
+
+    /// Digit files heard as their digit, over all digit files; `None` without digit files.
+    pub fn digit_accuracy(&self) -> Option<f64> {
+        let right: u32 = (0..N_DIGITS).map(|d| self.confusion.counts[d][d]).sum();
+        let total = self.digit_files();
+        (total > 0).then(|| right as f64 / total as f64)
+    }
+
+    /// Digit files the model rejected as "not a digit" (errors).
+    pub fn digits_rejected(&self) -> u32 {
+        (0..N_DIGITS).map(|d| self.confusion.rejected(d)).sum()
+    }
+
+    /// Files labelled "not a digit" (named `{word}_...`).
+    pub fn non_digit_files(&self) -> u32 {
+        self.confusion.counts[NOT_A_DIGIT].iter().sum()
+    }
+
+    /// Non-digit files the model rejected (right).
+    pub fn non_digits_rejected(&self) -> u32 {
+        self.confusion.rejected(NOT_A_DIGIT)
+    }
+
+    /// Share of non-digit files rejected; `None` without non-digit files.
+    pub fn rejection_rate(&self) -> Option<f64> {
+        self.confusion.recall(NOT_A_DIGIT)
+    }
+}
+
+/// Labelled files under `dirs` (see [`label_from_name`]); with `fsdd_test` only FSDD takes 0-4.
 pub fn labelled_files(dirs: &[PathBuf], fsdd_test: bool) -> anyhow::Result<Vec<(PathBuf, u8)>> {
     let files = collect_wavs(dirs)?;
     let labelled: Vec<(PathBuf, u8)> = files
@@ -236,11 +313,11 @@ pub fn labelled_files(dirs: &[PathBuf], fsdd_test: bool) -> anyhow::Result<Vec<(
                 || Utterance::from_path(p)
                     .is_some_and(|u| u.take <= fsdd_core::dataset::LAST_TEST_TAKE)
         })
-        .filter_map(|p| label_from_file_name(&p).map(|d| (p, d)))
+        .filter_map(|p| label_from_name(&p).map(|d| (p, d)))
         .collect();
     if labelled.is_empty() {
         bail!(
-            "no labelled WAV files (named {{digit}}_...wav{}) in {}",
+            "no labelled WAV files (named {{digit}}_...wav, or {{word}}_...wav for a non-digit{}) in {}",
             if fsdd_test { ", FSDD takes 0-4" } else { "" },
             dirs.iter()
                 .map(|d| d.display().to_string())
@@ -258,18 +335,20 @@ pub fn evaluate(
     let mut confusion = ConfusionMatrix::new();
     for (path, truth) in files {
         let p = classifier.classify_file(path)?;
-        confusion.add(*truth, p.digit);
+        confusion.add(*truth, p.label());
     }
     Ok(EvalReport {
         files: files.len(),
         confusion,
+        model_rejects: classifier.scoring().model.rejects(),
     })
 }
 
 /// One streaming detection, positions in seconds from the file start.
 #[derive(Clone, Debug)]
 pub struct StreamEvent {
-    pub digit: u8,
+    /// `None` for a sound the model rejected as not a digit ([`DetectionKind::Rejected`]).
+    pub digit: Option<u8>,
     pub confidence: f32,
     pub kind: DetectionKind,
     pub onset_s: f64,
@@ -322,14 +401,14 @@ pub fn enroll_from_files(
     paths: &[PathBuf],
     per_digit: Option<usize>,
     speaker: Option<&str>,
-) -> anyhow::Result<(PrototypeSet, [usize; 10])> {
+) -> anyhow::Result<(PrototypeSet, [usize; N_DIGITS])> {
     let files = collect_wavs(paths)?;
     let model = classifier.scoring().model.clone();
     let mut set =
         PrototypeSet::new(model.embedding_dim()).with_model_fingerprint(model.fingerprint());
-    let mut used = [0usize; 10];
+    let mut used = [0usize; N_DIGITS];
     for path in files {
-        let Some(digit) = label_from_file_name(&path) else {
+        let Some(digit) = label_from_name(&path).filter(|&l| (l as usize) < N_DIGITS) else {
             continue;
         };
         if let Some(want) = speaker
@@ -349,4 +428,26 @@ pub fn enroll_from_files(
         bail!("no labelled WAV files (named {{digit}}_...wav) among the --from paths");
     }
     Ok((set, used))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_label_digits_digit_words_and_other_words() {
+        let label = |name: &str| label_from_name(Path::new(name));
+        let not = Some(NOT_A_DIGIT as u8);
+        assert_eq!(label("7_theo_0.wav"), Some(7));
+        assert_eq!(label("dir/0_sc1234abcd_1.wav"), Some(0));
+        assert_eq!(label("Seven_take1.wav"), Some(7));
+        assert_eq!(label("nine_x.wav"), Some(9));
+        assert_eq!(label("yes_sc0fa1e7a9_0.wav"), not);
+        assert_eq!(label("tree_sc1_0.wav"), not);
+        assert_eq!(label("backward_sc1_0.wav"), not);
+        assert_eq!(label("12_theo_0.wav"), None);
+        assert_eq!(label("take-3_x.wav"), None);
+        assert_eq!(label("_x.wav"), None);
+        assert_eq!(label("recording.wav"), None);
+    }
 }

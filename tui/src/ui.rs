@@ -2,7 +2,9 @@
 //! No I/O and no state changes, so every panel can be checked with ratatui's `TestBackend`.
 
 use fsdd_core::DetectionKind;
+use fsdd_core::metrics::{N_LABELS, label_name};
 use fsdd_core::mfcc::{FEATURE_LEN, N_FRAMES, N_MFCC};
+use fsdd_core::model::{N_DIGITS, NOT_A_DIGIT};
 use fsdd_core::saliency::{N_BANDS, N_SLICES};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -11,7 +13,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Widget, Wrap};
 
-use crate::app::{App, DIGIT_WORDS, LabelSource};
+use crate::app::{App, DIGIT_WORDS, LabelSource, LastDecision, NOT_A_DIGIT_LABEL, label_words};
 use crate::enrollment::EnrollmentStep;
 use crate::events::{FOOTER, KEY_HELP};
 
@@ -63,7 +65,7 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
     let [heat, meter, confusion] = Layout::vertical([
         Constraint::Min(6),
         Constraint::Length(3),
-        Constraint::Length(14),
+        Constraint::Length(N_LABELS as u16 + 4),
     ])
     .areas(left);
     render_heatmap(app, heat, buf);
@@ -71,7 +73,7 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
     render_confusion(app, confusion, buf);
 
     let [probs, saliency, history] = Layout::vertical([
-        Constraint::Length(12),
+        Constraint::Length(N_LABELS as u16 + 2),
         Constraint::Length(12),
         Constraint::Min(4),
     ])
@@ -126,6 +128,8 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         if let Some((asked, heard)) = quiz.last_result {
             let (text, color) = if asked == heard {
                 (format!(" last: {asked} right "), GOOD)
+            } else if heard == NOT_A_DIGIT_LABEL {
+                (format!(" last: asked {asked}, heard not a digit "), BAD)
             } else {
                 (format!(" last: asked {asked}, heard {heard} "), BAD)
             };
@@ -303,7 +307,11 @@ fn render_level(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(line).render(inner, buf);
 }
 
-/// One line per digit: bar, probability, and the early-exit threshold marked with `┃`.
+/// Width of the probability bars' labels ("7 seven", "not a digit") with a space after.
+const PROB_LABEL_WIDTH: usize = 12;
+
+/// One line per digit: bar, probability, and the early-exit threshold marked with `┃`; then
+/// "not a digit" (no marker: early exit only ever decides digits).
 fn render_probabilities(app: &App, area: Rect, buf: &mut Buffer) {
     let probs = &app.live.probs;
     let top = fsdd_core::early_exit::top(probs).0 as usize;
@@ -314,9 +322,11 @@ fn render_probabilities(app: &App, area: Rect, buf: &mut Buffer) {
     ));
     let inner = block.inner(area);
     block.render(area, buf);
-    let bar_width = (inner.width as usize).saturating_sub(8 + 6).max(4);
+    let bar_width = (inner.width as usize)
+        .saturating_sub(PROB_LABEL_WIDTH + 6)
+        .max(4);
     let marker = ((app.threshold * bar_width as f32).round() as usize).min(bar_width - 1);
-    let lines: Vec<Line> = (0..10)
+    let mut lines: Vec<Line> = (0..N_DIGITS)
         .map(|d| {
             let p = probs[d];
             let is_top = any && d == top;
@@ -335,7 +345,10 @@ fn render_probabilities(app: &App, area: Rect, buf: &mut Buffer) {
                 Style::new()
             };
             Line::from(vec![
-                Span::styled(format!("{d} {:<5} ", DIGIT_WORDS[d]), label_style),
+                Span::styled(
+                    format!("{:<PROB_LABEL_WIDTH$}", format!("{d} {}", DIGIT_WORDS[d])),
+                    label_style,
+                ),
                 Span::styled(before.iter().collect::<String>(), Style::new().fg(color)),
                 Span::styled("┃", Style::new().fg(Color::Magenta)),
                 Span::styled(
@@ -346,16 +359,62 @@ fn render_probabilities(app: &App, area: Rect, buf: &mut Buffer) {
             ])
         })
         .collect();
+    let label = format!("{:<PROB_LABEL_WIDTH$}", "not a digit");
+    lines.push(if app.model_rejects {
+        let p = probs[NOT_A_DIGIT];
+        let is_top = any && top == NOT_A_DIGIT;
+        let (bar_style, label_style) = if is_top {
+            (
+                Style::new().fg(Color::LightRed),
+                Style::new().add_modifier(Modifier::BOLD),
+            )
+        } else {
+            (Style::new().fg(Color::Gray), Style::new())
+        };
+        Line::from(vec![
+            Span::styled(label, label_style),
+            Span::styled(bar_string(p, bar_width), bar_style),
+            Span::styled(format!(" {p:.2}"), label_style),
+        ])
+    } else {
+        Line::from(Span::styled(
+            format!("{label}(this model has no such output: it never rejects)"),
+            Style::new().fg(DIM),
+        ))
+    });
     Paragraph::new(lines).render(inner, buf);
 }
 
 fn render_saliency(app: &App, area: Rect, buf: &mut Buffer) {
-    let Some(s) = &app.last_saliency else {
-        let block = Block::bordered().title(" why: saliency of the last decision ");
-        let inner = block.inner(area);
-        block.render(area, buf);
-        Paragraph::new(Span::styled("no decision yet", Style::new().fg(DIM))).render(inner, buf);
-        return;
+    let s = match &app.last_decision {
+        Some(LastDecision::Digit(s)) => s,
+        Some(LastDecision::Rejected { confidence }) => {
+            let block = Block::bordered().title(" why: the last sound was not a digit ");
+            let inner = block.inner(area);
+            block.render(area, buf);
+            let lines = vec![
+                Line::from(Span::styled(
+                    format!("not a digit (p {confidence:.2}): another word, or a noise"),
+                    Style::new().add_modifier(Modifier::BOLD),
+                )),
+                Line::from(Span::styled(
+                    "no saliency: it explains what made a digit",
+                    Style::new().fg(DIM),
+                )),
+            ];
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: true })
+                .render(inner, buf);
+            return;
+        }
+        None => {
+            let block = Block::bordered().title(" why: saliency of the last decision ");
+            let inner = block.inner(area);
+            block.render(area, buf);
+            Paragraph::new(Span::styled("no decision yet", Style::new().fg(DIM)))
+                .render(inner, buf);
+            return;
+        }
     };
     let block = Block::bordered().title(format!(
         " why \"{}\": what mattered most ",
@@ -407,9 +466,24 @@ fn render_saliency(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines).render(inner, buf);
 }
 
+/// How the history shows a label: the digit, or `—` for not a digit.
+fn history_label(label: u8) -> String {
+    if label == NOT_A_DIGIT_LABEL {
+        "—".into()
+    } else {
+        label.to_string()
+    }
+}
+
 fn render_history(app: &App, area: Rect, buf: &mut Buffer) {
     let header = Row::new(["dig", "conf", "kind", "vs end", "compute", "truth", "from"])
         .style(Style::new().add_modifier(Modifier::BOLD));
+    // "not a digit" is wider than early/final/unsure: the column grows only when one is shown.
+    let kind_width = app
+        .history
+        .iter()
+        .map(|e| App::kind_label(e.detection.kind).chars().count())
+        .fold(6, usize::max) as u16;
     let rows = app.history.iter().map(|e| {
         let d = &e.detection;
         let kind = App::kind_label(d.kind);
@@ -425,7 +499,8 @@ fn render_history(app: &App, area: Rect, buf: &mut Buffer) {
                     LabelSource::FileName => "f",
                     LabelSource::User => "u",
                 };
-                format!("{}{t}{tag}", if t == d.digit { "✓" } else { "✗" })
+                let mark = if t == e.label() { "✓" } else { "✗" };
+                format!("{mark}{}{tag}", history_label(t))
             }
             None => "-".into(),
         };
@@ -438,9 +513,10 @@ fn render_history(app: &App, area: Rect, buf: &mut Buffer) {
             DetectionKind::Early => Style::new().fg(ACCENT),
             DetectionKind::Final => Style::new(),
             DetectionKind::Unsure => Style::new().fg(DIM),
+            DetectionKind::Rejected => Style::new().fg(Color::LightRed),
         };
         Row::new(vec![
-            ratatui::widgets::Cell::from(format!(" {}", d.digit))
+            ratatui::widgets::Cell::from(format!(" {}", history_label(e.label())))
                 .style(Style::new().add_modifier(Modifier::BOLD)),
             ratatui::widgets::Cell::from(format!("{:.2}", d.confidence)),
             ratatui::widgets::Cell::from(kind).style(kind_style),
@@ -454,7 +530,7 @@ fn render_history(app: &App, area: Rect, buf: &mut Buffer) {
     let widths = [
         Constraint::Length(3),
         Constraint::Length(4),
-        Constraint::Length(6),
+        Constraint::Length(kind_width),
         Constraint::Length(8),
         Constraint::Length(7),
         Constraint::Length(5),
@@ -474,15 +550,24 @@ fn render_confusion(app: &App, area: Rect, buf: &mut Buffer) {
     let block = Block::bordered().title(" confusion (row true, col heard) ");
     let inner = block.inner(area);
     block.render(area, buf);
-    let mut lines = Vec::with_capacity(12);
+    // Digits 0-9 and "not" (not a digit); columns narrow to 3 cells in a narrow panel.
+    let cell = if inner.width as usize >= 3 + 4 * N_LABELS {
+        4
+    } else {
+        3
+    };
+    let mut lines = Vec::with_capacity(N_LABELS + 2);
     let mut head = vec![Span::styled("t\\h", Style::new().fg(DIM))];
-    head.extend(
-        (0..10).map(|c| Span::styled(format!("{c:>4}"), Style::new().add_modifier(Modifier::BOLD))),
-    );
+    head.extend((0..N_LABELS).map(|c| {
+        Span::styled(
+            format!("{:>cell$}", label_name(c)),
+            Style::new().add_modifier(Modifier::BOLD),
+        )
+    }));
     lines.push(Line::from(head));
     for (r, row) in m.counts.iter().enumerate() {
         let mut spans = vec![Span::styled(
-            format!("{r:>3}"),
+            format!("{:>3}", label_name(r)),
             Style::new().add_modifier(Modifier::BOLD),
         )];
         for (c, &v) in row.iter().enumerate() {
@@ -492,9 +577,9 @@ fn render_confusion(app: &App, area: Rect, buf: &mut Buffer) {
                 (_, false) => Style::new().fg(BAD).add_modifier(Modifier::BOLD),
             };
             let text = if v == 0 {
-                "   ·".to_string()
+                format!("{:>cell$}", "·")
             } else {
-                format!("{v:>4}")
+                format!("{v:>cell$}")
             };
             spans.push(Span::styled(text, style));
         }
@@ -503,7 +588,7 @@ fn render_confusion(app: &App, area: Rect, buf: &mut Buffer) {
     let total = m.total();
     lines.push(Line::from(if total == 0 {
         Span::styled(
-            "no labelled detections (t quiz, 0-9 correct)",
+            "no labelled detections (t quiz, 0-9/n correct)",
             Style::new().fg(DIM),
         )
     } else {
@@ -566,11 +651,15 @@ fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
                 ),
                 Span::raw(format!("  (take {take} of {of})")),
             ]));
-            let ok = c.heard == digit;
+            let ok = c.heard == Some(digit);
+            let heard = match c.heard {
+                Some(h) => format!("\"{}\"", label_words(h)),
+                None => "not a digit".into(),
+            };
             lines.push(Line::from(Span::styled(
                 format!(
-                    "model heard \"{}\" ({:.2}); MFCC shown on the left",
-                    DIGIT_WORDS[c.heard as usize], c.confidence
+                    "model heard {heard} ({:.2}); MFCC shown on the left",
+                    c.confidence
                 ),
                 Style::new().fg(if ok { GOOD } else { Color::Yellow }),
             )));
@@ -613,7 +702,7 @@ fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn render_help(area: Rect, buf: &mut Buffer) {
-    let height = KEY_HELP.len() as u16 + 4;
+    let height = KEY_HELP.len() as u16 + 5;
     let popup = area.centered(
         Constraint::Length(area.width.min(72)),
         Constraint::Length(height.min(area.height)),
@@ -639,6 +728,10 @@ fn render_help(area: Rect, buf: &mut Buffer) {
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
         "History: vs end = decision time minus end of speech (~ = estimated).",
+        Style::new().fg(DIM),
+    )));
+    lines.push(Line::from(Span::styled(
+        "— = not a digit (another word or a noise); \"not\" in the matrix.",
         Style::new().fg(DIM),
     )));
     Paragraph::new(lines).render(inner, buf);

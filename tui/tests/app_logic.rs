@@ -5,8 +5,9 @@ mod common;
 
 use common::{concatenate, fsdd_file, model};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use fsdd_core::model::{N_OUTPUTS, NOT_A_DIGIT};
 use fsdd_core::{Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig, ScoringMode};
-use fsdd_tui::app::{App, Effect, LabelSource, SourceInfo};
+use fsdd_tui::app::{App, Effect, FileLabels, LabelSource, LastDecision, SourceInfo};
 use fsdd_tui::enrollment::{EnrollmentStep, build_prototypes};
 use fsdd_tui::events::handle_key;
 
@@ -27,11 +28,11 @@ fn key(c: char) -> KeyEvent {
 }
 
 fn detection(digit: u8, onset: u64) -> Detection {
-    let mut probs = [0.01f32; 10];
-    probs[digit as usize] = 0.91;
+    let mut probs = [0.01f32; N_OUTPUTS];
+    probs[digit as usize] = 0.90;
     Detection {
-        digit,
-        confidence: 0.91,
+        digit: Some(digit),
+        confidence: 0.90,
         probs,
         kind: DetectionKind::Final,
         onset,
@@ -40,6 +41,101 @@ fn detection(digit: u8, onset: u64) -> Detection {
         compute_us: 900,
         saliency: None,
     }
+}
+
+/// A sound the model rejected as not a digit, the way the recognizer reports it.
+fn rejection(onset: u64) -> Detection {
+    let mut probs = [0.01f32; N_OUTPUTS];
+    probs[NOT_A_DIGIT] = 0.90;
+    Detection {
+        digit: None,
+        confidence: 0.90,
+        probs,
+        kind: DetectionKind::Rejected,
+        onset,
+        decision: onset + 6000,
+        end: Some(onset + 4800),
+        compute_us: 900,
+        saliency: None,
+    }
+}
+
+#[test]
+fn rejected_sounds_are_scored_in_the_not_column_and_n_marks_a_sound_as_no_digit() {
+    let not = NOT_A_DIGIT;
+    let mut a = app();
+    a.seed(7);
+    handle_key(&mut a, key('t'));
+    let prompt = a.quiz.as_ref().unwrap().prompt;
+    // The quiz asked for a digit and the model rejected what it heard: a digit missed.
+    a.on_detection(rejection(0));
+    assert_eq!(a.confusion.counts[prompt as usize][not], 1);
+    assert_eq!(a.confusion.correct(), 0);
+    assert_eq!(
+        a.quiz.as_ref().unwrap().last_result,
+        Some((prompt, not as u8))
+    );
+    assert_eq!(a.history[0].label(), not as u8);
+    assert_eq!(a.history[0].is_correct(), Some(false));
+    assert!(matches!(
+        a.last_decision,
+        Some(LastDecision::Rejected { confidence }) if confidence == 0.90
+    ));
+
+    // It was a cough, not an attempt at the digit: n moves it to (not, not), right.
+    handle_key(&mut a, key('n'));
+    assert_eq!(a.confusion.counts[prompt as usize][not], 0);
+    assert_eq!(a.confusion.counts[not][not], 1);
+    assert_eq!(a.confusion.correct(), 1);
+    assert_eq!(a.history[0].truth, Some((not as u8, LabelSource::User)));
+    assert_eq!(a.history[0].is_correct(), Some(true));
+    assert_eq!(
+        a.status.as_deref(),
+        Some("last detection labelled not a digit")
+    );
+
+    // A digit detection the user says was no digit at all: (not, digit), wrong.
+    handle_key(&mut a, key('t'));
+    a.on_detection(detection(4, 20_000));
+    handle_key(&mut a, key('n'));
+    assert_eq!(a.confusion.counts[not][4], 1);
+    assert_eq!(a.history[0].is_correct(), Some(false));
+    // And back: it was a 4 after all.
+    handle_key(&mut a, key('4'));
+    assert_eq!(a.confusion.counts[not][4], 0);
+    assert_eq!(a.confusion.counts[4][4], 1);
+    assert_eq!(a.confusion.total(), 2);
+}
+
+#[test]
+fn words_named_as_such_label_rejections_right_and_digits_heard_in_them_wrong() {
+    let mut a = app();
+    a.file_labels = Some(FileLabels {
+        spans: vec![
+            (0, 8000, Some(NOT_A_DIGIT as u8), "yes_sc1_0.wav".into()),
+            (
+                16_000,
+                24_000,
+                Some(NOT_A_DIGIT as u8),
+                "tree_sc2_0.wav".into(),
+            ),
+            (32_000, 40_000, Some(3), "3_sc3_0.wav".into()),
+        ],
+    });
+    a.on_detection(rejection(100));
+    a.on_detection(detection(3, 16_100));
+    a.on_detection(rejection(32_100));
+    let not = NOT_A_DIGIT;
+    assert_eq!(a.confusion.counts[not][not], 1, "yes: rejected, right");
+    assert_eq!(a.confusion.counts[not][3], 1, "tree heard as three");
+    assert_eq!(a.confusion.counts[3][not], 1, "a three rejected");
+    assert_eq!(a.confusion.correct(), 1);
+    let names: Vec<_> = a
+        .history
+        .iter()
+        .map(|e| e.source_name.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["3_sc3_0.wav", "tree_sc2_0.wav", "yes_sc1_0.wav"]);
 }
 
 #[test]
@@ -210,7 +306,7 @@ fn enrollment_captures_whole_words_allows_redo_and_builds_prototypes() {
         captures.iter().map(|c| c.digit).collect::<Vec<_>>(),
         (0..10).collect::<Vec<_>>()
     );
-    let heard_right = captures.iter().filter(|c| c.heard == c.digit).count();
+    let heard_right = captures.iter().filter(|c| c.heard == Some(c.digit)).count();
     assert!(heard_right >= 8, "{heard_right}/10");
 
     let set = build_prototypes(&model, &captures).unwrap();
@@ -228,7 +324,7 @@ fn enrollment_captures_whole_words_allows_redo_and_builds_prototypes() {
                 .classify_file(&fsdd_file(&format!("{d}_lucas_{}.wav", 20 + d)))
                 .unwrap()
                 .digit
-                == d
+                == Some(d)
         })
         .count();
     assert!(right >= 7, "proto mode right on {right}/10");

@@ -3,10 +3,13 @@
 
 mod common;
 
-use common::{buffer_lines, concatenate, fsdd_file, model};
+use std::path::PathBuf;
+
+use common::{buffer_lines, concatenate, fsdd_file, model, speech_commands_file};
 use fsdd_core::mfcc::{FEATURE_LEN, N_FRAMES};
-use fsdd_core::{Detection, LiveView, Recognizer, RecognizerConfig, ScoringMode};
-use fsdd_tui::app::{App, FileLabels, SourceInfo};
+use fsdd_core::model::{N_OUTPUTS, NOT_A_DIGIT};
+use fsdd_core::{Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig, ScoringMode};
+use fsdd_tui::app::{App, FileLabels, LabelSource, SourceInfo};
 use fsdd_tui::ui;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -34,7 +37,16 @@ fn draw(app: &App, w: u16, h: u16) -> ratatui::buffer::Buffer {
 /// every detection and the live view after it into an App.
 fn app_after_streaming(names: &[&str]) -> (App, Vec<Detection>) {
     let files: Vec<_> = names.iter().map(|n| fsdd_file(n)).collect();
-    let (audio, starts) = concatenate(&files, 0.5);
+    app_after_streaming_files(&files)
+}
+
+/// [`app_after_streaming`] for any 8 kHz files, labelled by their names as `--input` does.
+fn app_after_streaming_files(files: &[PathBuf]) -> (App, Vec<Detection>) {
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let (audio, starts) = concatenate(files, 0.5);
     let mut app = app();
     app.file_labels = Some(FileLabels {
         spans: starts
@@ -44,7 +56,7 @@ fn app_after_streaming(names: &[&str]) -> (App, Vec<Detection>) {
                 (
                     s as u64,
                     s as u64 + 4000,
-                    fsdd_core::dataset::label_from_file_name(n.as_ref()),
+                    fsdd_tui::offline::label_from_name(n.as_ref()),
                     n.to_string(),
                 )
             })
@@ -80,7 +92,7 @@ fn a_spoken_seven_shows_in_bars_history_matrix_and_saliency() {
         1,
         "one word, one detection: {detections:?}"
     );
-    assert_eq!(detections[0].digit, 7);
+    assert_eq!(detections[0].digit, Some(7));
     let lines = buffer_lines(&draw(&app, 140, 44));
     let screen = lines.join("\n");
 
@@ -164,7 +176,7 @@ fn several_words_fill_history_and_matrix_in_order() {
     let (last, first) = (
         pos(&format!(
             "{}9f",
-            if detections[4].digit == 9 {
+            if detections[4].digit == Some(9) {
                 "✓"
             } else {
                 "✗"
@@ -257,4 +269,210 @@ fn help_and_enrollment_overlays_render() {
             && screen.contains("take 1 of 2"),
         "{screen}"
     );
+}
+
+/// Synthetic state: what a rejection looks like in every panel, next to a digit.
+#[test]
+fn a_rejected_sound_shows_as_not_a_digit_in_history_bars_matrix_and_saliency() {
+    let mut a = app();
+    a.file_labels = Some(FileLabels {
+        spans: vec![
+            (0, 8000, Some(2), "2_theo_0.wav".into()),
+            (
+                16_000,
+                24_000,
+                Some(NOT_A_DIGIT as u8),
+                "house_sc2aa787cf_0.wav".into(),
+            ),
+        ],
+    });
+    let mut probs = [0.004f32; N_OUTPUTS];
+    probs[2] = 0.96;
+    a.on_detection(Detection {
+        digit: Some(2),
+        confidence: 0.96,
+        probs,
+        kind: DetectionKind::Final,
+        onset: 100,
+        decision: 5000,
+        end: Some(4000),
+        compute_us: 600,
+        saliency: None,
+    });
+    let mut probs = [0.007f32; N_OUTPUTS];
+    probs[NOT_A_DIGIT] = 0.93;
+    let rejected = Detection {
+        digit: None,
+        confidence: 0.93,
+        probs,
+        kind: DetectionKind::Rejected,
+        onset: 16_100,
+        decision: 21_000,
+        end: Some(20_000),
+        compute_us: 700,
+        saliency: None,
+    };
+    a.on_live(LiveView {
+        probs,
+        last_detection: Some(rejected),
+        ..LiveView::default()
+    });
+    a.on_detection(rejected);
+    assert_eq!(
+        a.history[0].truth,
+        Some((NOT_A_DIGIT as u8, LabelSource::FileName))
+    );
+
+    for (w, h) in [(120, 40), (140, 44)] {
+        let lines = buffer_lines(&draw(&a, w, h));
+        let screen = lines.join("\n");
+        // History: the rejection is the newest row: no digit, its confidence, kind, right by
+        // its file name.
+        let row = lines
+            .iter()
+            .find(|l| l.contains("house_sc2aa787"))
+            .unwrap_or_else(|| panic!("{w}x{h}: rejection row missing:\n{screen}"));
+        for part in [" —  0.93 not a digit", "+125ms", "0.7ms", "✓—f"] {
+            assert!(row.contains(part), "{w}x{h}: {part:?} in {row:?}");
+        }
+        let digit_row = lines.iter().find(|l| l.contains("2_theo_0")).unwrap();
+        assert!(digit_row.contains(" 2  0.96 final") && digit_row.contains("✓2f"));
+        assert!(
+            screen.find("house_sc2aa787") < screen.find("2_theo_0"),
+            "newest first"
+        );
+
+        // Probability bars: an 11th row, the longest bar, no early-exit marker on it.
+        let not_bar = lines
+            .iter()
+            .find(|l| l.contains("│not a digit "))
+            .unwrap_or_else(|| panic!("{w}x{h}: no not-a-digit bar:\n{screen}"));
+        assert!(
+            not_bar.contains(" 0.93") && !not_bar.contains('┃'),
+            "{not_bar}"
+        );
+        let two = lines.iter().find(|l| l.contains("│2 two ")).unwrap();
+        assert!(
+            bar_cells(not_bar) > 30 && bar_cells(two) == 0,
+            "{not_bar}\n{two}"
+        );
+
+        // Confusion matrix: a "not" column and row; (2, 2) and (not, not) hold one each.
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("t\\h   0   1   2   3   4   5   6   7   8   9 not")),
+            "{w}x{h}: matrix header:\n{screen}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("│  2   ·   ·   1   ·   ·   ·   ·   ·   ·   ·   ·")),
+            "{screen}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("│not   ·   ·   ·   ·   ·   ·   ·   ·   ·   ·   1")),
+            "{screen}"
+        );
+        assert!(screen.contains("acc 100.0% (2/2)"), "{screen}");
+
+        // Saliency: no bands for a rejection, a note instead.
+        assert!(
+            screen.contains("why: the last sound was not a digit")
+                && screen.contains("not a digit (p 0.93)")
+                && !screen.contains("most: "),
+            "{screen}"
+        );
+    }
+
+    // The narrowest dashboard still has every column of the matrix (3 cells each).
+    let lines = buffer_lines(&draw(&a, 80, 24));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("t\\h  0  1  2  3  4  5  6  7  8  9not")),
+        "{}",
+        lines.join("\n")
+    );
+}
+
+/// Real words and digits through the real recognizer, labelled by their names as `--input`
+/// labels them: whatever the model decides about each word, the history and the matrix say the
+/// same (a rejected word is right, a word heard as a digit wrong).
+#[test]
+fn speech_commands_words_streamed_land_in_the_not_row_of_the_matrix() {
+    let files: Vec<PathBuf> = [
+        "house_sc2aa787cf_0.wav",
+        "3_nicolas_2.wav",
+        "marvin_sc0c40e715_0.wav",
+        "stop_sc022cd682_0.wav",
+    ]
+    .iter()
+    .map(|n| {
+        if n.contains("_sc") {
+            speech_commands_file(n)
+        } else {
+            fsdd_file(n)
+        }
+    })
+    .collect();
+    let (app, detections) = app_after_streaming_files(&files);
+    assert!(!detections.is_empty());
+    let lines = buffer_lines(&draw(&app, 140, 44));
+    let screen = lines.join("\n");
+    let not = NOT_A_DIGIT;
+    let m = &app.confusion;
+    let words: u32 = m.counts[not].iter().sum();
+    assert!(
+        words >= 1,
+        "the words were labelled not a digit: {:?}",
+        m.counts
+    );
+    assert_eq!(
+        m.total() as usize,
+        app.history.len(),
+        "every detection labelled"
+    );
+    // Screen and state agree: one ✓—f per word rejected, one ✗—f per word heard as a digit.
+    assert_eq!(
+        screen.matches("✓—f").count() as u32,
+        m.counts[not][not],
+        "{screen}"
+    );
+    assert_eq!(
+        screen.matches("✗—f").count() as u32,
+        words - m.counts[not][not],
+        "{screen}"
+    );
+    let rejected = detections
+        .iter()
+        .filter(|d| d.kind == DetectionKind::Rejected)
+        .count();
+    let rejected_rows = lines
+        .iter()
+        .filter(|l| l.contains(".wav") && l.contains(" —  ") && l.contains("not a digit"))
+        .count();
+    assert_eq!(rejected_rows, rejected, "{screen}");
+    let not_row = lines
+        .iter()
+        .find(|l| l.starts_with("│not "))
+        .unwrap_or_else(|| panic!("{screen}"));
+    let cells: Vec<u32> = not_row
+        .split('│')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|c| if c == "·" { 0 } else { c.parse().unwrap() })
+        .collect();
+    assert_eq!(cells, m.counts[not].to_vec(), "{not_row}");
+    for d in &detections {
+        assert_eq!(
+            d.digit.is_none(),
+            d.kind == DetectionKind::Rejected,
+            "{d:?}"
+        );
+    }
 }

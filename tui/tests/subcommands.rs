@@ -2,8 +2,25 @@
 
 mod common;
 
-use common::{concatenate, fsdd_dir, fsdd_file, run, stderr, stdout};
+use common::{
+    concatenate, fsdd_dir, fsdd_file, run, speech_commands_dir, speech_commands_file, stderr,
+    stdout, words_dir,
+};
 use serde_json::Value;
+
+/// A prediction's or detection's label: its digit, or 10 when `"digit": null` (rejected).
+fn label_of(line: &Value) -> usize {
+    match line["digit"].as_u64() {
+        Some(d) => {
+            assert!(d <= 9, "{line}");
+            d as usize
+        }
+        None => {
+            assert!(line["digit"].is_null(), "{line}");
+            10
+        }
+    }
+}
 
 fn json_lines(s: &str) -> Vec<Value> {
     s.lines()
@@ -30,9 +47,9 @@ fn predict_json_one_line_per_file_with_probabilities() {
             .iter()
             .map(|p| p.as_f64().unwrap())
             .collect();
-        assert_eq!(probs.len(), 10);
+        assert_eq!(probs.len(), 11, "digits 0-9, then not a digit");
         assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-3, "{probs:?}");
-        let top = line["digit"].as_u64().unwrap() as usize;
+        let top = label_of(line);
         assert!((probs[top] - line["confidence"].as_f64().unwrap()).abs() < 1e-6);
         right += (top == digit) as usize;
     }
@@ -87,13 +104,29 @@ fn eval_on_the_fsdd_test_split() {
                 .collect()
         })
         .collect();
-    assert_eq!(confusion.len(), 10);
-    for row in &confusion {
+    assert_eq!(confusion.len(), 11, "digits and not a digit");
+    for row in &confusion[..10] {
+        assert_eq!(row.len(), 11);
         assert_eq!(row.iter().sum::<u64>(), 30);
     }
-    let diagonal: u64 = (0..10).map(|d| confusion[d][d]).sum();
+    assert_eq!(
+        confusion[10].iter().sum::<u64>(),
+        0,
+        "FSDD holds digits only"
+    );
+    let diagonal: u64 = (0..11).map(|d| confusion[d][d]).sum();
     assert!((diagonal as f64 / 300.0 - accuracy).abs() < 1e-6);
     assert_eq!(r["per_digit_recall"].as_array().unwrap().len(), 10);
+    assert_eq!(r["digit_files"], 300);
+    assert_eq!(r["non_digit_files"], 0);
+    assert_eq!(
+        r["rejection_rate"],
+        Value::Null,
+        "no non-digit files to reject"
+    );
+    assert_eq!(r["digit_accuracy"].as_f64(), Some(accuracy));
+    let rejected: u64 = (0..10).map(|d| confusion[d][10]).sum();
+    assert_eq!(r["digits_rejected"], rejected);
     assert!(r["macro_f1"].as_f64().unwrap() > 0.8);
 
     // The text form says the same in words, and --data finds the directory too.
@@ -157,7 +190,7 @@ fn stream_finds_every_digit_of_a_long_recording_in_order() {
             }
             None => assert_eq!(e["early"], true, "{e}"),
         }
-        right += (e["digit"].as_u64().unwrap() == i as u64) as usize;
+        right += (e["digit"].as_u64() == Some(i as u64)) as usize;
     }
     assert!(right >= 8, "{right}/10 right: {events:#?}");
 }
@@ -268,4 +301,288 @@ fn bad_input_gives_a_clear_error_and_non_zero_exit() {
     ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("model"), "{}", stderr(&out));
+}
+
+fn u64s(v: &Value) -> Vec<u64> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect()
+}
+
+/// `predict --json` line shape: 11 probabilities, the top one is the verdict, and a rejection
+/// is `"digit": null, "kind": "rejected"` (a digit `"kind": "digit"`). Returns the label.
+fn check_prediction(line: &Value) -> usize {
+    let probs: Vec<f64> = line["probs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_f64().unwrap())
+        .collect();
+    assert_eq!(probs.len(), 11, "{line}");
+    assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-3, "{line}");
+    let label = label_of(line);
+    let kind = if label == 10 { "rejected" } else { "digit" };
+    assert_eq!(line["kind"], kind, "{line}");
+    let confidence = line["confidence"].as_f64().unwrap();
+    assert!((probs[label] - confidence).abs() < 1e-6, "{line}");
+    assert!(
+        probs.iter().all(|&p| p <= confidence + 1e-6),
+        "top output: {line}"
+    );
+    label
+}
+
+/// Speech Commands words (not digits), "tree" the closest to a digit.
+const WORDS: [&str; 8] = [
+    "yes_sc022cd682_0.wav",
+    "house_sc2aa787cf_0.wav",
+    "marvin_sc0c40e715_0.wav",
+    "stop_sc022cd682_0.wav",
+    "tree_sc0c40e715_0.wav",
+    "happy_sc1f653d27_0.wav",
+    "go_sc022cd682_0.wav",
+    "bird_sc0fa1e7a9_0.wav",
+];
+
+fn some_words() -> Vec<String> {
+    for n in WORDS {
+        assert!(
+            words_dir().join(n).is_file(),
+            "{n} missing in {}",
+            words_dir().display()
+        );
+    }
+    WORDS.iter().map(|n| n.to_string()).collect()
+}
+
+#[test]
+fn predict_reports_rejections_as_null_digit_in_json_and_not_a_digit_in_text() {
+    let mut files: Vec<String> = some_words()
+        .iter()
+        .map(|n| speech_commands_file(n).display().to_string())
+        .collect();
+    files.push(fsdd_file("5_theo_2.wav").display().to_string());
+    let mut args = vec!["predict", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&stdout(&out));
+    assert_eq!(lines.len(), files.len());
+    let labels: Vec<usize> = lines.iter().map(check_prediction).collect();
+    assert_eq!(labels[files.len() - 1], 5, "an FSDD five: {lines:?}");
+
+    // The text form says the same: "not-a-digit" in the digit column for each rejection.
+    args.remove(1);
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows.len(), files.len(), "{text}");
+    for ((row, file), (label, line)) in rows.iter().zip(&files).zip(labels.iter().zip(&lines)) {
+        assert_eq!(row.len(), 3, "{row:?}");
+        assert_eq!(row[0], file);
+        let want = if *label == 10 {
+            "not-a-digit".to_string()
+        } else {
+            label.to_string()
+        };
+        assert_eq!(row[1], want, "{row:?} vs {line}");
+        let conf: f64 = row[2].parse().unwrap();
+        assert!((conf - line["confidence"].as_f64().unwrap()).abs() < 6e-4);
+    }
+    let rejected = labels.iter().filter(|&&l| l == 10).count();
+    eprintln!("predict: {rejected} of {} words rejected", labels.len() - 1);
+}
+
+/// The eval report over Speech Commands' words and digits: every count in it agrees with its
+/// confusion matrix, and a digits-only model says it rejects nothing.
+#[test]
+fn eval_on_speech_commands_words_and_digits_counts_rejections() {
+    let sc = speech_commands_dir();
+    let (words, digits) = (sc.join("words"), sc.join("digits"));
+    let n_words = std::fs::read_dir(&words).unwrap().count() as u64;
+    let n_digits = std::fs::read_dir(&digits).unwrap().count() as u64;
+    let out = run(&[
+        "eval",
+        "--json",
+        words.to_str().unwrap(),
+        digits.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&stdout(&out));
+    assert_eq!(lines.len(), 1);
+    let r = &lines[0];
+    eprintln!("{r}");
+    let labels: Vec<&str> = r["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "not"]
+    );
+    let c: Vec<Vec<u64>> = r["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(u64s)
+        .collect();
+    assert_eq!(c.len(), 11);
+    assert!(c.iter().all(|row| row.len() == 11));
+    let row_sum = |l: usize| c[l].iter().sum::<u64>();
+    let total: u64 = (0..11).map(row_sum).sum();
+
+    // Every file is counted once, under the label its name gives it.
+    assert_eq!(r["files"], n_words + n_digits);
+    assert_eq!(total, n_words + n_digits);
+    assert_eq!(r["non_digit_files"], n_words);
+    assert_eq!(row_sum(10), n_words, "words/ is all non-digit words");
+    assert_eq!(r["digit_files"], n_digits);
+
+    // Rejections: right for words ([not][not]), wrong for digits ([d][not]).
+    let rejected_words = c[10][10];
+    assert_eq!(r["non_digits_rejected"], rejected_words);
+    let rate = r["rejection_rate"].as_f64().unwrap();
+    assert!((rate - rejected_words as f64 / n_words as f64).abs() < 1e-6);
+    let rejected_digits: u64 = (0..10).map(|d| c[d][10]).sum();
+    assert_eq!(r["digits_rejected"], rejected_digits);
+
+    // Accuracy over everything, over digits, per digit.
+    let diagonal: u64 = (0..11).map(|l| c[l][l]).sum();
+    let accuracy = r["accuracy"].as_f64().unwrap();
+    assert!((accuracy - diagonal as f64 / total as f64).abs() < 1e-6);
+    let digit_right: u64 = (0..10).map(|d| c[d][d]).sum();
+    let digit_accuracy = r["digit_accuracy"].as_f64().unwrap();
+    assert!((digit_accuracy - digit_right as f64 / n_digits as f64).abs() < 1e-6);
+    let recall = r["per_digit_recall"].as_array().unwrap();
+    assert_eq!(recall.len(), 10);
+    for d in 0..10 {
+        let want = c[d][d] as f64 / row_sum(d) as f64;
+        assert!((recall[d].as_f64().unwrap() - want).abs() < 1e-6, "{d}");
+    }
+
+    let rejects = common::model().rejects();
+    assert_eq!(r["model_rejects"], rejects);
+    if !rejects {
+        // A digits-only model calls every word some digit.
+        assert_eq!((0..11).map(|l| c[l][10]).sum::<u64>(), 0);
+    }
+    eprintln!(
+        "Speech Commands: rejected {rejected_words} of {n_words} words ({:.1}%), \
+         {rejected_digits} of {n_digits} digits; digit accuracy {:.1}%",
+        100.0 * rate,
+        100.0 * digit_accuracy
+    );
+}
+
+#[test]
+fn eval_text_says_how_many_non_digit_words_it_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = some_words();
+    for n in &names {
+        std::fs::copy(speech_commands_file(n), dir.path().join(n)).unwrap();
+    }
+    std::fs::copy(
+        fsdd_file("8_george_3.wav"),
+        dir.path().join("8_george_3.wav"),
+    )
+    .unwrap();
+    // Not labelled: no leading word and `_`.
+    std::fs::copy(fsdd_file("1_theo_0.wav"), dir.path().join("unlabelled.wav")).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = run(&["eval", "--json", d]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = &json_lines(&stdout(&out))[0];
+    let n = names.len() as u64;
+    assert_eq!(r["files"], n + 1, "the unlabelled file is left out");
+    assert_eq!(r["non_digit_files"], n);
+    let rejected = r["non_digits_rejected"].as_u64().unwrap();
+
+    let out = run(&["eval", d]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let n_files = n + 1;
+    for want in [
+        format!("files {n_files} (1 digits, {n} non-digit words)"),
+        format!("rejected {rejected} of {n} non-digit words"),
+        format!(
+            "digits wrongly rejected as not a digit: {} of 1",
+            r["digits_rejected"]
+        ),
+        "not".to_string(),
+    ] {
+        assert!(text.contains(&want), "{want:?} in:\n{text}");
+    }
+    assert_eq!(
+        text.contains("rejects nothing"),
+        !common::model().rejects(),
+        "{text}"
+    );
+}
+
+/// A recording of digits and other words: one line per detection, a rejected word as
+/// `"digit": null, "kind": "rejected"`, decided at its end.
+#[test]
+fn stream_reports_rejected_words_in_json_and_text() {
+    let words = some_words();
+    let mut files = Vec::new();
+    for (i, w) in words.iter().take(4).enumerate() {
+        files.push(fsdd_file(&format!("{}_jackson_{i}.wav", 2 * i + 1)));
+        files.push(speech_commands_file(w));
+    }
+    let (audio, _) = concatenate(&files, 0.6);
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("mixed.wav");
+    fsdd_core::audio::write_wav_i16(&wav, &audio, 8000).unwrap();
+
+    let out = run(&["stream", "--json", wav.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = json_lines(&stdout(&out));
+    assert!(events.len() >= 4, "{events:#?}");
+    for e in &events {
+        let kind = e["kind"].as_str().unwrap();
+        assert!(
+            ["early", "final", "unsure", "rejected"].contains(&kind),
+            "{e}"
+        );
+        assert_eq!(e["digit"].is_null(), kind == "rejected", "{e}");
+        assert_eq!(e["early"], kind == "early", "{e}");
+        if kind == "rejected" {
+            let end = e["end_s"]
+                .as_f64()
+                .expect("a rejection comes at the end of speech");
+            assert!(e["decision_s"].as_f64().unwrap() >= end, "{e}");
+        }
+    }
+    let onsets: Vec<f64> = events
+        .iter()
+        .map(|e| e["onset_s"].as_f64().unwrap())
+        .collect();
+    assert!(
+        onsets.windows(2).all(|w| w[0] < w[1]),
+        "in order: {onsets:?}"
+    );
+
+    let out = run(&["stream", wav.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), events.len(), "{text}");
+    for (line, e) in text.lines().zip(&events) {
+        match e["digit"].as_u64() {
+            Some(d) => assert!(line.contains(&format!("digit {d} ")), "{line}"),
+            None => assert!(
+                line.contains("not a digit") && line.contains("rejected"),
+                "{line}"
+            ),
+        }
+    }
+    let rejected = events.iter().filter(|e| e["kind"] == "rejected").count();
+    eprintln!(
+        "stream: {} detections, {rejected} rejected\n{text}",
+        events.len()
+    );
 }

@@ -22,6 +22,39 @@ pub fn fsdd_dir() -> PathBuf {
     dir
 }
 
+/// Speech Commands (8 kHz, `digits/` and `words/`): `$SPEECH_COMMANDS_DIR`, else
+/// `<workspace>/../shared/speech-commands`.
+pub fn speech_commands_dir() -> PathBuf {
+    let dir = std::env::var_os("SPEECH_COMMANDS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/speech-commands")
+        });
+    assert!(
+        dir.join("words").is_dir() && dir.join("digits").is_dir(),
+        "Speech Commands (digits/, words/) not found at {} (set SPEECH_COMMANDS_DIR)",
+        dir.display()
+    );
+    dir
+}
+
+/// Speech Commands' non-digit words, `{word}_sc{speaker}_{i}.wav`.
+pub fn words_dir() -> PathBuf {
+    speech_commands_dir().join("words")
+}
+
+/// One Speech Commands file, by name (`words/` or `digits/` by its first letter).
+pub fn speech_commands_file(name: &str) -> PathBuf {
+    let sub = if name.starts_with(|c: char| c.is_ascii_digit()) {
+        "digits"
+    } else {
+        "words"
+    };
+    let p = speech_commands_dir().join(sub).join(name);
+    assert!(p.is_file(), "{} missing", p.display());
+    p
+}
+
 pub fn fsdd_file(name: &str) -> PathBuf {
     let p = fsdd_dir().join(name);
     assert!(p.is_file(), "{} missing", p.display());
@@ -73,7 +106,7 @@ pub fn concatenate(files: &[PathBuf], gap_s: f32) -> (Vec<f32>, Vec<usize>) {
     };
     for f in files {
         noise(gap, &mut out);
-        let clip = fsdd_core::audio::read_wav(f).expect("read FSDD file");
+        let clip = fsdd_core::audio::read_wav(f).expect("read an 8 kHz test file");
         assert_eq!(clip.sample_rate, 8000);
         starts.push(out.len());
         out.extend_from_slice(&clip.samples);
