@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow, bail};
 use fsdd_core::dataset::{Utterance, label_from_file_name};
 use fsdd_core::metrics::ConfusionMatrix;
-use fsdd_core::mfcc::{HOP, MfccExtractor, SAMPLE_RATE, WINDOW_SAMPLES};
+use fsdd_core::mfcc::{MfccExtractor, SAMPLE_RATE, WINDOW_SAMPLES};
 use fsdd_core::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
-use fsdd_core::vad::{Vad, VadEvent};
+use fsdd_core::vad::first_speech_span;
 use fsdd_core::{
     Detection, DetectionKind, Model, PrototypeSet, Recognizer, RecognizerConfig, ScoringMode,
     VadConfig,
@@ -138,18 +138,14 @@ pub fn read_8k(path: &Path) -> anyhow::Result<Vec<f32>> {
     })
 }
 
-/// Where speech starts, samples: the core VAD's first onset minus its pre-roll (0 when the VAD
-/// finds none, or speech starts at once as in trimmed FSDD files).
-pub fn speech_start(samples_8k: &[f32], vad_config: VadConfig) -> usize {
-    let mut vad = Vad::new(vad_config);
-    for (i, hop) in samples_8k.chunks(HOP).enumerate() {
-        let mut padded = [0.0f32; HOP];
-        padded[..hop.len()].copy_from_slice(hop);
-        if let VadEvent::Onset { .. } = vad.process_hop(&padded) {
-            return (i * HOP).saturating_sub(vad_config.pre_roll_samples());
-        }
-    }
-    0
+/// The part of a file the model scores: its first speech segment as the streaming recognizer
+/// cuts it for a final decision, and as the trainer cuts recorded words (VAD onset minus
+/// pre-roll to the end of speech, clicks skipped; the whole file when the VAD finds no speech),
+/// at most one window long. The room noise after a word stays out, as it does live.
+pub fn utterance(samples_8k: &[f32]) -> &[f32] {
+    let (start, end) =
+        first_speech_span(samples_8k, VadConfig::default()).unwrap_or((0, samples_8k.len()));
+    &samples_8k[start..end.min(start + WINDOW_SAMPLES)]
 }
 
 /// One file's verdict.
@@ -199,7 +195,8 @@ const DIGIT_NAMES: [&str; N_DIGITS] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
 ];
 
-/// Classifies whole utterances: 8 kHz, leading silence trimmed, left-aligned in the window.
+/// Classifies whole utterances: 8 kHz, cut to the first speech segment ([`utterance`]),
+/// left-aligned in the window.
 pub struct FileClassifier {
     scoring: Scoring,
     mfcc: MfccExtractor,
@@ -220,10 +217,8 @@ impl FileClassifier {
     }
 
     pub fn classify_samples(&mut self, samples_8k: &[f32]) -> anyhow::Result<Prediction> {
-        let start = speech_start(samples_8k, VadConfig::default());
-        let end = (start + WINDOW_SAMPLES).min(samples_8k.len());
         self.mfcc
-            .compute_into(&samples_8k[start..end], &mut self.window);
+            .compute_into(utterance(samples_8k), &mut self.window);
         let inference = self.scoring.model.infer(&self.window)?;
         let probs = match &self.scoring.prototypes {
             Some(p) => p.blend(
@@ -251,10 +246,8 @@ impl FileClassifier {
     /// The model's embedding of a file (for enrollment).
     pub fn embed_file(&mut self, path: &Path) -> anyhow::Result<Vec<f32>> {
         let samples = read_8k(path)?;
-        let start = speech_start(&samples, VadConfig::default());
-        let end = (start + WINDOW_SAMPLES).min(samples.len());
         self.mfcc
-            .compute_into(&samples[start..end], &mut self.window);
+            .compute_into(utterance(&samples), &mut self.window);
         Ok(self.scoring.model.infer(&self.window)?.embedding)
     }
 }
@@ -432,6 +425,8 @@ pub fn enroll_from_files(
 
 #[cfg(test)]
 mod tests {
+    use fsdd_core::mfcc::HOP;
+
     use super::*;
 
     #[test]
@@ -449,5 +444,33 @@ mod tests {
         assert_eq!(label("take-3_x.wav"), None);
         assert_eq!(label("_x.wav"), None);
         assert_eq!(label("recording.wav"), None);
+    }
+
+    #[test]
+    fn the_utterance_is_the_first_speech_segment_without_the_room_after_it() {
+        // Half a second of silence, 0.4 s of a loud wobbling tone (speech-like to the VAD:
+        // never steady), 1.5 s of silence.
+        let room = |n: usize| std::iter::repeat_n(0.0f32, n);
+        let mut audio: Vec<f32> = room(4000).collect();
+        audio.extend((0..3200).map(|n| {
+            let t = n as f32 / 8000.0;
+            let tau = 2.0 * std::f32::consts::PI;
+            0.3 * (tau * 200.0 * t).sin() * (0.55 + 0.45 * (tau * 3.0 * t).sin())
+        }));
+        audio.extend(room(12_000));
+        let cut = utterance(&audio);
+        let start = cut.as_ptr() as usize - audio.as_ptr() as usize;
+        let start = start / std::mem::size_of::<f32>();
+        let pre_roll = VadConfig::default().pre_roll_samples();
+        assert!(
+            start <= 4000 && start + pre_roll + HOP >= 4000,
+            "starts at {start}"
+        );
+        let end = start + cut.len();
+        assert!((7200 - HOP..=7200 + HOP).contains(&end), "ends at {end}");
+        // No speech at all: the file as it is, at most one window.
+        let quiet: Vec<f32> = room(20_000).collect();
+        assert_eq!(utterance(&quiet).len(), WINDOW_SAMPLES);
+        assert_eq!(utterance(&quiet[..100]).len(), 100);
     }
 }
