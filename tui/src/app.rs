@@ -40,8 +40,9 @@ pub fn label_words(label: u8) -> &'static str {
 pub enum LastDecision {
     /// A digit, with the saliency computed for it.
     Digit(Saliency),
-    /// A sound rejected as not a digit, with P(not a digit): saliency explains digits only.
-    Rejected { confidence: f32 },
+    /// A sound rejected as not a digit, with P(not a digit) and the likeliest digit with its
+    /// probability (what a digits-only decision would have said): saliency explains digits only.
+    Rejected { confidence: f32, closest: (u8, f32) },
 }
 
 /// Where a detection's true label (a digit or "not a digit") came from.
@@ -251,6 +252,7 @@ impl App {
         if detection.kind == DetectionKind::Rejected {
             self.last_decision = Some(LastDecision::Rejected {
                 confidence: detection.confidence,
+                closest: fsdd_core::early_exit::top_digit(&detection.probs),
             });
         } else if let Some(saliency) = detection.saliency {
             self.last_decision = Some(LastDecision::Digit(saliency));

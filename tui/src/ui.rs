@@ -388,7 +388,10 @@ fn render_probabilities(app: &App, area: Rect, buf: &mut Buffer) {
 fn render_saliency(app: &App, area: Rect, buf: &mut Buffer) {
     let s = match &app.last_decision {
         Some(LastDecision::Digit(s)) => s,
-        Some(LastDecision::Rejected { confidence }) => {
+        Some(LastDecision::Rejected {
+            confidence,
+            closest: (digit, p),
+        }) => {
             let block = Block::bordered().title(" why: the last sound was not a digit ");
             let inner = block.inner(area);
             block.render(area, buf);
@@ -397,8 +400,13 @@ fn render_saliency(app: &App, area: Rect, buf: &mut Buffer) {
                     format!("not a digit (p {confidence:.2}): another word, or a noise"),
                     Style::new().add_modifier(Modifier::BOLD),
                 )),
+                Line::from(format!(
+                    "closest digit: {digit} \"{}\" (p {p:.2})",
+                    label_words(*digit)
+                )),
+                Line::from(""),
                 Line::from(Span::styled(
-                    "no saliency: it explains what made a digit",
+                    "No saliency: it shows what made a digit that digit.",
                     Style::new().fg(DIM),
                 )),
             ];
@@ -475,6 +483,18 @@ fn history_label(label: u8) -> String {
     }
 }
 
+/// An `--input` file name as the history shows it: without its `.wav`, to leave room for long
+/// names (Speech Commands' `house_sc2aa787cf_0`).
+fn source_label(name: Option<&str>) -> String {
+    let name = name.unwrap_or_default();
+    match name.len().checked_sub(4) {
+        Some(cut) if name.is_char_boundary(cut) && name[cut..].eq_ignore_ascii_case(".wav") => {
+            name[..cut].to_string()
+        }
+        _ => name.to_string(),
+    }
+}
+
 fn render_history(app: &App, area: Rect, buf: &mut Buffer) {
     let header = Row::new(["dig", "conf", "kind", "vs end", "compute", "truth", "from"])
         .style(Style::new().add_modifier(Modifier::BOLD));
@@ -523,7 +543,7 @@ fn render_history(app: &App, area: Rect, buf: &mut Buffer) {
             ratatui::widgets::Cell::from(vs_end),
             ratatui::widgets::Cell::from(format!("{:.1}ms", d.compute_us as f32 / 1000.0)),
             ratatui::widgets::Cell::from(truth).style(Style::new().fg(color)),
-            ratatui::widgets::Cell::from(e.source_name.clone().unwrap_or_default())
+            ratatui::widgets::Cell::from(source_label(e.source_name.as_deref()))
                 .style(Style::new().fg(DIM)),
         ])
     });

@@ -79,7 +79,7 @@ fn rejected_sounds_are_scored_in_the_not_column_and_n_marks_a_sound_as_no_digit(
     assert_eq!(a.history[0].is_correct(), Some(false));
     assert!(matches!(
         a.last_decision,
-        Some(LastDecision::Rejected { confidence }) if confidence == 0.90
+        Some(LastDecision::Rejected { confidence, closest: (_, p) }) if confidence == 0.90 && p == 0.01
     ));
 
     // It was a cough, not an attempt at the digit: n moves it to (not, not), right.
