@@ -21,10 +21,7 @@ pub const KEY_HELP: &[(&str, &str)] = &[
         "0-9",
         "correct the last detection (it was really this digit)",
     ),
-    (
-        "n",
-        "correct the last detection: it was not a digit (a word, a noise)",
-    ),
+    ("n", "the last detection was not a digit (a word, a noise)"),
     ("e", "enroll your voice: say each digit a few times"),
     ("Enter / r", "enrollment: keep this take / redo it"),
     ("+ -", "raise / lower the early-exit threshold"),

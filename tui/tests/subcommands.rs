@@ -639,3 +639,53 @@ fn stream_reports_rejected_words_in_json_and_text() {
         "{words_rejected} of 4 words rejected:\n{text}"
     );
 }
+
+/// The same report on the Speech Commands speakers the shipped model never fit (its validation
+/// group, `fsdd_core::dataset::speaker_group`): how it does on strangers' voices and words.
+#[test]
+fn eval_on_held_out_speech_commands_speakers() {
+    use fsdd_core::dataset::{SpeakerGroup, speaker_group};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut words, mut digits) = (0u64, 0u64);
+    for sub in ["words", "digits"] {
+        for entry in std::fs::read_dir(speech_commands_dir().join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            // {word}_sc{speaker}_{i}.wav
+            let speaker = name
+                .split_once('_')
+                .and_then(|(_, rest)| rest.rsplit_once('_'))
+                .map(|(speaker, _)| speaker)
+                .unwrap();
+            if speaker_group(speaker) == SpeakerGroup::Validation {
+                std::fs::copy(&path, dir.path().join(&name)).unwrap();
+                *(if sub == "words" {
+                    &mut words
+                } else {
+                    &mut digits
+                }) += 1;
+            }
+        }
+    }
+    assert!(
+        words >= 300 && digits >= 20,
+        "{words} words, {digits} digits"
+    );
+    let out = run(&["eval", "--json", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r = &json_lines(&stdout(&out))[0];
+    assert_eq!(r["non_digit_files"], words);
+    assert_eq!(r["digit_files"], digits);
+    let rate = r["rejection_rate"].as_f64().unwrap();
+    let digit_accuracy = r["digit_accuracy"].as_f64().unwrap();
+    let digits_rejected = r["digits_rejected"].as_u64().unwrap();
+    eprintln!(
+        "held-out Speech Commands speakers: rejected {:.1}% of {words} words; digits {:.1}% right, \
+         {digits_rejected} of {digits} rejected",
+        100.0 * rate,
+        100.0 * digit_accuracy
+    );
+    // The first 11-output model: 89.1% of 624 words rejected, 35 digits 48.6% right.
+    assert!(rate >= 0.75, "words rejected {rate}");
+    assert!(digit_accuracy >= 0.30, "digit accuracy {digit_accuracy}");
+}
