@@ -82,11 +82,14 @@ fn eval(
     let files = labelled_files(dirs, fsdd_test)?;
     let mut classifier = FileClassifier::new(Scoring::from_args(args)?);
     let r = evaluate(&mut classifier, &files)?;
+    // writeln, not println: a closed pipe (`| head`) is an error message, not a panic.
+    let mut out = std::io::stdout().lock();
     if json {
-        println!("{}", report::eval_json(&r));
+        writeln!(out, "{}", report::eval_json(&r))?;
     } else {
-        println!("{}", report::eval_text(&r));
+        writeln!(out, "{}", report::eval_text(&r))?;
     }
+    out.flush()?;
     Ok(())
 }
 
