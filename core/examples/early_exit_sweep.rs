@@ -19,8 +19,8 @@ struct Trace {
     truth: u8,
     len: usize,
     /// (segment hops at evaluation, probs)
-    evals: Vec<(u32, [f32; 10])>,
-    final_probs: Option<[f32; 10]>,
+    evals: Vec<(u32, [f32; fsdd_core::model::N_OUTPUTS])>,
+    final_probs: Option<[f32; fsdd_core::model::N_OUTPUTS]>,
     onset_offset: i64,
 }
 
@@ -48,6 +48,7 @@ fn trace(model: &Arc<Model>, samples: &[f32], truth: u8, noisy: bool, seed: u64,
             min_confidence: 0.0,
             emit_unsure: true,
             earliest_ms: 0,
+            reject_threshold: fsdd_core::early_exit::DEFAULT_REJECT_THRESHOLD,
         },
         saliency: false,
         ..Default::default()
@@ -80,7 +81,7 @@ fn trace(model: &Arc<Model>, samples: &[f32], truth: u8, noisy: bool, seed: u64,
         }
         seen = rec.evaluations();
         for d in dets {
-            if first && matches!(d.kind, DetectionKind::Final | DetectionKind::Unsure) {
+            if first && matches!(d.kind, DetectionKind::Final | DetectionKind::Unsure | DetectionKind::Rejected) {
                 t.final_probs = Some(d.probs);
                 t.onset_offset = d.onset as i64 - lead as i64;
                 first = false;

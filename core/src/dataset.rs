@@ -137,6 +137,27 @@ pub struct LosoFold<'a> {
     pub test: Vec<&'a Utterance>,
 }
 
+/// Cross-validation folds of the speaker groups (one per FSDD speaker, so fold `k` can hold out
+/// FSDD's `k`-th speaker and a sixth of the other corpus's speakers at once).
+pub const SPEAKER_FOLDS: u8 = 6;
+
+/// Which side of every split a speaker of a multi-speaker corpus (Speech Commands) is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum SpeakerGroup {
+    /// About one speaker in ten: picks the trainer's best epoch, never fit; tests that need
+    /// voices the shipped model never fit draw from here.
+    Validation,
+    /// Cross-validation group `0..SPEAKER_FOLDS`.
+    Fold(u8),
+}
+
+/// The group of a speaker id, fixed by its FNV-1a hash: one in ten validates, the rest spread
+/// over [`SPEAKER_FOLDS`] folds. A speaker's recordings all land in one group.
+pub fn speaker_group(speaker: &str) -> SpeakerGroup {
+    let h = speaker.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    if h % 10 == 0 { SpeakerGroup::Validation } else { SpeakerGroup::Fold(((h / 10) % SPEAKER_FOLDS as u64) as u8) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +173,17 @@ mod tests {
         assert!(Utterance::from_path(Path::new("7_jackson_3.txt")).is_none());
         assert_eq!(label_from_file_name(Path::new("dir/3_me_take2.wav")), Some(3));
         assert_eq!(label_from_file_name(Path::new("dir/x3_me.wav")), None);
+    }
+
+    #[test]
+    fn speaker_groups_are_stable_and_all_used() {
+        assert_eq!(speaker_group("sc0fa1e7a9"), speaker_group("sc0fa1e7a9"));
+        let groups: Vec<SpeakerGroup> = (0..2000).map(|i| speaker_group(&format!("sc{i:08x}"))).collect();
+        let validation = groups.iter().filter(|g| **g == SpeakerGroup::Validation).count();
+        assert!((150..250).contains(&validation), "{validation}");
+        for k in 0..SPEAKER_FOLDS {
+            assert!(groups.contains(&SpeakerGroup::Fold(k)));
+        }
     }
 
     #[test]

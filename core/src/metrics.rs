@@ -1,13 +1,19 @@
 //! Classification metrics: confusion matrix, accuracy, macro-F1, per-digit recall.
+//!
+//! Labels are the model's outputs: digits 0-9 and [`NOT_A_DIGIT`] (10), so a rejected digit is
+//! an error in its row and a non-digit word is right only when rejected.
 
 use std::fmt;
 
-pub const N_CLASSES: usize = 10;
+pub use crate::model::{N_DIGITS, NOT_A_DIGIT};
 
-/// Rows are the true digit, columns the predicted one.
+/// Labels: digits 0-9 and [`NOT_A_DIGIT`].
+pub const N_LABELS: usize = crate::model::N_OUTPUTS;
+
+/// Rows are the true label, columns the predicted one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConfusionMatrix {
-    pub counts: [[u32; N_CLASSES]; N_CLASSES],
+    pub counts: [[u32; N_LABELS]; N_LABELS],
 }
 
 impl ConfusionMatrix {
@@ -24,7 +30,7 @@ impl ConfusionMatrix {
     }
 
     pub fn correct(&self) -> u32 {
-        (0..N_CLASSES).map(|i| self.counts[i][i]).sum()
+        (0..N_LABELS).map(|i| self.counts[i][i]).sum()
     }
 
     /// Fraction correct; 0 when empty.
@@ -34,21 +40,35 @@ impl ConfusionMatrix {
     }
 
     /// Recall of each digit; `None` for a digit never seen.
-    pub fn per_digit_recall(&self) -> [Option<f64>; N_CLASSES] {
-        std::array::from_fn(|d| {
-            let row: u32 = self.counts[d].iter().sum();
-            (row > 0).then(|| self.counts[d][d] as f64 / row as f64)
-        })
+    pub fn per_digit_recall(&self) -> [Option<f64>; N_DIGITS] {
+        std::array::from_fn(|d| self.recall(d))
+    }
+
+    /// Share of label `truth`'s items predicted right; `None` if it never occurs. For
+    /// [`NOT_A_DIGIT`] this is the rejection rate of non-digit sounds.
+    pub fn recall(&self, truth: usize) -> Option<f64> {
+        let row: u32 = self.counts[truth].iter().sum();
+        (row > 0).then(|| self.counts[truth][truth] as f64 / row as f64)
+    }
+
+    /// Items of true label `truth` the model rejected as "not a digit".
+    pub fn rejected(&self, truth: usize) -> u32 {
+        self.counts[truth][NOT_A_DIGIT]
+    }
+
+    /// Items whose true label is a digit.
+    pub fn digit_total(&self) -> u32 {
+        self.counts[..N_DIGITS].iter().flatten().sum()
     }
 
     /// Mean F1 over the digits that occur as truth or prediction (0 for an empty matrix).
     pub fn macro_f1(&self) -> f64 {
         let mut sum = 0.0;
         let mut n = 0;
-        for d in 0..N_CLASSES {
+        for d in 0..N_LABELS {
             let tp = self.counts[d][d] as f64;
             let row: u32 = self.counts[d].iter().sum();
-            let col: u32 = (0..N_CLASSES).map(|r| self.counts[r][d]).sum();
+            let col: u32 = (0..N_LABELS).map(|r| self.counts[r][d]).sum();
             if row == 0 && col == 0 {
                 continue;
             }
@@ -60,8 +80,8 @@ impl ConfusionMatrix {
     }
 
     pub fn merge(&mut self, other: &ConfusionMatrix) {
-        for r in 0..N_CLASSES {
-            for c in 0..N_CLASSES {
+        for r in 0..N_LABELS {
+            for c in 0..N_LABELS {
                 self.counts[r][c] += other.counts[r][c];
             }
         }
@@ -71,12 +91,12 @@ impl ConfusionMatrix {
 impl fmt::Display for ConfusionMatrix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "true\\pred")?;
-        for c in 0..N_CLASSES {
-            write!(f, "{c:>5}")?;
+        for c in 0..N_LABELS {
+            write!(f, "{:>5}", label_name(c))?;
         }
         writeln!(f)?;
         for (r, row) in self.counts.iter().enumerate() {
-            write!(f, "{r:>9}")?;
+            write!(f, "{:>9}", label_name(r))?;
             for v in row {
                 write!(f, "{v:>5}")?;
             }
@@ -84,6 +104,11 @@ impl fmt::Display for ConfusionMatrix {
         }
         write!(f, "accuracy {:.2}%  macro-F1 {:.4}", 100.0 * self.accuracy(), self.macro_f1())
     }
+}
+
+/// A label as printed: the digit, or "not" for [`NOT_A_DIGIT`].
+pub fn label_name(label: usize) -> String {
+    if label == NOT_A_DIGIT { "not".into() } else { label.to_string() }
 }
 
 #[cfg(test)]
@@ -108,5 +133,19 @@ mod tests {
         assert_eq!(r[2], None);
         // F1(0) = 2*3/(4+3) = 6/7; F1(1) = 2*2/(2+3) = 4/5.
         assert!((m.macro_f1() - (6.0 / 7.0 + 0.8) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rejections_are_errors_for_digits_and_right_for_words() {
+        let mut m = ConfusionMatrix::new();
+        m.add(3, 3);
+        m.add(3, NOT_A_DIGIT as u8); // a "three" rejected: wrong
+        m.add(NOT_A_DIGIT as u8, NOT_A_DIGIT as u8); // a word rejected: right
+        m.add(NOT_A_DIGIT as u8, 3); // a word heard as three: wrong
+        assert_eq!((m.total(), m.correct(), m.digit_total()), (4, 2, 2));
+        assert_eq!(m.rejected(3), 1);
+        assert_eq!(m.recall(NOT_A_DIGIT), Some(0.5));
+        assert_eq!(m.per_digit_recall()[3], Some(0.5));
+        assert!(m.to_string().contains("not"));
     }
 }

@@ -1,8 +1,13 @@
 //! The digit classifier: an ONNX graph run by tract.
 //!
-//! Contract (see the team brief): one input `[N, 1, 64, 64]` f32 raw MFCC ([`FEATURE_LEN`]
-//! values per item, `N` symbolic or 1), two outputs in order: `probs` `[N, 10]` (softmax) and
-//! `embedding` `[N, E]`, `E <= 128`. Loading checks exactly that and says what differs.
+//! Contract: one input `[N, 1, 64, 64]` f32 raw MFCC ([`FEATURE_LEN`] values per item, `N`
+//! symbolic or 1), two outputs in order: `probs` `[N, 11]` (softmax: digits 0-9, then
+//! [`NOT_A_DIGIT`], speech or sound that is not a digit) and `embedding` `[N, E]`, `E <= 128`.
+//! Loading checks exactly that and says what differs.
+//!
+//! Models of the first contract (`probs` `[N, 10]`, digits only) still load: they cannot
+//! reject, so their "not a digit" probability is always 0 and [`Model::rejects`] says so.
+//! Anything else is refused with the shape it has.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,8 +17,12 @@ use tract_onnx::prelude::*;
 
 use crate::mfcc::{FEATURE_LEN, N_FRAMES, N_MFCC};
 
-/// Digits the model scores.
-pub const N_CLASSES: usize = 10;
+/// Digits the model scores (outputs 0-9).
+pub const N_DIGITS: usize = 10;
+/// Output index of "not a digit": speech that is not a digit, or a noise.
+pub const NOT_A_DIGIT: usize = 10;
+/// Outputs of the current contract: ten digits and [`NOT_A_DIGIT`].
+pub const N_OUTPUTS: usize = 11;
 /// Largest embedding the contract allows.
 pub const MAX_EMBEDDING_DIM: usize = 128;
 
@@ -23,7 +32,10 @@ pub enum ModelError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("not a loadable ONNX model: {0}")]
     Parse(String),
-    #[error("model does not match the fsdd contract (input [N,1,64,64] -> probs [N,10], embedding [N,E<=128]): {0}")]
+    #[error(
+        "model does not match the fsdd contract (input [N,1,64,64] -> probs [N,11] (digits 0-9, not a digit) \
+         or the older digits-only [N,10], embedding [N,E<=128]): {0}"
+    )]
     Shape(String),
     #[error(
         "this build has no embedded model: models/fsdd.onnx did not exist when fsdd-core was compiled \
@@ -39,7 +51,8 @@ pub enum ModelError {
 /// What the model says about one window.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Inference {
-    pub probs: [f32; N_CLASSES],
+    /// Digits 0-9, then [`NOT_A_DIGIT`] (0 for a digits-only model).
+    pub probs: [f32; N_OUTPUTS],
     pub embedding: Vec<f32>,
 }
 
@@ -53,6 +66,8 @@ pub struct Model {
     /// Optimized for any batch size, when the graph's batch dimension is symbolic.
     batch: Option<Plan>,
     embedding_dim: usize,
+    /// Probability outputs of the graph: [`N_OUTPUTS`], or [`N_DIGITS`] for the first contract.
+    outputs: usize,
     fingerprint: u64,
 }
 
@@ -60,6 +75,7 @@ impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Model")
             .field("embedding_dim", &self.embedding_dim)
+            .field("rejects", &self.rejects())
             .field("batched", &self.batch.is_some())
             .field("fingerprint", &format_args!("{:016x}", self.fingerprint))
             .finish()
@@ -140,10 +156,14 @@ impl Model {
             }
             Ok(d[1].to_i64().ok())
         };
-        match check_out("probs", &probs)? {
-            Some(10) => {}
-            other => return Err(ModelError::Shape(format!("output probs has {other:?} classes, expected 10"))),
-        }
+        let outputs = match check_out("probs", &probs)? {
+            Some(n) if n as usize == N_OUTPUTS || n as usize == N_DIGITS => n as usize,
+            other => {
+                return Err(ModelError::Shape(format!(
+                    "output probs has {other:?} classes, expected {N_OUTPUTS} (digits and not-a-digit) or {N_DIGITS}"
+                )));
+            }
+        };
         let embedding_dim = match check_out("embedding", &embedding)? {
             Some(e) if e >= 1 && e as usize <= MAX_EMBEDDING_DIM => e as usize,
             other => {
@@ -166,7 +186,7 @@ impl Model {
                 (optimize(single_model)?, Some(optimize(typed)?))
             }
         };
-        let model = Model { single, batch, embedding_dim, fingerprint: fnv1a(bytes) };
+        let model = Model { single, batch, embedding_dim, outputs, fingerprint: fnv1a(bytes) };
         // A graph can pass shape checks and still fail at run time (unsupported op variant):
         // find out now, with a clear error, rather than on the first spoken digit.
         let silence = crate::mfcc::MfccExtractor::new().compute(&[]);
@@ -179,6 +199,12 @@ impl Model {
 
     pub fn embedding_dim(&self) -> usize {
         self.embedding_dim
+    }
+
+    /// Whether the model has a "not a digit" output (the current contract). A digits-only model
+    /// calls every sound some digit.
+    pub fn rejects(&self) -> bool {
+        self.outputs == N_OUTPUTS
     }
 
     /// A hash of the ONNX bytes: prototypes enrolled with one model are meaningless with another.
@@ -219,7 +245,8 @@ impl Model {
         let probs = outputs[0].to_plain_array_view::<f32>().map_err(infer_err)?;
         let embedding = outputs[1].to_plain_array_view::<f32>().map_err(infer_err)?;
         let (probs, embedding) = (probs.as_slice().unwrap_or(&[]), embedding.as_slice().unwrap_or(&[]));
-        if probs.len() != n * N_CLASSES || embedding.len() != n * self.embedding_dim {
+        let k = self.outputs;
+        if probs.len() != n * k || embedding.len() != n * self.embedding_dim {
             return Err(ModelError::Inference(format!(
                 "outputs hold {} probs and {} embedding values for {n} windows",
                 probs.len(),
@@ -228,8 +255,8 @@ impl Model {
         }
         Ok((0..n)
             .map(|i| {
-                let mut p = [0.0f32; N_CLASSES];
-                p.copy_from_slice(&probs[i * N_CLASSES..(i + 1) * N_CLASSES]);
+                let mut p = [0.0f32; N_OUTPUTS];
+                p[..k].copy_from_slice(&probs[i * k..(i + 1) * k]);
                 Inference {
                     probs: p,
                     embedding: embedding[i * self.embedding_dim..(i + 1) * self.embedding_dim].to_vec(),

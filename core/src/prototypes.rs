@@ -9,6 +9,9 @@
 //! - [`ScoringMode::Base`]: the CNN alone.
 //! - [`ScoringMode::Proto`]: the prototypes alone (where enrolled).
 //! - [`ScoringMode::Hybrid`]: `(1 - w) * base + w * proto`.
+//!
+//! Prototypes are per digit only: the model's "not a digit" probability is never touched, so
+//! rejection works the same in every mode and the prototypes re-rank what is left.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -16,7 +19,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::N_CLASSES;
+use crate::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
 
 /// Softmax temperature over cosine similarities (cosines live in [-1, 1]; 0.05 makes a 0.1
 /// cosine gap a factor e^2 in probability).
@@ -104,8 +107,8 @@ pub struct PrototypeSet {
     embedding_dim: usize,
     /// Hex fingerprint of the model the embeddings came from, if known.
     model_fingerprint: Option<String>,
-    means: [Vec<f32>; N_CLASSES],
-    counts: [usize; N_CLASSES],
+    means: [Vec<f32>; N_DIGITS],
+    counts: [usize; N_DIGITS],
 }
 
 fn l2_normalised(v: &[f32]) -> Vec<f32> {
@@ -125,7 +128,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 impl PrototypeSet {
     pub fn new(embedding_dim: usize) -> Self {
-        Self { embedding_dim, model_fingerprint: None, means: Default::default(), counts: [0; N_CLASSES] }
+        Self { embedding_dim, model_fingerprint: None, means: Default::default(), counts: [0; N_DIGITS] }
     }
 
     /// Records which model produced the embeddings (see [`crate::Model::fingerprint`]).
@@ -150,7 +153,7 @@ impl PrototypeSet {
 
     /// Adds one example embedding of `digit` to its running mean.
     pub fn add_example(&mut self, digit: u8, embedding: &[f32]) -> Result<(), PrototypeError> {
-        if digit as usize >= N_CLASSES {
+        if digit as usize >= N_DIGITS {
             return Err(PrototypeError::BadDigit(digit));
         }
         if embedding.len() != self.embedding_dim {
@@ -191,12 +194,12 @@ impl PrototypeSet {
     }
 
     /// Cosine similarity of `embedding` to each enrolled digit's prototype (`None` if not enrolled).
-    pub fn similarities(&self, embedding: &[f32]) -> [Option<f32>; N_CLASSES] {
-        let mut out = [None; N_CLASSES];
+    pub fn similarities(&self, embedding: &[f32]) -> [Option<f32>; N_DIGITS] {
+        let mut out = [None; N_DIGITS];
         if embedding.len() != self.embedding_dim {
             return out;
         }
-        for d in 0..N_CLASSES {
+        for d in 0..N_DIGITS {
             if self.counts[d] > 0 {
                 out[d] = Some(cosine(embedding, &self.means[d]));
             }
@@ -205,26 +208,32 @@ impl PrototypeSet {
     }
 
     /// The prototype-only distribution: enrolled digits share the base probability mass they
-    /// hold by softmax of cosine similarity; other digits keep the base probability.
-    pub fn proto_probs(&self, base_probs: &[f32; N_CLASSES], embedding: &[f32]) -> [f32; N_CLASSES] {
+    /// hold by softmax of cosine similarity; other digits, and "not a digit", keep the base
+    /// probability.
+    pub fn proto_probs(&self, base_probs: &[f32; N_OUTPUTS], embedding: &[f32]) -> [f32; N_OUTPUTS] {
         let sims = self.similarities(embedding);
         if sims.iter().all(Option::is_none) {
             return *base_probs;
         }
         let all_enrolled = sims.iter().all(Option::is_some);
-        let enrolled_mass: f32 =
-            if all_enrolled { 1.0 } else { (0..N_CLASSES).filter(|&d| sims[d].is_some()).map(|d| base_probs[d]).sum() };
+        // With every digit enrolled they share all the mass the model gave to digits; the
+        // explicit form keeps a digits-only model's set summing to exactly 1.
+        let enrolled_mass: f32 = if all_enrolled {
+            1.0 - base_probs[NOT_A_DIGIT]
+        } else {
+            (0..N_DIGITS).filter(|&d| sims[d].is_some()).map(|d| base_probs[d]).sum()
+        };
         let max_sim = sims.iter().flatten().fold(f32::MIN, |a, &b| a.max(b));
-        let mut exp = [0.0f32; N_CLASSES];
+        let mut exp = [0.0f32; N_DIGITS];
         let mut total = 0.0;
-        for d in 0..N_CLASSES {
+        for d in 0..N_DIGITS {
             if let Some(s) = sims[d] {
                 exp[d] = ((s - max_sim) / PROTO_TEMPERATURE).exp();
                 total += exp[d];
             }
         }
         let mut out = *base_probs;
-        for d in 0..N_CLASSES {
+        for d in 0..N_DIGITS {
             if sims[d].is_some() {
                 out[d] = enrolled_mass * exp[d] / total;
             }
@@ -236,19 +245,19 @@ impl PrototypeSet {
     /// A mismatched embedding or an empty set leaves `base_probs` unchanged.
     pub fn blend(
         &self,
-        base_probs: &[f32; N_CLASSES],
+        base_probs: &[f32; N_OUTPUTS],
         embedding: &[f32],
         mode: ScoringMode,
         weight: f32,
-    ) -> [f32; N_CLASSES] {
+    ) -> [f32; N_OUTPUTS] {
         match mode {
             ScoringMode::Base => *base_probs,
             ScoringMode::Proto => self.proto_probs(base_probs, embedding),
             ScoringMode::Hybrid => {
                 let w = if weight.is_finite() { weight.clamp(0.0, 1.0) } else { 0.0 };
                 let proto = self.proto_probs(base_probs, embedding);
-                let mut out = [0.0; N_CLASSES];
-                for d in 0..N_CLASSES {
+                let mut out = [0.0; N_OUTPUTS];
+                for d in 0..N_OUTPUTS {
                     out[d] = (1.0 - w) * base_probs[d] + w * proto[d];
                 }
                 out
@@ -262,7 +271,7 @@ impl PrototypeSet {
             version: VERSION,
             embedding_dim: self.embedding_dim,
             model_fingerprint: self.model_fingerprint.clone(),
-            digits: (0..N_CLASSES)
+            digits: (0..N_DIGITS)
                 .filter(|&d| self.counts[d] > 0)
                 .map(|d| DigitPrototype { digit: d as u8, count: self.counts[d], mean: self.means[d].clone() })
                 .collect(),
@@ -290,7 +299,7 @@ impl PrototypeSet {
         set.model_fingerprint = file.model_fingerprint;
         for p in file.digits {
             let d = p.digit as usize;
-            if d >= N_CLASSES {
+            if d >= N_DIGITS {
                 return Err(invalid(format!("digit {} is not 0-9", p.digit)));
             }
             if set.counts[d] > 0 {
@@ -376,7 +385,8 @@ mod tests {
             set.add_example(d, &onehot(10, d as usize)).unwrap();
         }
         assert_eq!(set.count(3), 2);
-        let base = [0.1f32; 10];
+        let mut base = [0.1f32; N_OUTPUTS];
+        base[NOT_A_DIGIT] = 0.0;
         let mut emb = onehot(10, 4);
         emb[5] = 0.3;
         let proto = set.blend(&base, &emb, ScoringMode::Proto, 0.5);
@@ -394,13 +404,32 @@ mod tests {
         let mut set = PrototypeSet::new(4);
         set.add_example(1, &[1.0, 0.0, 0.0, 0.0]).unwrap();
         set.add_example(2, &[0.0, 1.0, 0.0, 0.0]).unwrap();
-        let mut base = [0.0f32; 10];
+        let mut base = [0.0f32; N_OUTPUTS];
         base[1] = 0.3;
         base[2] = 0.3;
         base[7] = 0.4;
         let p = set.blend(&base, &[0.0, 1.0, 0.0, 0.0], ScoringMode::Proto, 1.0);
         assert_eq!(p[7], 0.4);
         assert!((p[1] + p[2] - 0.6).abs() < 1e-6 && p[2] > 0.59);
+    }
+
+    #[test]
+    fn not_a_digit_keeps_its_probability_in_every_mode() {
+        let mut set = PrototypeSet::new(10);
+        for d in 0..10u8 {
+            set.add_example(d, &onehot(10, d as usize)).unwrap();
+        }
+        let mut base = [0.02f32; N_OUTPUTS];
+        base[NOT_A_DIGIT] = 0.8;
+        let emb = onehot(10, 6);
+        for mode in ScoringMode::ALL {
+            let p = set.blend(&base, &emb, mode, 0.5);
+            assert_eq!(p[NOT_A_DIGIT], 0.8, "{mode}");
+            assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{mode}");
+        }
+        // The digits share what is left, re-ranked by the prototypes.
+        let proto = set.blend(&base, &emb, ScoringMode::Proto, 1.0);
+        assert!(proto[6] > 0.19, "{proto:?}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use crate::early_exit::{EarlyExitPolicy, EarlyExitState, EarlyVerdict, FinalVerdict, final_verdict};
 use crate::mfcc::{FEATURE_LEN, HOP, MfccExtractor, WINDOW_SAMPLES};
-use crate::model::{Model, N_CLASSES};
+use crate::model::{Model, N_OUTPUTS, NOT_A_DIGIT};
 use crate::prototypes::{PrototypeSet, ScoringMode};
 use crate::saliency::{Saliency, SaliencyComputer};
 use crate::settings::SharedSettings;
@@ -51,15 +51,20 @@ pub enum DetectionKind {
     Final,
     /// End of speech, but below `min_confidence`.
     Unsure,
+    /// End of speech, and the model says it was not a digit (another word, a noise): no digit
+    /// is reported, front ends show it and emit nothing.
+    Rejected,
 }
 
 /// One decision about one spoken segment.
 #[derive(Clone, Copy, Debug)]
 pub struct Detection {
-    pub digit: u8,
-    /// Top (blended) probability.
+    /// The digit heard; `None` for [`DetectionKind::Rejected`].
+    pub digit: Option<u8>,
+    /// Probability of the decision: the digit's, or "not a digit"'s when rejected (blended).
     pub confidence: f32,
-    pub probs: [f32; N_CLASSES],
+    /// Digits 0-9, then "not a digit" ([`NOT_A_DIGIT`]).
+    pub probs: [f32; N_OUTPUTS],
     pub kind: DetectionKind,
     /// Sample positions at the rate the caller pushed (Recognizer: 8 kHz; Engine: input rate):
     /// speech onset, when the decision was made, and the end of speech (`None` if decided before
@@ -80,8 +85,8 @@ pub struct LiveView {
     pub speech: bool,
     /// The last evaluated MFCC window.
     pub mfcc: Box<[f32; FEATURE_LEN]>,
-    /// The last evaluation's (blended) probabilities.
-    pub probs: [f32; N_CLASSES],
+    /// The last evaluation's (blended) probabilities, "not a digit" last.
+    pub probs: [f32; N_OUTPUTS],
     /// Samples processed (at the caller's rate).
     pub processed: u64,
     /// Samples dropped before processing (ring overflow; the engine fills this in).
@@ -96,7 +101,7 @@ impl Default for LiveView {
             noise_floor_db: crate::vad::INITIAL_FLOOR_DB,
             speech: false,
             mfcc: Box::new([0.0; FEATURE_LEN]),
-            probs: [0.0; N_CLASSES],
+            probs: [0.0; N_OUTPUTS],
             processed: 0,
             dropped: 0,
             last_detection: None,
@@ -133,8 +138,8 @@ struct Segment {
 
 /// One evaluation's outcome.
 struct Evaluation {
-    probs: [f32; N_CLASSES],
-    base: [f32; N_CLASSES],
+    probs: [f32; N_OUTPUTS],
+    base: [f32; N_OUTPUTS],
     compute_us: u32,
 }
 
@@ -362,7 +367,7 @@ impl Recognizer {
         if let EarlyVerdict::Decide(digit) = seg.early.observe(&policy, &eval.probs) {
             seg.decided = true;
             let onset = seg.onset;
-            let detection = self.detection(digit, &eval, DetectionKind::Early, onset, None);
+            let detection = self.detection(Some(digit), &eval, DetectionKind::Early, onset, None);
             self.emit(detection, on_event);
         }
     }
@@ -378,8 +383,9 @@ impl Recognizer {
             let len = ((end.saturating_sub(seg.start)) as usize).clamp(HOP.min(seg.buffer.len()), seg.buffer.len());
             if let Some(eval) = self.evaluate(len) {
                 let kind = match final_verdict(&self.config.early_exit, &eval.probs) {
-                    FinalVerdict::Digit(d) => Some((d, DetectionKind::Final)),
-                    FinalVerdict::Unsure(d) => Some((d, DetectionKind::Unsure)),
+                    FinalVerdict::Digit(d) => Some((Some(d), DetectionKind::Final)),
+                    FinalVerdict::Unsure(d) => Some((Some(d), DetectionKind::Unsure)),
+                    FinalVerdict::NotADigit => Some((None, DetectionKind::Rejected)),
                     FinalVerdict::Nothing => None,
                 };
                 if let Some((digit, kind)) = kind {
@@ -393,20 +399,22 @@ impl Recognizer {
 
     fn detection(
         &mut self,
-        digit: u8,
+        digit: Option<u8>,
         eval: &Evaluation,
         kind: DetectionKind,
         onset: u64,
         end: Option<u64>,
     ) -> Detection {
-        let saliency = if self.config.saliency && kind != DetectionKind::Unsure {
-            self.saliency.compute(&self.model, &self.window[..], digit, eval.base[digit as usize]).ok()
-        } else {
-            None
+        let label = digit.map_or(NOT_A_DIGIT, usize::from);
+        let saliency = match digit {
+            Some(d) if self.config.saliency && kind != DetectionKind::Unsure => {
+                self.saliency.compute(&self.model, &self.window[..], d, eval.base[label]).ok()
+            }
+            _ => None,
         };
         Detection {
             digit,
-            confidence: eval.probs[digit as usize],
+            confidence: eval.probs[label],
             probs: eval.probs,
             kind,
             onset,

@@ -270,6 +270,33 @@ impl Vad {
     }
 }
 
+/// Where the first valid speech segment of a recording lies, as sample range `start..end`
+/// (8 kHz): from its onset minus the pre-roll to the end of its last active hop, as the
+/// streaming recognizer cuts a segment for its final decision. Segments the VAD rejects
+/// (clicks, steady background) are skipped; `None` when it finds no speech at all.
+pub fn first_speech_span(samples_8k: &[f32], config: VadConfig) -> Option<(usize, usize)> {
+    let mut vad = Vad::new(config);
+    let mut onset = None;
+    let span = |onset: u64, last_hop: u64| {
+        let start = (onset as usize * HOP).saturating_sub(config.pre_roll_samples());
+        let end = ((last_hop as usize + 1) * HOP).min(samples_8k.len());
+        (start, end.max(start))
+    };
+    for hop in samples_8k.chunks(HOP) {
+        let mut padded = [0.0f32; HOP];
+        padded[..hop.len()].copy_from_slice(hop);
+        match vad.process_hop(&padded) {
+            VadEvent::Onset { hop } => onset = Some(hop),
+            VadEvent::End { last_hop, valid: true } => return onset.map(|o| span(o, last_hop)),
+            _ => {}
+        }
+    }
+    match vad.finish() {
+        Some(VadEvent::End { last_hop, valid: true }) => onset.map(|o| span(o, last_hop)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +385,22 @@ mod tests {
         }
         assert_eq!(events[2], VadEvent::Onset { hop: 93 }); // 12 000 samples in: mid-hop 93
         assert!(matches!(events[3], VadEvent::End { valid: true, .. }));
+    }
+
+    #[test]
+    fn first_speech_span_skips_clicks_and_keeps_the_pre_roll() {
+        let config = VadConfig::default();
+        let mut audio = vec![0.0; 4000];
+        audio.extend(burst(256)); // a click: too short to be speech
+        audio.extend(vec![0.0; 4000]);
+        let word_start = audio.len();
+        audio.extend(burst(4000));
+        audio.extend(vec![0.0; 8000]);
+        let (start, end) = first_speech_span(&audio, config).expect("the burst is speech");
+        let onset = word_start / HOP * HOP;
+        assert_eq!(start, onset - config.pre_roll_samples());
+        assert!((word_start + 4000).abs_diff(end) <= HOP, "end {end}");
+        assert_eq!(first_speech_span(&vec![0.0; 8000], config), None);
     }
 
     #[test]

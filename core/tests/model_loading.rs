@@ -27,18 +27,31 @@ fn wrong_shapes_are_rejected_with_the_offending_shape() {
     let err = Model::from_bytes(&linear_model("N", 32, 10, 8, 1)).unwrap_err();
     assert!(matches!(err, ModelError::Shape(_)), "{err:?}");
     assert!(err.to_string().contains("[N, 1, 64, 64]"), "{err}");
-    // 12 classes instead of 10.
+    // 12 classes instead of 11 (or the older 10).
     let err = Model::from_bytes(&linear_model("N", 64, 12, 8, 1)).unwrap_err();
-    assert!(err.to_string().contains("expected 10"), "{err}");
+    assert!(err.to_string().contains("expected 11"), "{err}");
     // Embedding wider than the contract allows.
     let err = Model::from_bytes(&linear_model("N", 64, 10, 129, 1)).unwrap_err();
     assert!(err.to_string().contains("embedding width"), "{err}");
 }
 
 #[test]
+fn a_digits_only_model_loads_and_never_rejects() {
+    // The first contract: ten outputs, no "not a digit". It still works, and its
+    // not-a-digit probability is 0, so nothing it hears is rejected.
+    let model = Model::from_bytes(&linear_model("N", 64, 10, 16, 7)).unwrap();
+    assert!(!model.rejects());
+    let window = MfccExtractor::new().compute(&(0..4000).map(|n| (n as f32 * 0.05).sin() * 0.2).collect::<Vec<_>>());
+    let inf = model.infer(&window[..]).unwrap();
+    assert_eq!(inf.probs[fsdd_core::model::NOT_A_DIGIT], 0.0);
+    assert!((inf.probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+}
+
+#[test]
 fn a_contract_shaped_graph_loads_and_batches_like_single_passes() {
     for batch in ["N", "1"] {
-        let model = Model::from_bytes(&linear_model(batch, 64, 10, 16, 7)).unwrap();
+        let model = Model::from_bytes(&linear_model(batch, 64, 11, 16, 7)).unwrap();
+        assert!(model.rejects());
         assert_eq!(model.embedding_dim(), 16);
         assert_eq!(model.supports_batch(), batch == "N");
         let mut ex = MfccExtractor::new();

@@ -49,7 +49,7 @@ fn recognizer_is_deterministic_across_block_sizes_and_recognizes_fsdd() {
             assert_eq!(a.saliency.map(|s| s.bands), b.saliency.map(|s| s.bands));
         }
         total += 1;
-        if whole.len() == 1 && whole[0].digit == u.digit {
+        if whole.len() == 1 && whole[0].digit == Some(u.digit) {
             correct += 1;
         }
         // Onsets are where the speech is (the file starts at sample 2000), within pre-roll.
