@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use egui::{Color32, RichText};
 use fsdd_core::DetectionKind;
+use fsdd_core::model::{N_OUTPUTS, NOT_A_DIGIT};
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug_egui::{
     EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier,
@@ -57,7 +58,8 @@ pub fn create(
 /// The last detection as shown.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LastDigitView {
-    pub digit: u8,
+    /// `None`: the last sound was not a digit (no MIDI was sent for it).
+    pub digit: Option<u8>,
     pub confidence: f32,
     pub kind: DetectionKind,
     /// Seconds of audio since the decision (`None`: from an earlier activation).
@@ -80,7 +82,8 @@ pub enum BarsSource {
 pub struct StatusView {
     pub running: bool,
     pub last: Option<LastDigitView>,
-    pub bars: [f32; 10],
+    /// Digits 0-9, then "not a digit".
+    pub bars: [f32; N_OUTPUTS],
     pub bars_source: BarsSource,
     /// Input level of the analysis (dBFS) and whether it hears speech, while running.
     pub level_db: Option<f32>,
@@ -113,7 +116,7 @@ impl StatusView {
                 (live.probs, BarsSource::Live)
             }
             (_, Some(last)) => (last.probs, BarsSource::LastDetection),
-            _ => ([0.0; 10], BarsSource::Empty),
+            _ => ([0.0; N_OUTPUTS], BarsSource::Empty),
         };
         StatusView {
             running: snapshot.running,
@@ -161,6 +164,7 @@ pub fn kind_label(kind: DetectionKind) -> &'static str {
         DetectionKind::Early => "early",
         DetectionKind::Final => "final",
         DetectionKind::Unsure => "unsure",
+        DetectionKind::Rejected => "not a digit",
     }
 }
 
@@ -219,10 +223,14 @@ pub fn draw(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Op
 
     match view.last {
         Some(last) => {
+            let (big, line) = match last.digit {
+                Some(d) => (d.to_string(), format!("Last digit: {d}")),
+                None => ("×".to_owned(), "Not a digit (no MIDI sent)".to_owned()),
+            };
             ui.horizontal(|ui| {
-                ui.label(RichText::new(last.digit.to_string()).size(72.0).strong());
+                ui.label(RichText::new(big).size(72.0).strong());
                 ui.vertical(|ui| {
-                    ui.label(RichText::new(format!("Last digit: {}", last.digit)).size(18.0));
+                    ui.label(RichText::new(line).size(18.0));
                     ui.label(format!(
                         "{:.0}% confident, {}",
                         last.confidence * 100.0,
@@ -244,8 +252,9 @@ pub fn draw(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Op
         BarsSource::LastDetection => "Confidence per digit (last detection)",
         BarsSource::Empty => "Confidence per digit",
     });
-    let top = (0..10).max_by(|&a, &b| view.bars[a].total_cmp(&view.bars[b]));
+    let top = (0..N_OUTPUTS).max_by(|&a, &b| view.bars[a].total_cmp(&view.bars[b]));
     for (digit, &p) in view.bars.iter().enumerate() {
+        let name = if digit == NOT_A_DIGIT { "not a digit".to_owned() } else { digit.to_string() };
         let p = if p.is_finite() {
             p.clamp(0.0, 1.0)
         } else {
@@ -253,7 +262,7 @@ pub fn draw(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Op
         };
         let mut bar = egui::ProgressBar::new(p)
             .desired_width(ui.available_width())
-            .text(format!("{digit}: {:.0}%", p * 100.0));
+            .text(format!("{name}: {:.0}%", p * 100.0));
         if top == Some(digit) && p > 0.0 {
             bar = bar.fill(Color32::from_rgb(70, 130, 200));
         }

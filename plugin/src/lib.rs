@@ -133,11 +133,11 @@ impl FsddPlugin {
 }
 
 /// What a detection produces under the current parameters.
-fn output_for(p: &FsddParams, sample_rate: f32, detection: &Detection) -> DigitOutput {
+fn output_for(p: &FsddParams, sample_rate: f32, digit: u8, detection: &Detection) -> DigitOutput {
     let output = p.output.value();
     let channel = p.midi_channel();
     let note = output.notes().then(|| NoteSpec {
-        key: p.key_for(detection.digit),
+        key: p.key_for(digit),
         channel,
         velocity: midi_out::velocity_from_confidence(detection.confidence),
         length_samples: (p.note_length_ms.value() as f64 * 1e-3 * sample_rate as f64)
@@ -147,7 +147,7 @@ fn output_for(p: &FsddParams, sample_rate: f32, detection: &Detection) -> DigitO
     let cc = output.cc().then(|| CcSpec {
         channel,
         cc: p.cc_number.value().clamp(0, 119) as u8,
-        value: p.cc_value.value().raw_value(detection.digit),
+        value: p.cc_value.value().raw_value(digit),
     });
     DigitOutput { note, cc }
 }
@@ -299,13 +299,15 @@ impl Plugin for FsddPlugin {
         self.scheduler.begin_block(block_start, frames as u32);
         if let Some(session) = self.session.as_mut() {
             session.settle();
-            // `pop` also hands each detection (unsure ones too) to the editor's live status.
+            // `pop` also hands each detection (unsure and rejected ones too) to the editor's
+            // live status; only sure digits make MIDI ("not a digit" has no digit).
             while let Some(detection) = session.pop() {
+                let Some(digit) = detection.digit else { continue };
                 if detection.kind == DetectionKind::Unsure {
                     continue;
                 }
                 let timing = self.scheduler.timing_for(detection.decision);
-                let output = output_for(&self.params, self.sample_rate, &detection);
+                let output = output_for(&self.params, self.sample_rate, digit, &detection);
                 self.scheduler.digit(timing, output);
             }
         }

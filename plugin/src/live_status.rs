@@ -11,16 +11,18 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
 
+use fsdd_core::model::{N_DIGITS, N_OUTPUTS};
 use fsdd_core::{Detection, DetectionKind};
 
 /// The last detection, as the editor shows it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LastDetection {
-    pub digit: u8,
+    /// `None` when the sound was rejected as not a digit.
+    pub digit: Option<u8>,
     pub confidence: f32,
     pub kind: DetectionKind,
-    /// The (blended) per-digit probabilities of the deciding evaluation.
-    pub probs: [f32; 10],
+    /// The (blended) probabilities of the deciding evaluation: digits, then "not a digit".
+    pub probs: [f32; N_OUTPUTS],
     /// Stream position of the decision (input-rate samples since activation).
     pub decision: u64,
     /// How many detections were stored since the plugin was created (1 for the first).
@@ -58,7 +60,7 @@ pub struct LiveStatus {
     digit: AtomicU32,
     confidence_bits: AtomicU32,
     kind: AtomicU32,
-    probs_bits: [AtomicU32; 10],
+    probs_bits: [AtomicU32; N_OUTPUTS],
     decision: AtomicU64,
     position: AtomicU64,
     sample_rate_bits: AtomicU32,
@@ -87,6 +89,7 @@ fn kind_code(kind: DetectionKind) -> u32 {
         DetectionKind::Early => 0,
         DetectionKind::Final => 1,
         DetectionKind::Unsure => 2,
+        DetectionKind::Rejected => 3,
     }
 }
 
@@ -94,6 +97,7 @@ fn kind_from_code(code: u32) -> DetectionKind {
     match code {
         0 => DetectionKind::Early,
         1 => DetectionKind::Final,
+        3 => DetectionKind::Rejected,
         _ => DetectionKind::Unsure,
     }
 }
@@ -138,7 +142,9 @@ impl LiveStatus {
     pub fn record(&self, detection: &Detection) {
         self.write(|s| {
             s.detections.fetch_add(1, Ordering::Relaxed);
-            s.digit.store(detection.digit as u32, Ordering::Relaxed);
+            // N_DIGITS (10) stands for "no digit".
+            let digit = detection.digit.map_or(N_DIGITS as u32, u32::from);
+            s.digit.store(digit, Ordering::Relaxed);
             s.confidence_bits
                 .store(detection.confidence.to_bits(), Ordering::Relaxed);
             s.kind.store(kind_code(detection.kind), Ordering::Relaxed);
@@ -152,7 +158,9 @@ impl LiveStatus {
     fn read_fields(&self) -> LiveSnapshot {
         let sequence = self.detections.load(Ordering::Relaxed);
         let last = (sequence > 0).then(|| LastDetection {
-            digit: self.digit.load(Ordering::Relaxed).min(9) as u8,
+            digit: Some(self.digit.load(Ordering::Relaxed))
+                .filter(|&d| d < N_DIGITS as u32)
+                .map(|d| d as u8),
             confidence: f32::from_bits(self.confidence_bits.load(Ordering::Relaxed)),
             kind: kind_from_code(self.kind.load(Ordering::Relaxed)),
             probs: std::array::from_fn(|d| {
@@ -196,11 +204,22 @@ impl LiveStatus {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_rejection_is_stored_as_no_digit() {
+        let status = LiveStatus::default();
+        let mut rejected = detection(3, 100);
+        rejected.digit = None;
+        rejected.kind = DetectionKind::Rejected;
+        status.record(&rejected);
+        let last = status.snapshot().last.unwrap();
+        assert_eq!((last.digit, last.kind), (None, DetectionKind::Rejected));
+    }
+
     fn detection(digit: u8, decision: u64) -> Detection {
-        let mut probs = [0.01f32; 10];
-        probs[digit as usize] = 0.91;
+        let mut probs = [0.01f32; N_OUTPUTS];
+        probs[digit as usize] = 0.9;
         Detection {
-            digit,
+            digit: Some(digit),
             confidence: 0.91,
             probs,
             kind: DetectionKind::Final,
@@ -232,8 +251,9 @@ mod tests {
                 let top = (0..10)
                     .max_by(|&a, &b| last.probs[a].total_cmp(&last.probs[b]))
                     .unwrap();
-                assert_eq!(top, last.digit as usize, "probs from another detection");
-                assert_eq!(last.decision % 10, last.digit as u64, "decision torn");
+                let digit = last.digit.expect("only digits were recorded");
+                assert_eq!(top, digit as usize, "probs from another detection");
+                assert_eq!(last.decision % 10, digit as u64, "decision torn");
                 checked += 1;
             }
         }
