@@ -65,9 +65,9 @@ fn main() -> Result<()> {
                 let out = model.run(&mfcc)?;
                 let digit = out.predicted();
                 let p = out.probs[digit as usize];
-                right += (digit == clip.digit) as u32;
+                right += (digit == clip.label) as u32;
                 confident += (p >= CONFIDENT) as u32;
-                confident_wrong += (p >= CONFIDENT && digit != clip.digit) as u32;
+                confident_wrong += (p >= CONFIDENT && digit != clip.label) as u32;
             }
             if ms < 1024 {
                 total_wrong += confident_wrong;

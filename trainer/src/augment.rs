@@ -65,6 +65,12 @@ pub struct AugmentPolicy {
     pub response_db: f64,
     #[serde(default = "default_rolloff_db")]
     pub rolloff_db: f64,
+    /// Real recorded background (Speech Commands speakers' rooms: fans, traffic, hum, hiss),
+    /// looped under the word at a random SNR. Only rooms of speakers in the fit set are used.
+    #[serde(default)]
+    pub room_noise_probability: f64,
+    #[serde(default)]
+    pub room_noise_snr_db: (f64, f64),
     /// Log-mel domain: `band_masks` masks of up to `band_mask_max` mel bands each.
     #[serde(default)]
     pub band_mask_probability: f64,
@@ -120,6 +126,8 @@ impl Default for AugmentPolicy {
             response_probability: 0.5,
             response_db: default_response_db(),
             rolloff_db: default_rolloff_db(),
+            room_noise_probability: 0.3,
+            room_noise_snr_db: (0.0, 25.0),
             band_mask_probability: 0.5,
             band_masks: default_band_masks(),
             band_mask_max: default_band_mask_max(),
@@ -275,8 +283,9 @@ impl AugmentPolicy {
     }
 
     /// One augmented window (at most [`WINDOW_SAMPLES`] samples, utterance left-aligned) of
-    /// `clip`; `pool` provides babble (utterances other than `clip` itself are picked).
-    pub fn apply(&self, clip: &Clip, pool: &[Clip], rng: &mut impl Rng) -> Vec<f32> {
+    /// `clip`; `pool` provides babble (utterances other than `clip` itself are picked), `rooms`
+    /// recorded background noise.
+    pub fn apply(&self, clip: &Clip, pool: &[Clip], rooms: &[Clip], rng: &mut impl Rng) -> Vec<f32> {
         let mut speech: Vec<f32> = if chance(rng, self.speed_probability) {
             change_speed(&clip.samples, uniform(rng, self.speed_range))
         } else {
@@ -355,6 +364,14 @@ impl AugmentPolicy {
                 uniform(rng, self.babble_snr_db),
             );
         }
+        if !rooms.is_empty() && chance(rng, self.room_noise_probability) {
+            let room = &rooms[rng.gen_range(0..rooms.len())].samples;
+            if rms(room) > 0.0 {
+                let skip = rng.gen_range(0..room.len());
+                let noise: Vec<f32> = room.iter().cycle().skip(skip).take(noisy_len).copied().collect();
+                mix_at_snr(&mut window, &noise, speech_rms, uniform(rng, self.room_noise_snr_db));
+            }
+        }
         if chance(rng, self.floor_probability) {
             let rms = 10f32.powf(uniform(rng, self.floor_dbfs) / 20.0);
             for w in &mut window[..noisy_len] {
@@ -413,17 +430,19 @@ mod tests {
     fn windows_are_left_aligned_and_bounded() {
         let clip = Clip {
             samples: tone(3000),
-            digit: 3,
+            label: 3,
             speaker: "t".into(),
             take: 10,
+            source: crate::data::ClipSource::Fsdd,
         };
         let pool = vec![
             clip.clone(),
             Clip {
                 samples: tone(2000),
-                digit: 4,
+                label: 4,
                 speaker: "u".into(),
                 take: 11,
+                source: crate::data::ClipSource::Fsdd,
             },
         ];
         let policy = AugmentPolicy {
@@ -434,7 +453,7 @@ mod tests {
         };
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         for _ in 0..50 {
-            let w = policy.apply(&clip, &pool, &mut rng);
+            let w = policy.apply(&clip, &pool, &[], &mut rng);
             assert_eq!(w.len(), WINDOW_SAMPLES);
             let first = w.iter().position(|s| *s != 0.0).unwrap();
             assert!(
@@ -450,9 +469,10 @@ mod tests {
     fn the_noise_floor_sits_at_its_absolute_level() {
         let clip = Clip {
             samples: tone(3000),
-            digit: 3,
+            label: 3,
             speaker: "t".into(),
             take: 10,
+            source: crate::data::ClipSource::Fsdd,
         };
         let policy = AugmentPolicy {
             noise_probability: 0.0,
@@ -465,7 +485,7 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let mut leads = 0;
         for _ in 0..40 {
-            let w = policy.apply(&clip, std::slice::from_ref(&clip), &mut rng);
+            let w = policy.apply(&clip, std::slice::from_ref(&clip), &[], &mut rng);
             // Before the word (the tone starts at 0 with a 0.3 amplitude) only the floor plays.
             let Some(start) = w.iter().position(|s| s.abs() > 0.01) else {
                 continue;

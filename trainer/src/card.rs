@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use crate::augment::AugmentPolicy;
 use crate::export::{EMBEDDING_NAME, INPUT_NAME, OPSET, PROBS_NAME};
-use crate::pipeline::FoldResult;
+use crate::data::{Clip, ClipSource};
+use crate::pipeline::{FoldResult, SetScore};
 use crate::train::Recipe;
 
 pub const FSDD_COMMIT: &str = "26eb9aaf76e81b692f806f9140c2d2777410d7a1";
@@ -22,6 +23,9 @@ pub struct ModelCard {
     pub model_file: String,
     pub contract: Contract,
     pub dataset: DatasetInfo,
+    /// Speech Commands in the recipe: what was fit, what validated, what it scored there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speech_commands: Option<SpeechCommandsInfo>,
     pub recipe: Recipe,
     pub augmentation: AugmentPolicy,
     pub architecture: String,
@@ -50,7 +54,10 @@ impl Contract {
                 "{INPUT_NAME}: f32 [N,1,64,64] raw MFCC (fsdd_core::mfcc); per-band normalisation is inside the graph"
             ),
             outputs: vec![
-                format!("{PROBS_NAME}: f32 [N,10] softmax probabilities"),
+                format!(
+                    "{PROBS_NAME}: f32 [N,11] softmax probabilities: digits 0-9, then index 10 = not a digit \
+                     (other words, noise); the recogniser emits nothing when index 10 is on top"
+                ),
                 format!("{EMBEDDING_NAME}: f32 [N,{embedding}] penultimate layer (after ReLU)"),
             ],
         }
@@ -95,6 +102,81 @@ impl DatasetInfo {
     }
 }
 
+/// Clip counts of the Speech Commands part of a run.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct SpeechCommandsCounts {
+    pub fit_digits: usize,
+    pub fit_words: usize,
+    pub fit_room_noise: usize,
+    pub validation_digits: usize,
+    pub validation_words: usize,
+}
+
+impl SpeechCommandsCounts {
+    pub fn new(fit: &[Clip], validation: &[Clip]) -> Self {
+        let count = |clips: &[Clip], source| clips.iter().filter(|c| c.source == source).count();
+        Self {
+            fit_digits: count(fit, ClipSource::RealDigit),
+            fit_words: count(fit, ClipSource::Word),
+            fit_room_noise: count(fit, ClipSource::RoomNoise),
+            validation_digits: count(validation, ClipSource::RealDigit),
+            validation_words: count(validation, ClipSource::Word),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SpeechCommandsInfo {
+    pub name: &'static str,
+    pub license: &'static str,
+    pub attribution: &'static str,
+    pub split: &'static str,
+    pub counts: SpeechCommandsCounts,
+    /// The validation speakers (they pick the best epoch but are never fit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_speakers: Option<ScoreSummary>,
+}
+
+impl SpeechCommandsInfo {
+    pub fn new(counts: SpeechCommandsCounts, validation: Option<SetScore>) -> Self {
+        Self {
+            name: "Speech Commands v0.02 test set (digits/ and words/, 8 kHz, as laid out in ../shared/speech-commands)",
+            license: "CC BY 4.0",
+            attribution: "Contains audio from the Speech Commands dataset v0.02 by Pete Warden / Google (CC BY 4.0), \
+                          https://arxiv.org/abs/1804.03209; selected, resampled to 8 kHz and renamed.",
+            split: "by speaker (FNV-1a of the speaker id): 1 in 10 speakers validate (never fit), the rest fall into 6 \
+                    cross-validation groups; the shipped model fits every group, fold k of `trainer loso` holds out \
+                    group k with FSDD speaker k. Clips are cut to the VAD's speech span; the room around the word \
+                    (>= 250 ms) is \"not a digit\" too and real background noise for augmentation",
+            counts,
+            validation_speakers: validation.as_ref().map(ScoreSummary::from),
+        }
+    }
+}
+
+/// Digits right (rejections count as errors), digits right ignoring "not a digit", and the
+/// share of non-digit words rejected.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ScoreSummary {
+    pub digits: u32,
+    pub digit_accuracy: f64,
+    pub digit_only_accuracy: f64,
+    pub words: u32,
+    pub words_rejected: Option<f64>,
+}
+
+impl From<&SetScore> for ScoreSummary {
+    fn from(s: &SetScore) -> Self {
+        Self {
+            digits: s.confusion.digit_total(),
+            digit_accuracy: s.digit_accuracy(),
+            digit_only_accuracy: s.digit_only_accuracy(),
+            words: s.confusion.total() - s.confusion.digit_total(),
+            words_rejected: s.rejection_rate(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct TrainingInfo {
     pub wall_time_s: f64,
@@ -112,8 +194,8 @@ pub struct TestInfo {
     pub macro_f1: f64,
     pub errors: u32,
     pub total: u32,
-    /// Rows: true digit, columns: predicted digit.
-    pub confusion_matrix: [[u32; 10]; 10],
+    /// Rows: true label, columns: predicted label (10 = not a digit).
+    pub confusion_matrix: [[u32; 11]; 11],
     pub per_digit_recall: Vec<Option<f64>>,
 }
 
@@ -144,6 +226,12 @@ pub struct LosoInfo {
     pub augmentation: serde_json::Value,
     pub folds: Vec<FoldResult>,
     pub mean_accuracy: f64,
+    /// The held-out FSDD speakers' takes when "not a digit" is ignored (what rejection costs).
+    #[serde(default)]
+    pub mean_digit_only_accuracy: f64,
+    /// Speech Commands speakers of the held-out groups, pooled over the folds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech_commands_pooled: Option<SetScore>,
     /// Sum of the six folds' training wall times.
     pub wall_time_s: f64,
     pub evaluated_with: String,

@@ -10,13 +10,30 @@ use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor, SAMPLE_RATE};
 /// the official test takes 0-4 are never touched in training.
 pub const LAST_VALIDATION_TAKE: u32 = 9;
 
+/// Where a clip comes from; the recipe weighs each source per epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClipSource {
+    /// An FSDD take.
+    Fsdd,
+    /// The recipe's extra fit recordings (the synthetic speakers).
+    Synthetic,
+    /// A digit in Speech Commands: a real stranger's voice.
+    RealDigit,
+    /// A Speech Commands word that is not a digit.
+    Word,
+    /// A Speech Commands speaker's room, before or after the word.
+    RoomNoise,
+}
+
 /// One recording, decoded.
 #[derive(Debug, Clone)]
 pub struct Clip {
     pub samples: Vec<f32>,
-    pub digit: u8,
+    /// The digit, or `fsdd_core::model::NOT_A_DIGIT` (10) for a word or a noise.
+    pub label: u8,
     pub speaker: String,
     pub take: u32,
+    pub source: ClipSource,
 }
 
 /// Opens the dataset directory (flag, else `$FSDD_DIR`, else `data/fsdd/recordings`).
@@ -28,6 +45,11 @@ pub fn open_dataset(flag: Option<&Path>) -> Result<Fsdd> {
 /// Decodes recordings; FSDD is 8 kHz mono, anything else is refused rather than silently
 /// resampled differently from the recognizer.
 pub fn load_clips(utterances: &[&Utterance]) -> Result<Vec<Clip>> {
+    load_clips_as(utterances, ClipSource::Fsdd)
+}
+
+/// [`load_clips`] for recordings named like FSDD's from another source.
+pub fn load_clips_as(utterances: &[&Utterance], source: ClipSource) -> Result<Vec<Clip>> {
     utterances
         .iter()
         .map(|u| {
@@ -42,9 +64,10 @@ pub fn load_clips(utterances: &[&Utterance]) -> Result<Vec<Clip>> {
             }
             Ok(Clip {
                 samples: audio.samples,
-                digit: u.digit,
+                label: u.digit,
                 speaker: u.speaker.clone(),
                 take: u.take,
+                source,
             })
         })
         .collect()

@@ -9,6 +9,7 @@
 //! - [`export`]: the ONNX graph (batch norms folded, normalisation baked in).
 //! - [`tract_model`]: the exported file under tract.
 //! - [`pipeline`]: train -> export -> parity -> evaluate, decision timing.
+//! - [`speech_commands`]: Speech Commands (real voices, non-digit words, room noise), split by speaker.
 //! - [`card`]: the model card.
 
 pub mod augment;
@@ -19,5 +20,6 @@ pub mod model;
 pub mod optim;
 pub mod pipeline;
 pub mod spectral;
+pub mod speech_commands;
 pub mod tract_model;
 pub mod train;

@@ -10,17 +10,21 @@ use fsdd_core::mfcc::FEATURE_LEN;
 
 use trainer::augment::AugmentPolicy;
 use trainer::card::{
-    self, Contract, DatasetInfo, DecisionTime, LosoInfo, ModelCard, TestInfo, TrainingInfo,
+    self, Contract, DatasetInfo, DecisionTime, LosoInfo, ModelCard, SpeechCommandsCounts,
+    SpeechCommandsInfo, TestInfo, TrainingInfo,
 };
-use trainer::data::{load_clips, open_dataset, partition};
+use trainer::data::{ClipSource, load_clips, load_clips_as, open_dataset, partition};
 use trainer::model::ModelSpec;
 use trainer::optim::{Optimizer, OptimizerKind};
 use trainer::pipeline::{
-    ENROLL_TAKES, EnrolledResult, FoldResult, decision_time_us, enrolled_accuracy,
-    train_export_check,
+    ENROLL_TAKES, EnrolledResult, FoldResult, SetScore, decision_time_us, enrolled_accuracy,
+    score_clips, train_export_check,
 };
 use trainer::tract_model::TractModel;
-use trainer::train::{Batchable, Recipe, RunOptions};
+use trainer::speech_commands::{
+    self as sc, FOLDS, SPEECH_COMMANDS_DIR_ENV, SpeakerGroup, SpeechCommands,
+};
+use trainer::train::{Batchable, Recipe, RunOptions, SpeechCommandsRecipe};
 
 #[derive(Parser)]
 #[command(
@@ -94,6 +98,20 @@ struct RecipeArgs {
     /// set only (e.g. synthetic speakers).
     #[arg(long)]
     extra_fit: Option<PathBuf>,
+    /// Speech Commands directory (with digits/ and words/; else $SPEECH_COMMANDS_DIR; neither:
+    /// FSDD only): real voices, words that are not digits and room noise in the fit set, split
+    /// by speaker (see `trainer::speech_commands`).
+    #[arg(long)]
+    speech_commands: Option<PathBuf>,
+    /// Expected appearances per epoch of each Speech Commands digit.
+    #[arg(long, default_value_t = 4.0)]
+    sc_digit_weight: f64,
+    /// Expected appearances per epoch of each Speech Commands non-digit word.
+    #[arg(long, default_value_t = 0.3)]
+    sc_word_weight: f64,
+    /// Expected appearances per epoch of each stretch of Speech Commands room noise.
+    #[arg(long, default_value_t = 0.15)]
+    sc_noise_weight: f64,
     /// Dropout before fc2 and fc3.
     #[arg(long, default_value_t = 0.3)]
     dropout: f64,
@@ -123,6 +141,9 @@ struct RecipeArgs {
     /// Probability that an augmented copy gets a random smooth microphone response (log-mel).
     #[arg(long)]
     response: Option<f64>,
+    /// Probability that an augmented copy gets real recorded room noise (Speech Commands rooms).
+    #[arg(long)]
+    room_noise: Option<f64>,
     /// Probability that an augmented copy gets SpecAugment-style mel band masks.
     #[arg(long)]
     band_mask: Option<f64>,
@@ -156,6 +177,11 @@ impl RecipeArgs {
                 "--band-mask",
                 self.band_mask,
                 &mut policy.band_mask_probability,
+            ),
+            (
+                "--room-noise",
+                self.room_noise,
+                &mut policy.room_noise_probability,
             ),
             (
                 "--prefix-probability",
@@ -211,6 +237,16 @@ impl RecipeArgs {
             spec,
             extra_fit_dir: self.extra_fit.clone(),
             ema_decay: (self.ema > 0.0).then_some(self.ema),
+            speech_commands: self
+                .speech_commands
+                .clone()
+                .or_else(|| std::env::var_os(SPEECH_COMMANDS_DIR_ENV).map(PathBuf::from))
+                .map(|dir| SpeechCommandsRecipe {
+                    dir,
+                    digit_weight: self.sc_digit_weight,
+                    word_weight: self.sc_word_weight,
+                    noise_weight: self.sc_noise_weight,
+                }),
         })
     }
 }
@@ -289,7 +325,57 @@ fn extra_fit_clips(recipe: &Recipe) -> Result<Vec<trainer::data::Clip>> {
         return Ok(Vec::new());
     };
     let extra = Fsdd::open(dir).with_context(|| format!("--extra-fit {}", dir.display()))?;
-    load_clips(&extra.utterances.iter().collect::<Vec<_>>())
+    load_clips_as(
+        &extra.utterances.iter().collect::<Vec<_>>(),
+        ClipSource::Synthetic,
+    )
+}
+
+/// The recipe's Speech Commands clips, cut and grouped by speaker (none without it).
+struct ScClips {
+    clips: Vec<(SpeakerGroup, trainer::data::Clip)>,
+}
+
+impl ScClips {
+    fn load(recipe: &Recipe) -> Result<Self> {
+        let Some(sc) = &recipe.speech_commands else {
+            return Ok(Self { clips: Vec::new() });
+        };
+        let data = SpeechCommands::open(&sc.dir)
+            .with_context(|| format!("--speech-commands {}", sc.dir.display()))?;
+        let recordings: Vec<_> = data.recordings.iter().collect();
+        let mut clips = Vec::new();
+        for (r, loaded) in recordings.iter().zip(sc::load(&recordings)?) {
+            clips.push((r.group(), loaded.word));
+            clips.extend(loaded.noise.into_iter().map(|n| (r.group(), n)));
+        }
+        Ok(Self { clips })
+    }
+
+    /// Words, digits and room noise of the speakers `fit` accepts.
+    fn fit(&self, fit: impl Fn(SpeakerGroup) -> bool) -> Vec<trainer::data::Clip> {
+        self.select(|g, _| fit(g))
+    }
+
+    /// Digits and words (no room noise) of the speakers in `group`.
+    fn speech(&self, group: SpeakerGroup) -> Vec<trainer::data::Clip> {
+        self.select(|g, c| g == group && c.source != ClipSource::RoomNoise)
+    }
+
+    fn select(
+        &self,
+        keep: impl Fn(SpeakerGroup, &trainer::data::Clip) -> bool,
+    ) -> Vec<trainer::data::Clip> {
+        self.clips
+            .iter()
+            .filter(|(g, c)| keep(*g, c))
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.clips.is_empty()
+    }
 }
 
 fn train_command(args: TrainArgs) -> Result<()> {
@@ -303,14 +389,24 @@ fn train_command(args: TrainArgs) -> Result<()> {
     let extra = extra_fit_clips(&recipe)?;
     let extra_fit = extra.len();
     fit.extend(extra);
-    let validation = load_clips(&parts.validation)?;
+    let mut validation = load_clips(&parts.validation)?;
+    let fsdd_validation = validation.len();
     let test = load_clips(&dataset.split(Split::Test))?;
+    // Speech Commands: every fold's speakers are fit, the validation group picks the epoch.
+    let speech_commands = ScClips::load(&recipe)?;
+    let sc_fit = speech_commands.fit(|g| matches!(g, SpeakerGroup::Fold(_)));
+    let sc_validation = speech_commands.speech(SpeakerGroup::Validation);
+    let sc_counts = SpeechCommandsCounts::new(&sc_fit, &sc_validation);
+    fit.extend(sc_fit);
+    validation.extend(sc_validation.iter().cloned());
     println!(
-        "FSDD at {}: fit {fsdd_fit} (takes 10-49) + {extra_fit} extra, validation {} (takes 5-9), test {} (takes 0-4)",
+        "FSDD at {}: fit {fsdd_fit} (takes 10-49) + {extra_fit} extra, validation {fsdd_validation} (takes 5-9), test {} (takes 0-4)",
         dataset.dir.display(),
-        validation.len(),
         test.len()
     );
+    if !speech_commands.is_empty() {
+        println!("Speech Commands: {sc_counts:?}");
+    }
     println!("recipe: {}", serde_json::to_string(&recipe)?);
     let policy = args.recipe.policy()?;
     let options = RunOptions {
@@ -343,6 +439,18 @@ fn train_command(args: TrainArgs) -> Result<()> {
     println!("TEST split through tract:\n{}", report.test);
 
     let model = TractModel::load(&args.out)?;
+    let sc_validation_score = if sc_validation.is_empty() {
+        None
+    } else {
+        let score = score_clips(&model, &sc_validation)?;
+        println!(
+            "Speech Commands validation speakers (picked the epoch, never fit): digits {:.2}% ({:.2}% ignoring \"not a digit\"), words rejected {:.2}%",
+            100.0 * score.digit_accuracy(),
+            100.0 * score.digit_only_accuracy(),
+            100.0 * score.rejection_rate().unwrap_or(0.0)
+        );
+        Some(score)
+    };
     let waves: Vec<&[f32]> = test.iter().map(|c| c.samples.as_slice()).collect();
     let (median, p90) = decision_time_us(&model, &waves, 3)?;
     println!("decision (MFCC + tract forward, batch 1): median {median:.1} us, p90 {p90:.1} us");
@@ -357,7 +465,11 @@ fn train_command(args: TrainArgs) -> Result<()> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         contract: Contract::new(recipe.spec.embedding),
-        dataset: DatasetInfo::new(fsdd_fit, extra_fit, validation.len(), test.len()),
+        dataset: DatasetInfo::new(fsdd_fit, extra_fit, fsdd_validation, test.len()),
+        speech_commands: recipe
+            .speech_commands
+            .as_ref()
+            .map(|_| SpeechCommandsInfo::new(sc_counts, sc_validation_score)),
         recipe: recipe.clone(),
         augmentation: policy,
         architecture: recipe.spec.describe(),
@@ -404,16 +516,16 @@ fn eval_command(args: EvalArgs) -> Result<()> {
     for (window, clip) in windows.features.chunks_exact(FEATURE_LEN).zip(&test) {
         let out = model.run(window)?;
         let predicted = out.predicted();
-        cm.add(clip.digit, predicted);
-        if predicted != clip.digit {
+        cm.add(clip.label, predicted);
+        if predicted != clip.label {
             mistakes.push(format!(
                 "  {}_{}_{}.wav: heard {predicted} ({:.3}), true {} ({:.3})",
-                clip.digit,
+                clip.label,
                 clip.speaker,
                 clip.take,
                 out.probs[predicted as usize],
-                clip.digit,
-                out.probs[clip.digit as usize]
+                clip.label,
+                out.probs[clip.label as usize]
             ));
         }
     }
@@ -446,17 +558,24 @@ fn loso_command(args: LosoArgs) -> Result<()> {
     let dataset: Fsdd = open_dataset(args.data.data.as_deref())?;
     // Read once: every fold fits on them.
     let extra_fit = extra_fit_clips(&recipe)?;
+    let speech_commands = ScClips::load(&recipe)?;
+    let sc_validation = speech_commands.speech(SpeakerGroup::Validation);
     let mut folds = Vec::new();
     let mut pooled = ConfusionMatrix::new();
-    for fold in dataset.loso_folds() {
+    for (k, fold) in dataset.loso_folds().into_iter().enumerate() {
         if !args.speaker.is_empty() && !args.speaker.contains(&fold.held_out) {
             continue;
         }
+        // Fold k holds out FSDD's k-th speaker and the k-th sixth of Speech Commands' speakers.
+        let held_group = SpeakerGroup::Fold((k % FOLDS as usize) as u8);
         let parts = partition(&fold.train);
         let mut fit = load_clips(&parts.fit)?;
         fit.extend(extra_fit.iter().cloned());
-        let validation = load_clips(&parts.validation)?;
+        fit.extend(speech_commands.fit(|g| matches!(g, SpeakerGroup::Fold(_)) && g != held_group));
+        let mut validation = load_clips(&parts.validation)?;
+        validation.extend(sc_validation.iter().cloned());
         let test = load_clips(&utterances_of(&fold.test, |_| true))?;
+        let sc_test = speech_commands.speech(held_group);
         let dir = args
             .recipe
             .checkpoint_dir
@@ -505,7 +624,9 @@ fn loso_command(args: LosoArgs) -> Result<()> {
             report.test
         );
         pooled.merge(&report.test);
-        let enrolled = enrolled_accuracy(&TractModel::load(&onnx)?, &test)?;
+        let model = TractModel::load(&onnx)?;
+        let fsdd_score = score_clips(&model, &test)?;
+        let enrolled = enrolled_accuracy(&model, &test)?;
         println!(
             "[{}] after enrolling {} takes per digit, on the other {}: model alone {:.2}%, prototypes {:.2}%, hybrid {:.2}%",
             fold.held_out,
@@ -515,11 +636,28 @@ fn loso_command(args: LosoArgs) -> Result<()> {
             100.0 * enrolled.proto_accuracy,
             100.0 * enrolled.hybrid_accuracy
         );
+        let sc_score = if sc_test.is_empty() {
+            None
+        } else {
+            let score = score_clips(&model, &sc_test)?;
+            println!(
+                "[{}] held-out Speech Commands speakers ({held_group:?}): digits {:.2}% ({:.2}% ignoring \"not a digit\", {} takes), words rejected {:.2}% ({} words)",
+                fold.held_out,
+                100.0 * score.digit_accuracy(),
+                100.0 * score.digit_only_accuracy(),
+                score.confusion.digit_total(),
+                100.0 * score.rejection_rate().unwrap_or(0.0),
+                score.confusion.total() - score.confusion.digit_total()
+            );
+            Some(score)
+        };
         let result = FoldResult {
             held_out: fold.held_out.clone(),
             accuracy: report.test.accuracy(),
             macro_f1: report.test.macro_f1(),
             test_utterances: report.test.total(),
+            digit_only_accuracy: fsdd_score.digit_only_accuracy(),
+            speech_commands: sc_score,
             training_wall_time_s: report.wall_time_s,
             enrolled: Some(enrolled),
         };
@@ -549,10 +687,25 @@ fn loso_command(args: LosoArgs) -> Result<()> {
         );
     }
     println!(
-        "  mean       {:.2}%  (pooled {:.2}%)",
+        "  mean       {:.2}%  (pooled {:.2}%; ignoring \"not a digit\" {:.2}%)",
         100.0 * mean,
-        100.0 * pooled.accuracy()
+        100.0 * pooled.accuracy(),
+        100.0 * folds.iter().map(|f| f.digit_only_accuracy).sum::<f64>() / folds.len() as f64
     );
+    let mut sc_pooled: Option<SetScore> = None;
+    for score in folds.iter().filter_map(|f| f.speech_commands.as_ref()) {
+        sc_pooled.get_or_insert_with(SetScore::default).merge(score);
+    }
+    if let Some(score) = &sc_pooled {
+        println!(
+            "Speech Commands by speaker, pooled over the held-out folds: digits {:.2}% ({:.2}% ignoring \"not a digit\", {} takes), words rejected {:.2}% ({} words)",
+            100.0 * score.digit_accuracy(),
+            100.0 * score.digit_only_accuracy(),
+            score.confusion.digit_total(),
+            100.0 * score.rejection_rate().unwrap_or(0.0),
+            score.confusion.total() - score.confusion.digit_total()
+        );
+    }
     let enrolled: Vec<_> = folds.iter().filter_map(|f| f.enrolled.as_ref()).collect();
     if enrolled.len() == folds.len() {
         let mean_of = |get: fn(&EnrolledResult) -> f64| {
@@ -568,16 +721,21 @@ fn loso_command(args: LosoArgs) -> Result<()> {
     }
     if folds.len() == 6 {
         let training_wall_time_s = folds.iter().map(|f| f.training_wall_time_s).sum();
+        let mean_digit_only_accuracy =
+            folds.iter().map(|f| f.digit_only_accuracy).sum::<f64>() / folds.len() as f64;
         let loso = LosoInfo {
             recipe: serde_json::to_value(&recipe)?,
             augmentation: serde_json::to_value(&policy)?,
             folds,
             mean_accuracy: mean,
+            mean_digit_only_accuracy,
+            speech_commands_pooled: sc_pooled.clone(),
             // Sum of the folds' training times: folds may come from parallel runs (--speaker)
             // collected with --resume, where this process's own run time would mean nothing.
             wall_time_s: training_wall_time_s,
             evaluated_with:
-                "tract on each fold's exported model; test = all 500 takes of the held-out speaker"
+                "tract on each fold's exported model; fold k holds out FSDD speaker k (all 500 takes) \
+                 and Speech Commands speaker group k (never fit), scored as whole cut clips"
                     .into(),
         };
         let path: &Path = &args.card;

@@ -13,7 +13,7 @@
 //!   conv3 3x3 stride 2 (c2 -> c3) + BN + ReLU   [N,c3,K/8,8]
 //!   flatten -> fc1 (fc1)          + BN + ReLU + dropout
 //!           -> fc2 (embedding)    + BN + ReLU          = `embedding`
-//!           -> dropout -> fc3 (10) -> softmax          = `probs`
+//!           -> dropout -> fc3 (11) -> softmax          = `probs` (digits, not a digit)
 //! ```
 //! Why K = 32: the upper half of the cepstrum is fine spectral detail (pitch harmonics, mostly
 //! speaker identity); dropping it halved tract's time (170 -> 90 us with c1 = 16) and did not
@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use tch::nn;
 use tch::{Kind, Tensor};
 
-/// Digits.
-pub const N_CLASSES: i64 = 10;
+/// Outputs: digits 0-9 and "not a digit" (`fsdd_core::model::NOT_A_DIGIT`).
+pub const N_CLASSES: i64 = fsdd_core::model::N_OUTPUTS as i64;
 
 /// Layer widths; kept in checkpoints and the model card.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -7,7 +7,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, ensure};
 use fsdd_core::metrics::ConfusionMatrix;
 use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor};
-use fsdd_core::model::N_CLASSES;
+use fsdd_core::early_exit::{DEFAULT_REJECT_THRESHOLD, classify};
+use fsdd_core::model::{N_OUTPUTS, NOT_A_DIGIT};
 use fsdd_core::prototypes::{PrototypeSet, ScoringMode};
 use fsdd_core::recognizer::RecognizerConfig;
 
@@ -118,9 +119,8 @@ pub fn decision_time_us(model: &TractModel, waves: &[&[f32]], rounds: usize) -> 
     Ok((times[times.len() / 2], times[times.len() * 9 / 10]))
 }
 
-/// Enrolled takes per digit in [`enrolled_accuracy`] (the dashboard enrolls 3 by default;
-/// `--enroll-per-digit 5` matches this measurement).
-pub const ENROLL_TAKES: u32 = 5;
+/// Enrolled takes per digit in [`enrolled_accuracy`]: what the dashboard enrolls by default.
+pub const ENROLL_TAKES: u32 = 3;
 
 /// How a held-out speaker fares after enrolling a few takes of their own voice (the product's
 /// remedy for a voice unlike the training speakers).
@@ -157,15 +157,15 @@ pub fn enrolled_accuracy(model: &TractModel, held_out: &[Clip]) -> Result<Enroll
         let out = run(clip)?;
         prototypes
             .get_or_insert_with(|| PrototypeSet::new(out.embedding.len()))
-            .add_example(clip.digit, &out.embedding)?;
+            .add_example(clip.label, &out.embedding)?;
     }
     let prototypes = prototypes.expect("enroll is not empty");
     let blend_weight = RecognizerConfig::default().blend_weight;
     let (mut base, mut proto, mut hybrid) = (0u32, 0u32, 0u32);
     for clip in &scored {
         let out = run(clip)?;
-        let probs: [f32; N_CLASSES] = out.probs[..].try_into()?;
-        let pick = |p: [f32; N_CLASSES]| argmax(&p) as u8 == clip.digit;
+        let probs: [f32; N_OUTPUTS] = out.probs[..].try_into()?;
+        let pick = |p: [f32; N_OUTPUTS]| argmax(&p) as u8 == clip.label;
         base += pick(probs) as u32;
         proto += pick(prototypes.blend(&probs, &out.embedding, ScoringMode::Proto, 1.0)) as u32;
         hybrid += pick(prototypes.blend(&probs, &out.embedding, ScoringMode::Hybrid, blend_weight))
@@ -181,13 +181,74 @@ pub fn enrolled_accuracy(model: &TractModel, held_out: &[Clip]) -> Result<Enroll
     })
 }
 
-/// One LOSO fold's result.
+/// A set of clips scored through tract: every output counts (a rejected digit is wrong, a
+/// rejected word right), and what a digits-only decision would have got.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct SetScore {
+    pub confusion: ConfusionMatrix,
+    /// Digit clips whose likeliest digit (ignoring "not a digit") is right: the accuracy the
+    /// same model would have without rejection, so the gap is what rejection costs.
+    pub digit_only_correct: u32,
+}
+
+impl SetScore {
+    /// Digits heard right, as the product decides (rejections count as errors).
+    pub fn digit_accuracy(&self) -> f64 {
+        let cm = &self.confusion;
+        let right: u32 = (0..fsdd_core::model::N_DIGITS).map(|d| cm.counts[d][d]).sum();
+        right as f64 / cm.digit_total().max(1) as f64
+    }
+
+    /// Digits heard right when "not a digit" is ignored.
+    pub fn digit_only_accuracy(&self) -> f64 {
+        self.digit_only_correct as f64 / self.confusion.digit_total().max(1) as f64
+    }
+
+    /// Share of non-digit clips rejected.
+    pub fn rejection_rate(&self) -> Option<f64> {
+        self.confusion.recall(NOT_A_DIGIT)
+    }
+
+    pub fn merge(&mut self, other: &SetScore) {
+        self.confusion.merge(&other.confusion);
+        self.digit_only_correct += other.digit_only_correct;
+    }
+}
+
+/// Scores whole clips (MFCC of the clip as cut, batch 1) with the exported model, deciding
+/// "not a digit" as the recogniser does (`fsdd_core::early_exit::classify` at the default
+/// rejection bar).
+pub fn score_clips(model: &TractModel, clips: &[Clip]) -> Result<SetScore> {
+    let mut extractor = MfccExtractor::new();
+    let mut mfcc = vec![0.0f32; FEATURE_LEN];
+    let mut score = SetScore::default();
+    for clip in clips {
+        extractor.compute_into(&clip.samples, &mut mfcc);
+        let out = model.run(&mfcc)?;
+        let probs: [f32; N_OUTPUTS] = out.probs[..].try_into()?;
+        let (label, _) = classify(&probs, DEFAULT_REJECT_THRESHOLD);
+        score.confusion.add(clip.label, label);
+        if (clip.label as usize) < NOT_A_DIGIT {
+            score.digit_only_correct += (argmax(&out.probs[..NOT_A_DIGIT]) == clip.label as usize) as u32;
+        }
+    }
+    Ok(score)
+}
+
+/// One cross-validation fold's result: a held-out FSDD speaker (leave-one-speaker-out) and,
+/// with Speech Commands in the recipe, a held-out sixth of its speakers.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FoldResult {
     pub held_out: String,
     pub accuracy: f64,
     pub macro_f1: f64,
     pub test_utterances: u32,
+    /// The held-out FSDD speaker's takes when "not a digit" is ignored.
+    #[serde(default)]
+    pub digit_only_accuracy: f64,
+    /// The held-out Speech Commands speakers' digits and words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech_commands: Option<SetScore>,
     /// Training wall time of this fold (a fold reused from cache keeps its own).
     #[serde(default)]
     pub training_wall_time_s: f64,

@@ -8,14 +8,14 @@ use anyhow::{Context, Result, anyhow};
 use fsdd_core::metrics::ConfusionMatrix;
 use fsdd_core::mfcc::FEATURE_LEN;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn};
 
 use crate::augment::AugmentPolicy;
-use crate::data::{Clip, mfcc_features};
+use crate::data::{Clip, ClipSource, mfcc_features};
 use crate::model::{DigitNet, ModelSpec, mfcc_batch};
 use crate::optim::{Optimizer, OptimizerKind};
 use crate::spectral::LogMelAugmenter;
@@ -43,6 +43,37 @@ pub struct Recipe {
     /// any single step's and so move less when the speaker or microphone changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ema_decay: Option<f64>,
+    /// Speech Commands in the fit set: real voices, words that are not digits, room noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech_commands: Option<SpeechCommandsRecipe>,
+}
+
+/// How much of Speech Commands an epoch sees: each weight is the expected number of times a
+/// clip of that kind appears per epoch (each time clean plus the recipe's augmented copies).
+/// FSDD and the synthetic speakers appear once each.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SpeechCommandsRecipe {
+    pub dir: PathBuf,
+    /// Real strangers' digits are few (about two per speaker) and the voices the product
+    /// meets: weighted up.
+    pub digit_weight: f64,
+    /// Non-digit words are many: a share per epoch keeps "not a digit" at about one and a half
+    /// digit classes' worth, so it does not swamp the digits.
+    pub word_weight: f64,
+    /// Stretches of room noise around the words ("not a digit" too).
+    pub noise_weight: f64,
+}
+
+impl Recipe {
+    /// Expected appearances per epoch of a clip from `source`.
+    pub fn epoch_weight(&self, source: ClipSource) -> f64 {
+        match (&self.speech_commands, source) {
+            (Some(sc), ClipSource::RealDigit) => sc.digit_weight,
+            (Some(sc), ClipSource::Word) => sc.word_weight,
+            (Some(sc), ClipSource::RoomNoise) => sc.noise_weight,
+            _ => 1.0,
+        }
+    }
 }
 
 /// How a run reports and where it keeps checkpoints.
@@ -108,7 +139,7 @@ impl Batchable {
     pub fn clean(clips: &[Clip]) -> Self {
         Self {
             features: mfcc_features(clips.iter().map(|c| c.samples.as_slice())),
-            labels: clips.iter().map(|c| c.digit).collect(),
+            labels: clips.iter().map(|c| c.label).collect(),
         }
     }
 
@@ -125,15 +156,28 @@ fn epoch_rng(seed: u64, epoch: u32) -> StdRng {
     StdRng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (epoch as u64 + 1))
 }
 
-/// One epoch's shuffled training windows: every clip clean plus `augment` augmented copies.
-fn epoch_windows(clips: &[Clip], recipe: &Recipe, policy: &AugmentPolicy, epoch: u32) -> Batchable {
+/// One epoch's shuffled training windows: every clip drawn by its source's epoch weight, each
+/// draw clean plus `augment` augmented copies. `rooms` is recorded background noise.
+fn epoch_windows(
+    clips: &[Clip],
+    rooms: &[Clip],
+    recipe: &Recipe,
+    policy: &AugmentPolicy,
+    epoch: u32,
+) -> Batchable {
     let mut rng = epoch_rng(recipe.seed, epoch);
     let mut order: Vec<(usize, bool)> =
         Vec::with_capacity(clips.len() * (1 + recipe.augment as usize));
-    for i in 0..clips.len() {
-        order.push((i, false));
-        for _ in 0..recipe.augment {
-            order.push((i, true));
+    for (i, clip) in clips.iter().enumerate() {
+        let weight = recipe.epoch_weight(clip.source);
+        let whole = weight.floor();
+        // Whole weights draw nothing, so FSDD-only recipes shuffle as they always did.
+        let draws = whole as usize + (weight > whole && rng.r#gen::<f64>() < weight - whole) as usize;
+        for _ in 0..draws {
+            order.push((i, false));
+            for _ in 0..recipe.augment {
+                order.push((i, true));
+            }
         }
     }
     order.shuffle(&mut rng);
@@ -141,7 +185,7 @@ fn epoch_windows(clips: &[Clip], recipe: &Recipe, policy: &AugmentPolicy, epoch:
         .iter()
         .map(|&(i, augmented)| {
             if augmented {
-                policy.apply(&clips[i], clips, &mut rng)
+                policy.apply(&clips[i], clips, rooms, &mut rng)
             } else {
                 clips[i].samples.clone()
             }
@@ -158,7 +202,7 @@ fn epoch_windows(clips: &[Clip], recipe: &Recipe, policy: &AugmentPolicy, epoch:
     }
     Batchable {
         features,
-        labels: order.iter().map(|&(i, _)| clips[i].digit).collect(),
+        labels: order.iter().map(|&(i, _)| clips[i].label).collect(),
     }
 }
 
@@ -273,6 +317,13 @@ pub fn train(
     let mut net = DigitNet::new(&vs.root(), recipe.spec);
     let clean_fit = Batchable::clean(fit);
     net.fit_normalisation(&clean_fit.features);
+    drop(clean_fit);
+    let rooms: Vec<Clip> = fit
+        .iter()
+        .filter(|c| c.source == ClipSource::RoomNoise)
+        .cloned()
+        .collect();
+    let rooms = rooms.as_slice();
     let validation = Batchable::clean(validation);
     let mut optimizer = Optimizer::new(recipe.optimizer, &vs, recipe.lr)?;
     // With weight averaging, `avg_vs`/`avg_net` are what is validated, kept and exported.
@@ -329,7 +380,7 @@ pub fn train(
 
     let batch = recipe.batch_size.max(2);
     let mut prepared =
-        (first_epoch < recipe.epochs).then(|| epoch_windows(fit, recipe, policy, first_epoch));
+        (first_epoch < recipe.epochs).then(|| epoch_windows(fit, rooms, recipe, policy, first_epoch));
     for epoch in first_epoch..recipe.epochs {
         let epoch_started = Instant::now();
         let data = prepared
@@ -356,7 +407,7 @@ pub fn train(
         let train_result = std::thread::scope(|scope| -> Result<()> {
             // Augmentation + MFCC of the next epoch overlap with this epoch's training.
             let next = (epoch + 1 < recipe.epochs)
-                .then(|| scope.spawn(move || epoch_windows(fit, recipe, policy, epoch + 1)));
+                .then(|| scope.spawn(move || epoch_windows(fit, rooms, recipe, policy, epoch + 1)));
             for b in 0..n_batches {
                 let features =
                     &data.features[b * batch * FEATURE_LEN..(b + 1) * batch * FEATURE_LEN];
