@@ -64,12 +64,12 @@ pub type MfccWindow = [f32; FEATURE_LEN];
 /// call per value and a 64 x 64 DCT per frame, the logarithms and the DCT were over half the
 /// time. Now:
 /// 1. frames that hold audio go through window, real FFT and power spectrum in blocks of
-///    [`BLOCK`], each block's spectra side by side (`[bin][frame]`, small enough for L1), so
+///    8, each block's spectra side by side (`[bin][frame]`, small enough for L1), so
 ///    the mel filterbank runs along time with vector instructions;
-/// 2. the dB conversion ([`power_to_db`]) runs over whole rows of bands, without a libm call;
+/// 2. the dB conversion (`power_to_db`) runs over whole rows of bands, without a libm call;
 /// 3. the DCT uses the basis' symmetry about the middle band: even coefficients see
 ///    `log_mel[j] + log_mel[63 - j]`, odd ones the difference, 32 multiply-adds per coefficient
-///    instead of 64, with [`BLOCK`] frames per pass held in registers;
+///    instead of 64, with 8 frames per pass held in registers;
 /// 4. frames wholly past the end of the audio are zero padding: their coefficients are a
 ///    precomputed column.
 ///
