@@ -390,14 +390,14 @@ pub(crate) fn power_to_db(power: f32) -> f32 {
     let f = f32::from_bits(bits.wrapping_sub((e as u32) << 23)) - 1.0;
     let z = f * f;
     let p = 7.037_683_6e-2f32;
-    let p = p * f - 1.151_461_0e-1;
+    let p = p * f - 1.151_461e-1;
     let p = p * f + 1.167_699_9e-1;
     let p = p * f - 1.242_014_1e-1;
     let p = p * f + 1.424_932_3e-1;
     let p = p * f - 1.666_805_8e-1;
     let p = p * f + 2.000_071_5e-1;
     let p = p * f - 2.499_999_4e-1;
-    let p = p * f + 3.333_333_1e-1;
+    let p = p * f + 3.333_333e-1;
     let tail = f * z * p - 0.5 * z;
     let ln = e as f64 * std::f64::consts::LN_2 + (f as f64 + tail as f64);
     let db = (ln * (10.0 * std::f64::consts::LOG10_E)) as f32;
