@@ -11,7 +11,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use tract_onnx::prelude::*;
 
@@ -48,6 +49,16 @@ pub enum ModelError {
     Inference(String),
 }
 
+/// Time one node of the optimised single-window plan takes (see [`Model::profile`]).
+#[derive(Clone, Debug)]
+pub struct NodeTime {
+    pub name: String,
+    /// tract's op after optimisation, e.g. `Conv` lowered to an `OptMatMul`.
+    pub op: String,
+    /// Median over the profiled runs.
+    pub median: Duration,
+}
+
 /// What the model says about one window.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Inference {
@@ -65,6 +76,9 @@ pub struct Model {
     single: Plan,
     /// Optimized for any batch size, when the graph's batch dimension is symbolic.
     batch: Option<Plan>,
+    /// Execution states of `single`, kept between calls: `plan.run` builds a fresh state (op
+    /// states, value table) on every call. One per thread that infers concurrently.
+    states: Arc<Mutex<Vec<TypedSimpleState>>>,
     embedding_dim: usize,
     /// Probability outputs of the graph: [`N_OUTPUTS`], or [`N_DIGITS`] for the first contract.
     outputs: usize,
@@ -186,7 +200,7 @@ impl Model {
                 (optimize(single_model)?, Some(optimize(typed)?))
             }
         };
-        let model = Model { single, batch, embedding_dim, outputs, fingerprint: fnv1a(bytes) };
+        let model = Model { single, batch, states: Arc::default(), embedding_dim, outputs, fingerprint: fnv1a(bytes) };
         // A graph can pass shape checks and still fail at run time (unsupported op variant):
         // find out now, with a clear error, rather than on the first spoken digit.
         let silence = crate::mfcc::MfccExtractor::new().compute(&[]);
@@ -222,7 +236,17 @@ impl Model {
         if mfcc.len() != FEATURE_LEN {
             return Err(ModelError::InputLength { expected: FEATURE_LEN, got: mfcc.len() });
         }
-        let mut out = self.run(&self.single, mfcc, 1)?;
+        let infer_err = |e: TractError| ModelError::Inference(format!("{e:#}"));
+        let pooled = self.states.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let mut state = match pooled {
+            Some(state) => state,
+            None => TypedSimpleState::new(&self.single).map_err(infer_err)?,
+        };
+        let input = Tensor::from_shape(&[1, 1, N_MFCC, N_FRAMES], mfcc).map_err(infer_err)?;
+        let outputs = state.run(tvec!(input.into_tvalue())).map_err(infer_err)?;
+        // A state whose run failed is dropped, not reused.
+        self.states.lock().unwrap_or_else(PoisonError::into_inner).push(state);
+        let mut out = self.unpack(&outputs, 1)?;
         Ok(out.remove(0))
     }
 
@@ -238,10 +262,53 @@ impl Model {
         }
     }
 
+    /// Per-node timing of the single-window plan on `mfcc`, over `runs` runs, in execution
+    /// order: where tract spends a forward pass. Times each node's own evaluation (the plan's
+    /// bookkeeping between nodes is not in any node).
+    pub fn profile(&self, mfcc: &[f32], runs: usize) -> Result<Vec<NodeTime>, ModelError> {
+        if mfcc.len() != FEATURE_LEN {
+            return Err(ModelError::InputLength { expected: FEATURE_LEN, got: mfcc.len() });
+        }
+        let infer_err = |e: TractError| ModelError::Inference(format!("{e:#}"));
+        let graph = self.single.model();
+        let mut samples: Vec<Vec<Duration>> = vec![Vec::with_capacity(runs); graph.nodes.len()];
+        let mut order = Vec::new();
+        let mut state = TypedSimpleState::new(&self.single).map_err(infer_err)?;
+        for run in 0..runs.max(1) {
+            let input = Tensor::from_shape(&[1, 1, N_MFCC, N_FRAMES], mfcc).map_err(infer_err)?;
+            state
+                .run_plan_with_eval(tvec!(input.into_tvalue()), |session, op_state, node, inputs| {
+                    let start = Instant::now();
+                    let outputs = tract_onnx::tract_core::plan::eval(session, op_state, node, inputs);
+                    samples[node.id].push(start.elapsed());
+                    if run == 0 {
+                        order.push(node.id);
+                    }
+                    outputs
+                })
+                .map_err(infer_err)?;
+        }
+        Ok(order
+            .into_iter()
+            .map(|id| {
+                let times = &mut samples[id];
+                times.sort_unstable();
+                let node = &graph.nodes[id];
+                NodeTime { name: node.name.clone(), op: format!("{}", node.op), median: times[times.len() / 2] }
+            })
+            .collect())
+    }
+
     fn run(&self, plan: &Plan, data: &[f32], n: usize) -> Result<Vec<Inference>, ModelError> {
         let infer_err = |e: TractError| ModelError::Inference(format!("{e:#}"));
         let input = Tensor::from_shape(&[n, 1, N_MFCC, N_FRAMES], data).map_err(infer_err)?;
         let outputs = plan.run(tvec!(input.into_tvalue())).map_err(infer_err)?;
+        self.unpack(&outputs, n)
+    }
+
+    /// The `n` windows' probabilities and embeddings out of the graph's two outputs.
+    fn unpack(&self, outputs: &[TValue], n: usize) -> Result<Vec<Inference>, ModelError> {
+        let infer_err = |e: TractError| ModelError::Inference(format!("{e:#}"));
         let probs = outputs[0].to_plain_array_view::<f32>().map_err(infer_err)?;
         let embedding = outputs[1].to_plain_array_view::<f32>().map_err(infer_err)?;
         let (probs, embedding) = (probs.as_slice().unwrap_or(&[]), embedding.as_slice().unwrap_or(&[]));

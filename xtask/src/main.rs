@@ -1,9 +1,10 @@
-//! `cargo xtask run | setup | test | bundle | synth`: the project's own build steps, so a fresh machine needs
+//! `cargo xtask run | setup | test | bundle | synth | bench-ort`: the project's own build steps, so a fresh machine needs
 //! nothing but cargo and the two README commands.
 
 mod apt;
 mod bundle;
 mod libtorch;
+mod ort;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,7 +19,10 @@ commands:
   test                  setup, then build and run every test of the workspace
   bundle <pkg> [args]   bundle a plugin as CLAP + VST3 (e.g. `bundle fsdd-plugin --release`)
   synth                 write the synthetic training speakers to target/synth-speakers
-                        (espeak-ng, flite, festival; the shipped model's --extra-fit)";
+                        (espeak-ng, flite, festival; the shipped model's --extra-fit)
+  bench-ort [MODEL.onnx] [--runs N] [--rounds R]
+                        tract vs onnxruntime (PyPI, one thread) on the same model and input:
+                        both medians and their ratio (default models/fsdd.onnx)";
 
 fn main() {
     if let Err(e) = run() {
@@ -38,6 +42,7 @@ fn run() -> Result<()> {
         Some("test") => test(&root, &rest),
         Some("bundle") => bundle::run(rest),
         Some("synth") => synth(&root),
+        Some("bench-ort") => ort::run(&root, &rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
