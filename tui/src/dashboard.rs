@@ -16,7 +16,7 @@ use crate::app::{App, Effect, SourceInfo};
 use crate::audio_input::InputDevice;
 use crate::cli::LiveArgs;
 use crate::cpu::CpuMeter;
-use crate::enrollment::build_prototypes;
+use fsdd_core::enrollment::{Take, build_prototypes};
 use crate::file_input::{FilePlayer, Playlist};
 use crate::offline::{check_prototypes, load_model, load_prototypes};
 use crate::terminal::TerminalGuard;
@@ -260,6 +260,10 @@ impl Session {
             let effects = self.app.on_detection(d);
             self.apply(effects);
         }
+        // Whole words (enrollment only): after the detections, so a take knows what was heard.
+        while let Some(word) = self.engine.pop_word() {
+            self.app.on_word(&word);
+        }
     }
 
     fn check_input_finished(&mut self) {
@@ -283,17 +287,19 @@ impl Session {
                 Effect::SetMode(m) => settings.set_mode(m),
                 Effect::SetThreshold(t) => settings.set_threshold(t),
                 Effect::SuspendEarlyExit => {
+                    self.engine.capture_words(true);
                     // Whole words only, and every word, however unsure.
                     settings.set_threshold(1.0);
                     settings.set_consecutive(64);
                     settings.set_emit_unsure(true);
                 }
                 Effect::RestoreEarlyExit => {
+                    self.engine.capture_words(false);
                     settings.set_threshold(self.app.threshold);
                     settings.set_consecutive(self.app.consecutive);
                     settings.set_emit_unsure(RecognizerConfig::default().early_exit.emit_unsure);
                 }
-                Effect::FinishEnrollment(captures) => match self.finish_enrollment(&captures) {
+                Effect::FinishEnrollment(takes) => match self.finish_enrollment(&takes) {
                     Ok(message) => {
                         settings.set_mode(ScoringMode::Hybrid);
                         self.app
@@ -307,9 +313,9 @@ impl Session {
 
     fn finish_enrollment(
         &mut self,
-        captures: &[crate::enrollment::Capture],
+        takes: &[Take],
     ) -> anyhow::Result<String> {
-        let set = build_prototypes(&self.model, captures)?;
+        let set = build_prototypes(&self.model, takes)?;
         check_prototypes(&set, &self.model)?;
         let saved = match &self.prototypes_path {
             Some(path) => {
@@ -325,7 +331,7 @@ impl Session {
         self.engine.set_prototypes(Some(set));
         Ok(format!(
             "enrolled {} words, {saved}; mode hybrid",
-            captures.len()
+            takes.len()
         ))
     }
 }

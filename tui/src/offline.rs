@@ -325,8 +325,7 @@ pub fn enroll_from_files(
 ) -> anyhow::Result<(PrototypeSet, [usize; 10])> {
     let files = collect_wavs(paths)?;
     let model = classifier.scoring().model.clone();
-    let mut set =
-        PrototypeSet::new(model.embedding_dim()).with_model_fingerprint(model.fingerprint());
+    let mut takes = Vec::new();
     let mut used = [0usize; 10];
     for path in files {
         let Some(digit) = label_from_file_name(&path) else {
@@ -340,13 +339,27 @@ pub fn enroll_from_files(
         if per_digit.is_some_and(|n| used[digit as usize] >= n) {
             continue;
         }
-        let embedding = classifier.embed_file(&path)?;
-        set.add_example(digit, &embedding)
-            .with_context(|| format!("{}: cannot add to prototypes", path.display()))?;
+        takes.push(file_take(digit, &path)?);
         used[digit as usize] += 1;
     }
     if used.iter().all(|&n| n == 0) {
         bail!("no labelled WAV files (named {{digit}}_...wav) among the --from paths");
     }
+    // The core's enrollment (the dashboard's and the plugin's): embeddings averaged per digit.
+    let set = fsdd_core::enrollment::build_prototypes(&model, &takes)
+        .context("cannot build prototypes from the --from files")?;
     Ok((set, used))
+}
+
+/// A labelled file as an enrollment take: from the VAD's speech start (minus pre-roll), at
+/// most one MFCC window, as in training.
+pub fn file_take(digit: u8, path: &Path) -> anyhow::Result<fsdd_core::Take> {
+    let samples = read_8k(path)?;
+    let start = speech_start(&samples, VadConfig::default());
+    let end = (start + WINDOW_SAMPLES).min(samples.len());
+    Ok(fsdd_core::Take::from_samples(
+        digit,
+        samples[start..end].to_vec(),
+        start as u64,
+    ))
 }

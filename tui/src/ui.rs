@@ -557,7 +557,7 @@ fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
             }));
         }
         EnrollmentStep::Reviewing { digit, take, of } => {
-            let c = e.reviewing().expect("reviewing has a capture");
+            let heard = e.reviewing_heard();
             lines.push(Line::from(vec![
                 Span::raw("Captured "),
                 Span::styled(
@@ -566,12 +566,16 @@ fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
                 ),
                 Span::raw(format!("  (take {take} of {of})")),
             ]));
-            let ok = c.heard == digit;
+            let ok = heard.is_some_and(|(h, _)| h == digit);
+            let said = match heard {
+                Some((h, confidence)) => {
+                    format!("model heard \"{}\" ({confidence:.2})", DIGIT_WORDS[h as usize])
+                }
+                None => "model heard nothing sure".to_string(),
+            };
+            let length = e.reviewing().map_or(0.0, |t| t.duration_ms());
             lines.push(Line::from(Span::styled(
-                format!(
-                    "model heard \"{}\" ({:.2}); MFCC shown on the left",
-                    DIGIT_WORDS[c.heard as usize], c.confidence
-                ),
+                format!("{said}; {length:.0} ms; MFCC shown on the left"),
                 Style::new().fg(if ok { GOOD } else { Color::Yellow }),
             )));
             lines.push(Line::from(Span::styled(
