@@ -16,11 +16,11 @@ use crate::app::{App, Effect, SourceInfo};
 use crate::audio_input::InputDevice;
 use crate::cli::LiveArgs;
 use crate::cpu::CpuMeter;
-use fsdd_core::enrollment::{Take, build_prototypes};
 use crate::file_input::{FilePlayer, Playlist};
 use crate::offline::{check_prototypes, load_model, load_prototypes};
 use crate::terminal::TerminalGuard;
 use crate::{events, ui};
+use fsdd_core::enrollment::{Take, build_prototypes};
 
 /// Redraw interval (~30 fps).
 const FRAME: Duration = Duration::from_millis(33);
@@ -311,10 +311,7 @@ impl Session {
         }
     }
 
-    fn finish_enrollment(
-        &mut self,
-        takes: &[Take],
-    ) -> anyhow::Result<String> {
+    fn finish_enrollment(&mut self, takes: &[Take]) -> anyhow::Result<String> {
         let set = build_prototypes(&self.model, takes)?;
         check_prototypes(&set, &self.model)?;
         let saved = match &self.prototypes_path {

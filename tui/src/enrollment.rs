@@ -11,9 +11,17 @@ use fsdd_core::{CapturedWord, Detection};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EnrollmentStep {
     /// Waiting for the user to say `digit` (take `take` of `of`, both 1-based).
-    Listening { digit: u8, take: usize, of: usize },
+    Listening {
+        digit: u8,
+        take: usize,
+        of: usize,
+    },
     /// A word was heard; Enter keeps it, r redoes it.
-    Reviewing { digit: u8, take: usize, of: usize },
+    Reviewing {
+        digit: u8,
+        take: usize,
+        of: usize,
+    },
     Done,
 }
 

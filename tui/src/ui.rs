@@ -569,7 +569,10 @@ fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
             let ok = heard.is_some_and(|(h, _)| h == digit);
             let said = match heard {
                 Some((h, confidence)) => {
-                    format!("model heard \"{}\" ({confidence:.2})", DIGIT_WORDS[h as usize])
+                    format!(
+                        "model heard \"{}\" ({confidence:.2})",
+                        DIGIT_WORDS[h as usize]
+                    )
                 }
                 None => "model heard nothing sure".to_string(),
             };

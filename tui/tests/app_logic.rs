@@ -5,9 +5,9 @@ mod common;
 
 use common::{concatenate, fsdd_file, model};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use fsdd_core::enrollment::build_prototypes;
 use fsdd_core::{Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig, ScoringMode};
 use fsdd_tui::app::{App, Effect, LabelSource, SourceInfo};
-use fsdd_core::enrollment::build_prototypes;
 use fsdd_tui::enrollment::EnrollmentStep;
 use fsdd_tui::events::handle_key;
 
