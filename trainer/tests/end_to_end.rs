@@ -65,6 +65,7 @@ fn tiny_recipe(epochs: u32) -> Recipe {
         extra_fit_dir: None,
         // As the shipped recipe: the averaged weights are validated, kept, resumed and exported.
         ema_decay: Some(0.99),
+        speech_commands: None,
     }
 }
 
