@@ -410,7 +410,7 @@ mod tests {
             &Tensor::zeros([3, 1, 64, 64], (Kind::Float, tch::Device::Cpu)),
             false,
         );
-        assert_eq!(logits.size(), [3, 10]);
+        assert_eq!(logits.size(), [3, N_CLASSES]);
         assert_eq!(embedding.size(), [3, ModelSpec::default().embedding]);
         let params = parameter_count(&vs);
         assert!(params <= 200_000, "{params} parameters");
