@@ -19,6 +19,7 @@ pub mod recognizer;
 pub mod resample;
 pub mod saliency;
 pub mod settings;
+pub mod stream_eval;
 pub mod vad;
 
 pub use early_exit::EarlyExitPolicy;

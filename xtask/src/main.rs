@@ -1,4 +1,4 @@
-//! `cargo xtask run | setup | test | bundle | synth | bench-ort`: the project's own build steps, so a fresh machine needs
+//! `cargo xtask run | setup | test | bundle | synth | bench-ort | bench-stream`: the project's own build steps, so a fresh machine needs
 //! nothing but cargo and the two README commands.
 
 mod apt;
@@ -20,6 +20,10 @@ commands:
   bundle <pkg> [args]   bundle a plugin as CLAP + VST3 (e.g. `bundle fsdd-plugin --release`)
   synth                 write the synthetic training speakers to target/synth-speakers
                         (espeak-ng, flite, festival; the shipped model's --extra-fit)
+  bench-stream [args]   the streaming benchmark: FSDD test takes and held-out Speech Commands
+                        digits at 48 kHz, quiet and in held-out recorded noise at 20/10/0 dB
+                        SNR, spaced and fast; then noise alone (core/examples/stream_bench.rs;
+                        data from $FSDD_DIR / $SPEECH_COMMANDS_DIR, else ../shared)
   bench-ort [MODEL.onnx] [--runs N] [--rounds R]
                         tract vs onnxruntime (PyPI, one thread) on the same model and input:
                         both medians and their ratio (default models/fsdd.onnx)";
@@ -43,6 +47,7 @@ fn run() -> Result<()> {
         Some("bundle") => bundle::run(rest),
         Some("synth") => synth(&root),
         Some("bench-ort") => ort::run(&root, &rest),
+        Some("bench-stream") => bench_stream(&root, &rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -81,6 +86,17 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     cargo(root, &["build", "--package", "fsdd-plugin", "--lib"])?;
     // --all-targets also runs each criterion bench once in test mode, so benches cannot rot.
     let mut args = vec!["test", "--workspace", "--all-targets"];
+    args.extend(extra.iter().map(String::as_str));
+    cargo(root, &args)
+}
+
+/// The streaming benchmark (release build), on the data the tests use.
+fn bench_stream(root: &Path, extra: &[String]) -> Result<()> {
+    let dir = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.to_string());
+    let fsdd = dir("FSDD_DIR", "../shared/fsdd/recordings");
+    let sc = dir("SPEECH_COMMANDS_DIR", "../shared/speech-commands");
+    let mut args = vec!["run", "--release", "--quiet", "-p", "fsdd-core", "--example", "stream_bench", "--"];
+    args.extend(["--fsdd", &fsdd, "--speech-commands", &sc, "--noise", "tests/noise/heldout"]);
     args.extend(extra.iter().map(String::as_str));
     cargo(root, &args)
 }

@@ -1,0 +1,279 @@
+//! The streaming benchmark (`cargo xtask bench-stream`): digits as users say them, at 48 kHz,
+//! through the same resampler and recogniser the front ends run.
+//!
+//! Voices: FSDD test takes (0-4, never trained on) and the Speech Commands digits of its
+//! validation speakers (never fit by the shipped model). Conditions: quiet, and held-out
+//! recorded noise at 20 / 10 / 0 dB SNR; pauses of 0.3-1.5 s and of 50-200 ms. Then minutes of
+//! held-out noise alone. Per condition: digit accuracy, missed words, extra notes, median and
+//! p95 decision time relative to the end of each word, and the CPU share of one core the
+//! resampler + recogniser needed (what the engine's worker does).
+//!
+//! `cargo run --release -p fsdd-core --example stream_bench -- --fsdd DIR --speech-commands DIR
+//! --noise DIR [--model FILE.onnx] [--noise-minutes 10] [--seed N] [--threshold P]
+//! [--min-confidence P] [--sensitivity DB] [--noise-only]` (the last four study the rules:
+//! early-exit threshold, final minimum confidence, VAD onset sensitivity).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use fsdd_core::audio::read_wav;
+use fsdd_core::dataset::{Fsdd, Split, SpeakerGroup, speaker_group};
+use fsdd_core::resample::{StreamResampler, resample, resample_to_8k};
+use fsdd_core::stream_eval::{Layout, MixedStream, StreamRng, compose, noise_only, score};
+use fsdd_core::vad::{VadConfig, first_speech_span};
+use fsdd_core::{Detection, Model, Recognizer, RecognizerConfig};
+
+const RATE: u32 = 48_000;
+
+struct Args {
+    fsdd: PathBuf,
+    speech_commands: Option<PathBuf>,
+    noise: PathBuf,
+    model: Option<PathBuf>,
+    noise_minutes: f32,
+    seed: u64,
+    /// Early-exit threshold and final-decision minimum confidence (default: the recogniser's).
+    threshold: Option<f32>,
+    min_confidence: Option<f32>,
+    /// VAD onset sensitivity, dB over the noise floor (default: the recogniser's).
+    sensitivity: Option<f32>,
+    /// Only the noise-alone rows.
+    noise_only: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = std::env::args().skip(1);
+    let (mut fsdd, mut sc, mut noise, mut model, mut minutes, mut seed) = (None, None, None, None, 10.0, 11);
+    let (mut threshold, mut min_confidence, mut only_noise, mut sensitivity) = (None, None, false, None);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--fsdd" => fsdd = Some(PathBuf::from(value()?)),
+            "--speech-commands" => sc = Some(PathBuf::from(value()?)),
+            "--noise" => noise = Some(PathBuf::from(value()?)),
+            "--model" => model = Some(PathBuf::from(value()?)),
+            "--noise-minutes" => minutes = value()?.parse().map_err(|e| format!("--noise-minutes: {e}"))?,
+            "--seed" => seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--threshold" => threshold = Some(value()?.parse().map_err(|e| format!("--threshold: {e}"))?),
+            "--min-confidence" => {
+                min_confidence = Some(value()?.parse().map_err(|e| format!("--min-confidence: {e}"))?)
+            }
+            "--noise-only" => only_noise = true,
+            "--sensitivity" => sensitivity = Some(value()?.parse().map_err(|e| format!("--sensitivity: {e}"))?),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(Args {
+        fsdd: fsdd.ok_or("--fsdd DIR is required")?,
+        speech_commands: sc,
+        noise: noise.ok_or("--noise DIR (held-out noise) is required")?,
+        model,
+        noise_minutes: minutes,
+        seed,
+        threshold,
+        min_confidence,
+        sensitivity,
+        noise_only: only_noise,
+    })
+}
+
+/// A word's samples cut to its speech (the VAD's first span), 8 kHz.
+fn cut(samples: Vec<f32>) -> Vec<f32> {
+    match first_speech_span(&samples, VadConfig::default()) {
+        Some((a, b)) => samples[a..b].to_vec(),
+        None => samples,
+    }
+}
+
+fn load_8k(path: &Path) -> Vec<f32> {
+    let clip = read_wav(path).unwrap_or_else(|e| panic!("{e}"));
+    resample_to_8k(&clip.samples, clip.sample_rate).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Held-out Speech Commands digits: the validation speakers' (the shipped model never fit them).
+fn speech_commands_digits(dir: &Path) -> Vec<(u8, Vec<f32>)> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.join("digits"))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join("digits").display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .filter_map(|p| {
+            let stem = p.file_stem()?.to_str()?;
+            let mut parts = stem.split('_');
+            let digit: u8 = parts.next()?.parse().ok()?;
+            let speaker = parts.next()?;
+            (speaker_group(speaker) == SpeakerGroup::Validation).then(|| (digit, cut(load_8k(p))))
+        })
+        .collect()
+}
+
+struct Run {
+    detections: Vec<Detection>,
+    cpu_share: f64,
+}
+
+/// Streams `stream` at 48 kHz through the resampler and a fresh recogniser, as the engine's
+/// worker would (1024-frame blocks).
+fn run(model: &Arc<Model>, stream: &MixedStream, args: &Args) -> Run {
+    let audio_48k = resample(&stream.samples, 8_000, RATE).expect("resample to 48 kHz");
+    let mut config = RecognizerConfig { saliency: false, ..Default::default() };
+    if let Some(t) = args.threshold {
+        config.early_exit.threshold = t;
+    }
+    if let Some(c) = args.min_confidence {
+        config.early_exit.min_confidence = c;
+    }
+    if let Some(s) = args.sensitivity {
+        config.vad.sensitivity_db = s;
+    }
+    let mut recognizer = Recognizer::new(model.clone(), config);
+    let mut resampler = StreamResampler::to_8k(RATE).expect("48 kHz resampler");
+    let mut detections = Vec::new();
+    let t0 = Instant::now();
+    for block in audio_48k.chunks(1024) {
+        resampler
+            .process(block, &mut |out| recognizer.push(out, &mut |d| detections.push(d)))
+            .expect("resampling");
+    }
+    resampler.flush(&mut |out| recognizer.push(out, &mut |d| detections.push(d))).expect("flush");
+    recognizer.finish(&mut |d| detections.push(d));
+    let cpu = t0.elapsed().as_secs_f64();
+    Run { detections, cpu_share: cpu / (audio_48k.len() as f64 / RATE as f64) }
+}
+
+/// Each missed or wrong word with the detections near it (for studying the segmentation).
+fn show_misses(stream: &MixedStream, detections: &[Detection]) {
+    let near = |w: &fsdd_core::stream_eval::PlacedWord| {
+        detections
+            .iter()
+            .filter(|d| d.onset < w.end as u64 + 4000 && d.end.unwrap_or(d.decision) + 4000 > w.start as u64)
+            .map(|d| {
+                format!(
+                    "{:?}/{:?} {:.2} [{:.2}-{:.2}]",
+                    d.digit,
+                    d.kind,
+                    d.confidence,
+                    d.onset as f32 / 8000.0,
+                    d.end.unwrap_or(d.decision) as f32 / 8000.0
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    for d in detections.iter().filter(|d| fsdd_core::stream_eval::makes_note(d)) {
+        let (from, to) = (d.onset, d.end.unwrap_or(d.decision));
+        let words: Vec<_> = stream.words.iter().filter(|w| (w.start as u64) < to && w.end as u64 > from).collect();
+        if words.is_empty() {
+            println!("   note outside words: {:?}/{:?} {:.2} [{:.2}-{:.2}]", d.digit, d.kind, d.confidence, from as f32 / 8000.0, to as f32 / 8000.0);
+        }
+    }
+    for (i, w) in stream.words.iter().enumerate() {
+        let answered = detections.iter().any(|d| {
+            fsdd_core::stream_eval::makes_note(d)
+                && d.digit == Some(w.label)
+                && d.onset < w.end as u64
+                && d.end.unwrap_or(d.decision) > w.start as u64
+        });
+        let notes: Vec<_> = detections
+            .iter()
+            .filter(|d| fsdd_core::stream_eval::makes_note(d) && d.onset < w.end as u64 && d.end.unwrap_or(d.decision) > w.start as u64)
+            .collect();
+        if notes.len() > 1 {
+            println!("   word {i} '{}' [{:.2}-{:.2}] has {} notes: {:?}", w.label, w.start as f32 / 8000.0, w.end as f32 / 8000.0, notes.len(), near(w));
+        }
+        if !answered {
+            println!("   word {i} '{}' [{:.2}-{:.2}]: {:?}", w.label, w.start as f32 / 8000.0, w.end as f32 / 8000.0, near(w));
+        }
+    }
+}
+
+fn main() {
+    let args = parse_args().unwrap_or_else(|e| {
+        eprintln!("stream_bench: {e}");
+        std::process::exit(2);
+    });
+    let model = Arc::new(match &args.model {
+        Some(p) => Model::from_path(p).unwrap_or_else(|e| panic!("{e}")),
+        None => Model::embedded().expect("embedded model"),
+    });
+    let noise = fsdd_core::stream_eval::load_noise_dir(&args.noise).unwrap_or_else(|e| panic!("{e}"));
+    println!(
+        "held-out noise: {} ({:.0} s at 8 kHz)",
+        args.noise.display(),
+        noise.len() as f64 / 8000.0
+    );
+
+    let fsdd = Fsdd::open(&args.fsdd).unwrap_or_else(|e| panic!("{e}"));
+    let mut sources: Vec<(&str, Vec<(u8, Vec<f32>)>)> =
+        vec![("FSDD test", fsdd.split(Split::Test).iter().map(|u| (u.digit, load_8k(&u.path))).collect())];
+    if let Some(sc) = &args.speech_commands {
+        sources.push(("SC held-out", speech_commands_digits(sc)));
+    }
+
+    println!(
+        "\n| voices | noise | pauses | words | digit accuracy | missed (heard but rejected/unsure) | wrong | extra notes | decision vs word end (median / p95) | CPU (1 core) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (name, words) in &sources {
+        let mut rng = StreamRng::new(args.seed);
+        // Shuffle once per source so digits are not in file order.
+        let mut order: Vec<usize> = (0..words.len()).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.range(0..=i));
+        }
+        let refs: Vec<(u8, &[f32])> = order.iter().map(|&i| (words[i].0, words[i].1.as_slice())).collect();
+        for fast in [false, true].into_iter().filter(|_| !args.noise_only) {
+            for snr in [None, Some(20.0), Some(10.0), Some(0.0)] {
+                let tag = format!("{}-{}", snr.map_or("quiet".to_string(), |s| format!("{s:.0}")), if fast { "fast" } else { "spaced" });
+                if std::env::var("ONLY").is_ok_and(|o| o != tag) {
+                    continue;
+                }
+                let layout = if fast { Layout::fast(snr, args.seed) } else { Layout::spaced(snr, args.seed) };
+                let stream = compose(&refs, &noise, &layout).unwrap_or_else(|e| panic!("{e}"));
+                let r = run(&model, &stream, &args);
+                let s = score(&stream.words, &r.detections);
+                let timing = s
+                    .decision_percentiles()
+                    .map_or("-".to_string(), |(m, p)| format!("{m:+.0} / {p:+.0} ms"));
+                println!(
+                    "| {name} | {} | {} | {} | {:.1}% | {} ({}) | {} | {} | {timing} | {:.2}% |",
+                    snr.map_or("quiet".to_string(), |s| format!("{s:.0} dB SNR")),
+                    if fast { "50-200 ms" } else { "0.3-1.5 s" },
+                    s.digits,
+                    100.0 * s.accuracy(),
+                    s.missed,
+                    s.missed_unsure_or_rejected,
+                    s.wrong,
+                    s.extra,
+                    100.0 * r.cpu_share,
+                );
+                if std::env::var_os("SHOW_MISSES").is_some() {
+                    show_misses(&stream, &r.detections);
+                }
+            }
+        }
+    }
+
+    // Noise alone, at the level it has under the benchmark's words at 10 and 0 dB SNR.
+    println!("\n| noise alone | minutes | notes (false detections) | of them early | per 10 min | rejected as not a digit |");
+    println!("|---|---|---|---|---|---|");
+    for snr in [10.0f32, 0.0] {
+        let level = fsdd_core::stream_eval::WORD_LEVEL_DB - snr;
+        let stream = noise_only(&noise, args.noise_minutes * 60.0, level, args.seed).unwrap_or_else(|e| panic!("{e}"));
+        let r = run(&model, &stream, &args);
+        let notes = r.detections.iter().filter(|d| fsdd_core::stream_eval::makes_note(d)).count();
+        let early = r
+            .detections
+            .iter()
+            .filter(|d| fsdd_core::stream_eval::makes_note(d) && d.kind == fsdd_core::DetectionKind::Early)
+            .count();
+        let rejected = r.detections.iter().filter(|d| d.digit.is_none()).count();
+        println!(
+            "| {level:.0} dBFS (as at {snr:.0} dB SNR) | {:.0} | {notes} | {early} | {:.1} | {rejected} |",
+            args.noise_minutes,
+            notes as f32 * 10.0 / args.noise_minutes,
+        );
+    }
+}
