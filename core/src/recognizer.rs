@@ -9,13 +9,27 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::early_exit::{EarlyExitPolicy, EarlyExitState, EarlyVerdict, FinalVerdict, final_verdict};
+use crate::early_exit::{EarlyExitPolicy, EarlyExitState, EarlyVerdict, FinalVerdict, final_verdict, top_digit};
 use crate::mfcc::{FEATURE_LEN, HOP, MfccExtractor, WINDOW_SAMPLES};
 use crate::model::{Model, N_OUTPUTS, NOT_A_DIGIT};
 use crate::prototypes::{PrototypeSet, ScoringMode};
 use crate::saliency::{Saliency, SaliencyComputer};
 use crate::settings::SharedSettings;
-use crate::vad::{LEVEL_FLOOR_DB, Vad, VadConfig, VadEvent};
+use crate::vad::{BOUNDARY_MIN_WORD_MS, BoundaryKind, LEVEL_FLOOR_DB, Vad, VadConfig, VadEvent};
+
+/// A segment that began at a word boundary is decided at its end only this sure (else it is
+/// unsure): the next word of a fast string is nearly always decided early or surely, while
+/// the rest of a word split at its own closure ("se|ven") scores low.
+const AFTER_BOUNDARY_MIN_CONFIDENCE: f32 = 0.5;
+
+/// A decided segment splits at a rise only this long after its onset, ms (a digit word is
+/// rarely longer; inside one, a rise is a vowel after a consonant).
+const RISE_SPLIT_AFTER_DECIDED_MS: u32 = 480;
+
+/// Whole hops in `ms` milliseconds.
+fn ms_hops(ms: u32) -> u32 {
+    ms * crate::mfcc::SAMPLE_RATE / 1000 / HOP as u32
+}
 
 /// Longest pre-roll kept, samples (0.5 s).
 const MAX_PRE_ROLL: usize = 4_000;
@@ -134,6 +148,8 @@ struct Segment {
     hops: u32,
     early: EarlyExitState,
     decided: bool,
+    /// Began at a word boundary inside a VAD segment (not at the VAD's onset).
+    after_boundary: bool,
 }
 
 /// One evaluation's outcome.
@@ -287,25 +303,11 @@ impl Recognizer {
         self.position += HOP as u64;
         match self.vad.process_hop(hop) {
             VadEvent::Idle => {}
-            VadEvent::Onset { .. } => {
-                let pre = self.config.vad.pre_roll_samples().min(self.history.len()).min(MAX_PRE_ROLL);
-                let mut buffer = Vec::with_capacity(WINDOW_SAMPLES);
-                buffer.extend_from_slice(&self.history[self.history.len() - pre..]);
-                buffer.extend_from_slice(hop);
-                buffer.truncate(WINDOW_SAMPLES);
-                self.segment = Some(Segment {
-                    start: hop_start - pre as u64,
-                    onset: hop_start,
-                    buffer,
-                    computed_len: 0,
-                    hops: 1,
-                    early: EarlyExitState::default(),
-                    decided: false,
-                });
-                self.window.copy_from_slice(&self.silence[..]);
-                self.maybe_evaluate(on_event);
+            VadEvent::Onset { .. } => self.start_segment(hop_start, hop, false, on_event),
+            VadEvent::Boundary { last_hop, kind, .. } if self.split_at(last_hop, kind, on_event) => {
+                self.start_segment(hop_start, hop, true, on_event)
             }
-            VadEvent::Continue => {
+            VadEvent::Continue | VadEvent::Boundary { .. } => {
                 if let Some(seg) = &mut self.segment {
                     let room = WINDOW_SAMPLES - seg.buffer.len();
                     seg.buffer.extend_from_slice(&hop[..room.min(HOP)]);
@@ -372,23 +374,109 @@ impl Recognizer {
         }
     }
 
+    /// A new segment whose onset is this hop (after the VAD's onset, or a word boundary).
+    fn start_segment(&mut self, hop_start: u64, hop: &[f32; HOP], after_boundary: bool, on_event: &mut dyn FnMut(Detection)) {
+        let pre = self.config.vad.pre_roll_samples().min(self.history.len()).min(MAX_PRE_ROLL);
+        let mut buffer = Vec::with_capacity(WINDOW_SAMPLES);
+        buffer.extend_from_slice(&self.history[self.history.len() - pre..]);
+        buffer.extend_from_slice(hop);
+        buffer.truncate(WINDOW_SAMPLES);
+        self.segment = Some(Segment {
+            start: hop_start - pre as u64,
+            onset: hop_start,
+            buffer,
+            computed_len: 0,
+            hops: 1,
+            early: EarlyExitState::default(),
+            decided: false,
+            after_boundary,
+        });
+        self.window.copy_from_slice(&self.silence[..]);
+        self.maybe_evaluate(on_event);
+    }
+
+    /// The shortest segment decided at its end, samples. One that began at a word boundary
+    /// must be as long as a word may be ([`BOUNDARY_MIN_WORD_MS`]), not merely longer than a
+    /// click: what follows a valley inside a word (the final "s" of "six" after its closure)
+    /// is shorter, and must not become a digit of its own.
+    fn min_len(&self, seg: &Segment) -> u64 {
+        let ms = if seg.after_boundary { BOUNDARY_MIN_WORD_MS } else { self.config.vad.min_speech_ms };
+        let hops = if seg.after_boundary { ms_hops(ms) } else { self.config.vad.min_speech_hops() };
+        hops as u64 * HOP as u64
+    }
+
+    /// Stream position (8 kHz samples) of the end of VAD hop `last_hop`: the VAD has seen
+    /// `hops()` hops, the last ending at `self.position`.
+    fn end_of_hop(&self, last_hop: u64) -> u64 {
+        self.position - (self.vad.hops() - 1 - last_hop) * HOP as u64
+    }
+
+    /// A word boundary the VAD found (the word before it ended at `last_hop`): split the segment
+    /// there when a whole word came before it, as the model tells. A segment already decided
+    /// early had its word; an undecided one is scored up to the valley and split only if that
+    /// gives a verdict (a digit, or "not a digit"), which is then emitted as its final
+    /// decision. An unsure score means the valley was probably inside the word (the closure
+    /// of "six"): the segment goes on.
+    ///
+    /// A rise (no valley before it) splits only after "not a digit" (a noise, then the word), or
+    /// a segment decided at least [`RISE_SPLIT_AFTER_DECIDED_MS`] ago: vowels rise after
+    /// consonants inside a word too.
+    fn split_at(&mut self, last_hop: u64, kind: BoundaryKind, on_event: &mut dyn FnMut(Detection)) -> bool {
+        let Some(seg) = &self.segment else { return true };
+        if seg.decided {
+            let long_enough = seg.hops >= ms_hops(RISE_SPLIT_AFTER_DECIDED_MS);
+            if kind == BoundaryKind::Valley || long_enough {
+                self.segment = None;
+                return true;
+            }
+            return false;
+        }
+        let end = self.end_of_hop(last_hop);
+        let split = match (self.verdict_until(end), kind) {
+            (Some((eval, FinalVerdict::Digit(d))), BoundaryKind::Valley) => Some((eval, Some(d), DetectionKind::Final)),
+            (Some((eval, FinalVerdict::NotADigit)), _) => Some((eval, None, DetectionKind::Rejected)),
+            _ => None,
+        };
+        let Some((eval, digit, kind)) = split else { return false };
+        let onset = self.segment.as_ref().map_or(0, |s| s.onset);
+        let kind = self.unsure_after_boundary(kind, &eval);
+        let detection = self.detection(digit, &eval, kind, onset, Some(end));
+        self.emit(detection, on_event);
+        self.segment = None;
+        true
+    }
+
+    /// Scores the segment up to stream position `end` and applies the final rule.
+    fn verdict_until(&mut self, end: u64) -> Option<(Evaluation, FinalVerdict)> {
+        let seg = self.segment.as_ref()?;
+        let len = ((end.saturating_sub(seg.start)) as usize).clamp(HOP.min(seg.buffer.len()), seg.buffer.len());
+        let eval = self.evaluate(len)?;
+        let verdict = final_verdict(&self.config.early_exit, &eval.probs);
+        Some((eval, verdict))
+    }
+
+    /// A final digit of a segment that began at a word boundary, below
+    /// [`AFTER_BOUNDARY_MIN_CONFIDENCE`], is unsure (reported, no note).
+    fn unsure_after_boundary(&self, kind: DetectionKind, eval: &Evaluation) -> DetectionKind {
+        let after_boundary = self.segment.as_ref().is_some_and(|s| s.after_boundary);
+        let sure = top_digit(&eval.probs).1 >= AFTER_BOUNDARY_MIN_CONFIDENCE;
+        if kind == DetectionKind::Final && after_boundary && !sure { DetectionKind::Unsure } else { kind }
+    }
+
     fn end_segment(&mut self, last_hop: u64, valid: bool, on_event: &mut dyn FnMut(Detection)) {
-        // `last_hop` counts VAD hops; the VAD has seen `hops()` of them, the last ending at
-        // `self.position`.
-        let end = self.position - (self.vad.hops() - 1 - last_hop) * HOP as u64;
-        let decide = matches!(&self.segment, Some(seg) if valid && !seg.decided);
+        let end = self.end_of_hop(last_hop);
+        let decide = matches!(&self.segment, Some(seg) if valid && !seg.decided && end >= seg.onset + self.min_len(seg));
         if decide {
-            let seg = self.segment.as_ref().expect("checked");
-            let onset = seg.onset;
-            let len = ((end.saturating_sub(seg.start)) as usize).clamp(HOP.min(seg.buffer.len()), seg.buffer.len());
-            if let Some(eval) = self.evaluate(len) {
-                let kind = match final_verdict(&self.config.early_exit, &eval.probs) {
+            let onset = self.segment.as_ref().map_or(0, |s| s.onset);
+            if let Some((eval, verdict)) = self.verdict_until(end) {
+                let kind = match verdict {
                     FinalVerdict::Digit(d) => Some((Some(d), DetectionKind::Final)),
                     FinalVerdict::Unsure(d) => Some((Some(d), DetectionKind::Unsure)),
                     FinalVerdict::NotADigit => Some((None, DetectionKind::Rejected)),
                     FinalVerdict::Nothing => None,
                 };
                 if let Some((digit, kind)) = kind {
+                    let kind = self.unsure_after_boundary(kind, &eval);
                     let detection = self.detection(digit, &eval, kind, onset, Some(end));
                     self.emit(detection, on_event);
                 }

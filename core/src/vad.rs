@@ -22,6 +22,19 @@
 //!   rule fires inside a word in 1 of 3000 files (and in 59 files' trailing silence).
 //! - Segments shorter than `min_speech_ms` are dropped (clicks); at `max_speech_ms` a segment is
 //!   cut, and the floor is raised to its quietest hop (a long "segment" is mostly background).
+//! - Word boundaries inside a segment: in continuous noise, or when digits follow each other
+//!   within the hangover (a phone number read out), the level never stays down long enough to
+//!   end the segment. A *valley* (the level under the hold threshold, or [`VALLEY_DB`] under the
+//!   current word's peak, for at least [`VALLEY_MIN_MS`]) followed by a rise back over the onset
+//!   threshold and [`RISE_DB`] over the valley's bottom, after at least [`BOUNDARY_MIN_WORD_MS`]
+//!   of word, is reported as [`VadEvent::Boundary`]. The VAD's own segment goes on: a boundary
+//!   is a candidate, and the recognizer splits there only when the model agrees that a whole
+//!   digit came before it (internal closures of "six" or "eight" also make valleys).
+//! - A *rise* (the level jumping [`RISE_JUMP_DB`] over its own recent average, after at least
+//!   [`BOUNDARY_MIN_WORD_MS`] of segment) is a second kind of candidate boundary: a word that
+//!   starts right after a noise (a clatter, a cough) with no valley between them. The
+//!   recognizer splits there only if what came before was not a digit, or was decided long
+//!   ago (vowels rising after consonants inside a word also jump).
 
 use serde::{Deserialize, Serialize};
 
@@ -39,12 +52,26 @@ pub const STEADY_WINDOW_MS: u32 = 400;
 pub const TAIL_STEADY_MS: u32 = 160;
 /// How far under the segment's peak that stretch must be, dB.
 pub const TAIL_BELOW_PEAK_DB: f32 = 20.0;
+/// A valley inside a segment: this far under the current word's peak, dB.
+pub const VALLEY_DB: f32 = 20.0;
+/// ... for at least this long, ms.
+pub const VALLEY_MIN_MS: u32 = 32;
+/// The rise after a valley that makes a boundary, dB over the valley's bottom.
+pub const RISE_DB: f32 = 9.0;
+/// A rise boundary: the level this far over its recent average, dB.
+pub const RISE_JUMP_DB: f32 = 9.0;
+/// Time constant of that average, ms.
+pub const RISE_AVERAGE_MS: f32 = 100.0;
+/// A boundary needs at least this much of the word before it (onset to the rise), ms.
+pub const BOUNDARY_MIN_WORD_MS: u32 = 192;
 /// Lowest level reported, dBFS (digital silence).
 pub const LEVEL_FLOOR_DB: f32 = -100.0;
 
 const HOP_MS: f32 = HOP as f32 * 1000.0 / SAMPLE_RATE as f32;
 const STEADY_HOPS: usize = (STEADY_WINDOW_MS as f32 / HOP_MS) as usize;
 const TAIL_STEADY_HOPS: usize = (TAIL_STEADY_MS as f32 / HOP_MS) as usize;
+const VALLEY_MIN_HOPS: u32 = (VALLEY_MIN_MS as f32 / HOP_MS) as u32;
+const BOUNDARY_MIN_WORD_HOPS: u64 = (BOUNDARY_MIN_WORD_MS as f32 / HOP_MS) as u64;
 
 /// VAD settings. `Default` holds the values measured on FSDD (see field docs).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -105,6 +132,26 @@ pub enum VadEvent {
     /// The segment ended; `last_hop` is its last active hop. `valid` is false for a segment that
     /// was too short or turned out to be steady background.
     End { last_hop: u64, valid: bool },
+    /// Speech goes on, but a new word may have started at `onset` (after a valley, or with a
+    /// sudden rise): the word before it ended at `last_hop`.
+    Boundary { last_hop: u64, onset: u64, kind: BoundaryKind },
+}
+
+/// What made a [`VadEvent::Boundary`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BoundaryKind {
+    /// The level fell into a valley and climbed out of it.
+    Valley,
+    /// The level jumped over its recent average, with no valley before.
+    Rise,
+}
+
+/// A valley in progress inside a segment.
+#[derive(Clone, Copy, Debug)]
+struct Valley {
+    start: u64,
+    hops: u32,
+    bottom_db: f32,
 }
 
 /// The VAD state machine. Feed it one hop at a time.
@@ -122,6 +169,13 @@ pub struct Vad {
     recent: [f32; STEADY_HOPS],
     segment_min_db: f32,
     segment_peak_db: f32,
+    /// The current word (since the onset or the last boundary): where it started, its peak,
+    /// and the valley after it, if the level is in one.
+    word_start: u64,
+    word_peak_db: f32,
+    valley: Option<Valley>,
+    /// Recent average level in the segment (for rise boundaries), dB.
+    average_db: f32,
 }
 
 /// Mean-power level of a block in dBFS.
@@ -147,6 +201,10 @@ impl Vad {
             recent: [0.0; STEADY_HOPS],
             segment_min_db: 0.0,
             segment_peak_db: 0.0,
+            word_start: 0,
+            word_peak_db: 0.0,
+            valley: None,
+            average_db: 0.0,
         }
     }
 
@@ -193,6 +251,10 @@ impl Vad {
                 self.silent_hops = 0;
                 self.segment_min_db = level;
                 self.segment_peak_db = level;
+                self.word_start = index;
+                self.word_peak_db = level;
+                self.valley = None;
+                self.average_db = level;
                 self.recent.fill(level);
                 return VadEvent::Onset { hop: index };
             }
@@ -244,6 +306,48 @@ impl Vad {
             self.floor_db = self.floor_db.max(self.segment_min_db);
             return self.end_segment(last, true);
         }
+        self.track_words(index, level, on_threshold, hold_threshold)
+    }
+
+    /// Valley-then-rise inside a segment: a candidate word boundary (see the module docs).
+    fn track_words(&mut self, index: u64, level: f32, on_threshold: f32, hold_threshold: f32) -> VadEvent {
+        let average = self.average_db;
+        let alpha = 1.0 - (-HOP_MS / RISE_AVERAGE_MS).exp();
+        self.average_db += alpha * (level - self.average_db);
+        let low = level <= hold_threshold || level < self.word_peak_db - VALLEY_DB;
+        match (&mut self.valley, low) {
+            (Some(v), true) => {
+                v.hops += 1;
+                v.bottom_db = v.bottom_db.min(level);
+            }
+            (None, true) => self.valley = Some(Valley { start: index, hops: 1, bottom_db: level }),
+            (Some(v), false) => {
+                let v = *v;
+                if level > on_threshold.max(v.bottom_db + RISE_DB) {
+                    self.valley = None;
+                    if v.hops >= VALLEY_MIN_HOPS && v.start > self.word_start && index >= self.word_start + BOUNDARY_MIN_WORD_HOPS {
+                        self.word_start = index;
+                        self.word_peak_db = level;
+                        // The word keeps the start of the valley (its own fading tail, as a
+                        // trimmed recording keeps some), not all of a long pause.
+                        let last_hop = (index - 1).min(v.start + VALLEY_MIN_HOPS as u64 + 1);
+                        return VadEvent::Boundary { last_hop, onset: index, kind: BoundaryKind::Valley };
+                    }
+                }
+                // A shallow rise inside the valley: still one valley, until the level climbs
+                // out of it.
+            }
+            (None, false) => {
+                if level > average + RISE_JUMP_DB && index >= self.word_start + BOUNDARY_MIN_WORD_HOPS {
+                    self.word_start = index;
+                    self.word_peak_db = level;
+                    return VadEvent::Boundary { last_hop: index - 1, onset: index, kind: BoundaryKind::Rise };
+                }
+            }
+        }
+        if !low {
+            self.word_peak_db = self.word_peak_db.max(level);
+        }
         VadEvent::Continue
     }
 
@@ -288,6 +392,8 @@ pub fn first_speech_span(samples_8k: &[f32], config: VadConfig) -> Option<(usize
         match vad.process_hop(&padded) {
             VadEvent::Onset { hop } => onset = Some(hop),
             VadEvent::End { last_hop, valid: true } => return onset.map(|o| span(o, last_hop)),
+            // A file is one word: its first segment is cut whole (valleys inside are the
+            // word's own closures as often as not).
             _ => {}
         }
     }
