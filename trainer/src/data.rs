@@ -23,6 +23,9 @@ pub enum ClipSource {
     Word,
     /// A Speech Commands speaker's room, before or after the word.
     RoomNoise,
+    /// The recorded noise corpus's training split (`tests/noise/train`: kitchens, crowds,
+    /// rain, machines, music...): "not a digit", and noise mixed under words.
+    RecordedNoise,
 }
 
 /// One recording, decoded.
@@ -34,6 +37,34 @@ pub struct Clip {
     pub speaker: String,
     pub take: u32,
     pub source: ClipSource,
+}
+
+/// Lengths the recorded noise is cut to, samples (0.3, 0.5, 0.7, 1.0 s in turn): a noise the
+/// VAD takes for speech is cut anywhere between a click and a full window.
+const NOISE_PIECES: [usize; 4] = [2_400, 4_000, 5_600, 8_000];
+
+/// The recorded noise corpus (every WAV in `dir`, name order, resampled to 8 kHz) cut into
+/// consecutive pieces, each "not a digit". The speaker field names the source file.
+pub fn recorded_noise_clips(dir: &Path) -> Result<Vec<Clip>> {
+    let noise = fsdd_core::stream_eval::load_noise_dir(dir)?;
+    let mut clips = Vec::new();
+    let (mut at, mut k) = (0, 0);
+    while at + NOISE_PIECES[0] <= noise.len() {
+        let len = NOISE_PIECES[k % NOISE_PIECES.len()].min(noise.len() - at);
+        clips.push(Clip {
+            samples: noise[at..at + len].to_vec(),
+            label: fsdd_core::model::NOT_A_DIGIT as u8,
+            speaker: "recorded-noise".into(),
+            take: k as u32,
+            source: ClipSource::RecordedNoise,
+        });
+        at += len;
+        k += 1;
+    }
+    if clips.is_empty() {
+        bail!("no recorded noise in {}", dir.display());
+    }
+    Ok(clips)
 }
 
 /// Opens the dataset directory (flag, else `$FSDD_DIR`, else `data/fsdd/recordings`).

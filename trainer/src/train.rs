@@ -46,6 +46,18 @@ pub struct Recipe {
     /// Speech Commands in the fit set: real voices, words that are not digits, room noise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speech_commands: Option<SpeechCommandsRecipe>,
+    /// Recorded noise (the corpus's training split, never its held-out one) in the fit set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<NoiseRecipe>,
+}
+
+/// The recorded noise corpus in training: cut into pieces of 0.3-1 s that are "not a digit"
+/// (as the VAD would cut a noise burst), and half of the pool mixed under words.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NoiseRecipe {
+    pub dir: PathBuf,
+    /// Expected appearances per epoch of each piece.
+    pub weight: f64,
 }
 
 /// How much of Speech Commands an epoch sees: each weight is the expected number of times a
@@ -71,6 +83,7 @@ impl Recipe {
             (Some(sc), ClipSource::RealDigit) => sc.digit_weight,
             (Some(sc), ClipSource::Word) => sc.word_weight,
             (Some(sc), ClipSource::RoomNoise) => sc.noise_weight,
+            (_, ClipSource::RecordedNoise) => self.noise.as_ref().map_or(1.0, |n| n.weight),
             _ => 1.0,
         }
     }
@@ -318,11 +331,20 @@ pub fn train(
     let clean_fit = Batchable::clean(fit);
     net.fit_normalisation(&clean_fit.features);
     drop(clean_fit);
-    let rooms: Vec<Clip> = fit
+    // Noise mixed under words: the rooms around Speech Commands words, and the recorded
+    // corpus repeated so it makes up about half of the pool (it is far fewer, longer pieces).
+    let mut rooms: Vec<Clip> = fit
         .iter()
         .filter(|c| c.source == ClipSource::RoomNoise)
         .cloned()
         .collect();
+    let recorded: Vec<&Clip> = fit.iter().filter(|c| c.source == ClipSource::RecordedNoise).collect();
+    if !recorded.is_empty() {
+        let copies = (rooms.len() / recorded.len()).max(1);
+        for _ in 0..copies {
+            rooms.extend(recorded.iter().map(|c| (*c).clone()));
+        }
+    }
     let rooms = rooms.as_slice();
     let validation = Batchable::clean(validation);
     let mut optimizer = Optimizer::new(recipe.optimizer, &vs, recipe.lr)?;

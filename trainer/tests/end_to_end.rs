@@ -66,6 +66,7 @@ fn tiny_recipe(epochs: u32) -> Recipe {
         // As the shipped recipe: the averaged weights are validated, kept, resumed and exported.
         ema_decay: Some(0.99),
         speech_commands: None,
+        noise: None,
     }
 }
 
