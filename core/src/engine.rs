@@ -5,7 +5,10 @@
 //! the input rate -> SPSC detection ring -> [`DetectionReceiver::pop`]. The audio side only
 //! copies into the ring and bumps atomics: it never allocates, locks or blocks. Settings travel
 //! as atomics ([`SharedSettings`]), prototypes and flushes over a channel the worker polls.
+//! While word capture is on ([`Engine::capture_words`], guided enrollment), the worker also
+//! queues every whole word the VAD closes for [`Engine::pop_word`].
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -17,7 +20,7 @@ use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 use crate::model::Model;
 use crate::prototypes::PrototypeSet;
-use crate::recognizer::{Detection, LiveView, Recognizer, RecognizerConfig};
+use crate::recognizer::{CapturedWord, Detection, LiveView, Recognizer, RecognizerConfig};
 use crate::resample::{ResampleError, StreamResampler};
 use crate::settings::SharedSettings;
 
@@ -27,6 +30,9 @@ const DETECTION_CAPACITY: usize = 256;
 const IDLE_SLEEP: Duration = Duration::from_millis(2);
 /// Input frames the worker pops per step.
 const WORKER_BLOCK: usize = 1024;
+/// Captured words the queue holds before the oldest unread ones are dropped (a guided
+/// enrollment takes at most a few dozen).
+const WORD_CAPACITY: usize = 64;
 /// How often the worker refreshes the shared [`LiveView`] snapshot.
 const LIVE_EVERY: Duration = Duration::from_millis(15);
 
@@ -57,6 +63,7 @@ pub enum EngineError {
 
 enum Control {
     Prototypes(Option<PrototypeSet>),
+    CaptureWords(bool),
     /// End of input at this many pushed frames: flush the resampler and close any segment.
     Flush {
         at_frame: u64,
@@ -75,6 +82,9 @@ struct Shared {
     flush_requested: AtomicU64,
     flush_done: AtomicU64,
     live: Mutex<LiveView>,
+    /// Whole words captured by the worker (word capture on), oldest first. Only the worker and
+    /// non-real-time readers take this lock.
+    words: Mutex<VecDeque<CapturedWord>>,
 }
 
 /// Owns the worker thread; dropping it stops and joins the worker.
@@ -188,6 +198,7 @@ impl Engine {
             flush_requested: AtomicU64::new(0),
             flush_done: AtomicU64::new(0),
             live: Mutex::new(LiveView::default()),
+            words: Mutex::new(VecDeque::with_capacity(WORD_CAPACITY)),
         });
         let settings = Arc::new(SharedSettings::new(&config.recognizer));
         let (control, control_rx) = mpsc::channel();
@@ -235,6 +246,25 @@ impl Engine {
     /// Replaces the prototypes (from a non-real-time thread).
     pub fn set_prototypes(&self, p: Option<PrototypeSet>) {
         let _ = self.control.send(Control::Prototypes(p));
+    }
+
+    /// Starts or stops queueing whole words for [`Engine::pop_word`] (from the next hop the
+    /// worker processes). Stopping also empties the queue. Detections are unaffected.
+    pub fn capture_words(&self, on: bool) {
+        if !on {
+            self.words().clear();
+        }
+        let _ = self.control.send(Control::CaptureWords(on));
+    }
+
+    /// The oldest captured word not popped yet (positions at the input rate). Takes a brief
+    /// lock the worker also takes: call from a non-real-time thread.
+    pub fn pop_word(&self) -> Option<CapturedWord> {
+        self.words().pop_front()
+    }
+
+    fn words(&self) -> std::sync::MutexGuard<'_, VecDeque<CapturedWord>> {
+        self.shared.words.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// End of input (a file, a bounce): the worker flushes the resampler and decides any open
@@ -305,6 +335,7 @@ impl Worker {
             while let Ok(msg) = self.control.try_recv() {
                 match msg {
                     Control::Prototypes(p) => self.recognizer.set_prototypes(p),
+                    Control::CaptureWords(on) => self.recognizer.set_capture_words(on),
                     Control::Flush { at_frame } => self.pending_flush = Some(at_frame),
                 }
             }
@@ -375,6 +406,22 @@ impl Worker {
         }
         if flush {
             recognizer.finish(&mut on_event);
+        }
+        if recognizer.captures_words() {
+            let words = recognizer.take_captured_words();
+            if !words.is_empty() {
+                let mut queue = shared.words.lock().unwrap_or_else(|p| p.into_inner());
+                for mut word in words {
+                    word.onset = to_input(word.onset);
+                    word.end = to_input(word.end);
+                    if queue.len() == WORD_CAPACITY {
+                        queue.pop_front();
+                    }
+                    queue.push_back(word);
+                }
+            }
+        }
+        if flush {
             // The next stream starts here, in both clocks.
             *segment_in_offset = *consumed;
             *segment_8k_offset = recognizer.position();

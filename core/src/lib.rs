@@ -10,6 +10,7 @@
 pub mod audio;
 pub mod dataset;
 pub mod early_exit;
+pub mod enrollment;
 pub mod engine;
 pub mod metrics;
 pub mod mfcc;
@@ -23,10 +24,11 @@ pub mod stream_eval;
 pub mod vad;
 
 pub use early_exit::EarlyExitPolicy;
+pub use enrollment::{EnrollmentError, EnrollmentSession, Take};
 pub use engine::{AudioSender, DetectionReceiver, Engine, EngineConfig, EngineError};
 pub use model::{Inference, Model, ModelError};
 pub use prototypes::{PrototypeError, PrototypeSet, ScoringMode};
-pub use recognizer::{Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig};
+pub use recognizer::{CapturedWord, Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig};
 pub use saliency::Saliency;
 pub use settings::SharedSettings;
 pub use vad::VadConfig;

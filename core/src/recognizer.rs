@@ -137,6 +137,20 @@ impl LiveView {
     }
 }
 
+/// A whole spoken word as the VAD closed it: the segment's 8 kHz audio from the start of its
+/// pre-roll to the end of speech (at most one MFCC window), exactly what the end-of-word
+/// evaluation scores. Handed out only while [`Recognizer::set_capture_words`] is on (guided
+/// enrollment, [`crate::enrollment`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapturedWord {
+    /// Speech onset and end of speech (stream positions at the caller's rate, like
+    /// [`Detection`]'s).
+    pub onset: u64,
+    pub end: u64,
+    /// 8 kHz mono samples, left-aligned as in the MFCC window.
+    pub samples: Vec<f32>,
+}
+
 /// One speech segment in progress.
 struct Segment {
     /// Stream position of `buffer[0]` and of the onset.
@@ -179,6 +193,9 @@ pub struct Recognizer {
     live: LiveView,
     inference_errors: u64,
     evaluations: u64,
+    /// Whole words closed since the last [`Recognizer::take_captured_words`] (when capturing).
+    capture_words: bool,
+    captured: Vec<CapturedWord>,
 }
 
 impl Recognizer {
@@ -203,7 +220,28 @@ impl Recognizer {
             live: LiveView::default(),
             inference_errors: 0,
             evaluations: 0,
+            capture_words: false,
+            captured: Vec::new(),
         }
+    }
+
+    /// Keep a copy of every whole word the VAD closes (valid segments only), for
+    /// [`Recognizer::take_captured_words`]. Decisions are unaffected. Turning it off drops
+    /// words not taken yet.
+    pub fn set_capture_words(&mut self, on: bool) {
+        self.capture_words = on;
+        if !on {
+            self.captured.clear();
+        }
+    }
+
+    pub fn captures_words(&self) -> bool {
+        self.capture_words
+    }
+
+    /// The words captured since the last call, oldest first.
+    pub fn take_captured_words(&mut self) -> Vec<CapturedWord> {
+        std::mem::take(&mut self.captured)
     }
 
     /// Reads live settings from `settings` before every hop (the engine's worker uses this).
@@ -421,7 +459,13 @@ impl Recognizer {
     /// A rise (no valley before it) splits only after "not a digit" (a noise, then the word), or
     /// a segment decided at least [`RISE_SPLIT_AFTER_DECIDED_MS`] ago: vowels rise after
     /// consonants inside a word too.
+    ///
+    /// While words are captured for enrollment nothing is split: the user says one word at a
+    /// time, and a take must be the whole word the VAD closed.
     fn split_at(&mut self, last_hop: u64, kind: BoundaryKind, on_event: &mut dyn FnMut(Detection)) -> bool {
+        if self.capture_words {
+            return false;
+        }
         let Some(seg) = &self.segment else { return true };
         if seg.decided {
             let long_enough = seg.hops >= ms_hops(RISE_SPLIT_AFTER_DECIDED_MS);
@@ -465,6 +509,13 @@ impl Recognizer {
 
     fn end_segment(&mut self, last_hop: u64, valid: bool, on_event: &mut dyn FnMut(Detection)) {
         let end = self.end_of_hop(last_hop);
+        if self.capture_words
+            && valid
+            && let Some(seg) = &self.segment
+        {
+            let len = ((end.saturating_sub(seg.start)) as usize).clamp(HOP.min(seg.buffer.len()), seg.buffer.len());
+            self.captured.push(CapturedWord { onset: seg.onset, end, samples: seg.buffer[..len].to_vec() });
+        }
         let decide = matches!(&self.segment, Some(seg) if valid && !seg.decided && end >= seg.onset + self.min_len(seg));
         if decide {
             let onset = self.segment.as_ref().map_or(0, |s| s.onset);

@@ -7,6 +7,7 @@
 //! and the stream clock also go into the [`LiveStatus`] the editor reads (atomic stores only).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use fsdd_core::{
@@ -39,6 +40,8 @@ pub struct AnalysisSession {
     position: u64,
     /// What the editor shows; outlives the session (one per plugin instance).
     status: Arc<LiveStatus>,
+    /// Set while the window's guided enrollment runs: detections produce no MIDI.
+    enrolling: Arc<AtomicBool>,
 }
 
 impl AnalysisSession {
@@ -49,6 +52,7 @@ impl AnalysisSession {
         offline: bool,
         recognizer: RecognizerConfig,
         status: Arc<LiveStatus>,
+        enrolling: Arc<AtomicBool>,
     ) -> Result<Self, EngineError> {
         let input_rate = sample_rate.round().max(1.0) as u32;
         let config = EngineConfig {
@@ -68,6 +72,7 @@ impl AnalysisSession {
             offline,
             position: 0,
             status,
+            enrolling,
         })
     }
 
@@ -109,11 +114,17 @@ impl AnalysisSession {
         }
     }
 
-    /// The next finished detection, also stored in the live status for the editor.
+    /// The next finished detection for MIDI, also stored in the live status for the editor.
+    /// While enrolling, every detection still reaches the live status but none is returned:
+    /// the words spoken are takes, not notes.
     pub fn pop(&mut self) -> Option<Detection> {
-        let detection = self.receiver.pop()?;
-        self.status.record(&detection);
-        Some(detection)
+        while let Some(detection) = self.receiver.pop() {
+            self.status.record(&detection);
+            if !self.enrolling.load(Ordering::Acquire) {
+                return Some(detection);
+            }
+        }
+        None
     }
 }
 

@@ -1,5 +1,6 @@
 //! The plugin window (nice-plug-egui): the last recognised digit, ten live confidence bars and
-//! the enrolled voice, with a prototype-file import.
+//! the enrolled voice, with guided enrollment from the track's input, prototype-file import
+//! and export.
 //!
 //! The window is optional: the plugin loads and runs the same headless, and egui only runs
 //! while a host shows the window. Drawing is a pure function of a plain [`StatusView`]
@@ -7,8 +8,11 @@
 //! snapshot on the editor's thread from the lock-free [`LiveStatus`] (detections from
 //! `process()`), the engine's live view (the worker's latest per-digit probabilities; the
 //! worker publishes it with a `try_lock`, so it never waits for the editor, and the audio
-//! thread is not involved), and the prototype store. Button actions (file import) run on the
-//! editor's thread too, never in `process()`.
+//! thread is not involved), and the prototype store. Button actions (enrollment, file import
+//! and export) run on the editor's thread too, never in `process()`; so does
+//! [`poll_enrollment`], which moves the worker's captured words into the enrollment every frame.
+//! While enrolling, the window shows the enrollment (digit to say, input level, the last take's
+//! length and level trace, takes so far) in place of the last digit and the bars.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,18 +20,20 @@ use std::time::Duration;
 
 use egui::{Color32, RichText};
 use fsdd_core::DetectionKind;
+use fsdd_core::enrollment::{MAX_TAKES_PER_DIGIT, Prompt};
 use fsdd_core::model::{N_OUTPUTS, NOT_A_DIGIT};
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug_egui::{
     EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier,
 };
 
+use crate::enrollment::{DEFAULT_TAKES, EnrollmentOutcome, EnrollmentView, Finished, TakeView};
 use crate::live_status::LiveStatus;
-use crate::params::FsddParams;
-use crate::prototype_store::{EnrollmentStatus, ImportError, PrototypeOrigin};
+use crate::params::{FsddParams, ModeChoice};
+use crate::prototype_store::{EnrollmentStatus, ExportError, ImportError, PrototypeOrigin};
 
 const WIDTH: f64 = 460.0;
-const HEIGHT: f64 = 600.0;
+const HEIGHT: f64 = 660.0;
 /// The worker publishes its live view every few tens of milliseconds; refreshing faster
 /// would redraw the same numbers.
 const REFRESH: Duration = Duration::from_millis(50);
@@ -51,6 +57,7 @@ pub fn create(
         params,
         status,
         input,
+        gui: None,
     };
     nice_plug_egui::create_egui_editor(state, RepaintNotifier::new(), settings, app)
 }
@@ -93,6 +100,10 @@ pub struct StatusView {
     pub prototype_path: Option<PathBuf>,
     /// `fsdd-tui`'s default prototype file on this system.
     pub default_path: Option<PathBuf>,
+    /// The guided enrollment, while it runs.
+    pub enrolling: Option<EnrollmentView>,
+    /// How the last enrollment ended.
+    pub enroll_outcome: Option<EnrollmentOutcome>,
 }
 
 impl StatusView {
@@ -128,14 +139,27 @@ impl StatusView {
             enrollment: params.prototypes.status(),
             prototype_path: params.prototype_path(),
             default_path: fsdd_core::PrototypeSet::default_path(),
+            enrolling: params.enrollment.view(),
+            enroll_outcome: params.enrollment.outcome(),
         }
     }
 }
 
 /// What the user typed (kept between frames by the app).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EditorInput {
     pub path_text: String,
+    /// Takes per digit the next enrollment asks for.
+    pub takes_per_digit: usize,
+}
+
+impl Default for EditorInput {
+    fn default() -> Self {
+        EditorInput {
+            path_text: String::new(),
+            takes_per_digit: DEFAULT_TAKES,
+        }
+    }
 }
 
 impl EditorInput {
@@ -146,6 +170,7 @@ impl EditorInput {
                 .prototype_path()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            ..EditorInput::default()
         }
     }
 }
@@ -157,6 +182,34 @@ pub enum EditorAction {
     Import(PathBuf),
     /// Import `fsdd-tui`'s default file and forget the path.
     UseDefault,
+    /// Write the enrolled voice to this file (`None`: `fsdd-tui`'s default file).
+    Export(Option<PathBuf>),
+    /// Start the guided enrollment with this many takes per digit.
+    StartEnrollment(usize),
+    /// Drop the last take and ask for its digit again.
+    RedoTake,
+    /// Move on to the next digit.
+    SkipDigit,
+    /// Stop enrolling; the previous voice stays.
+    CancelEnrollment,
+}
+
+/// What a carried-out action did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Performed {
+    Imported(PathBuf),
+    Exported(PathBuf),
+    /// An enrollment button (start, redo, skip, cancel).
+    Enrollment,
+}
+
+/// Why an action failed (also kept for the window by the prototype store).
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
 }
 
 pub fn kind_label(kind: DetectionKind) -> &'static str {
@@ -200,7 +253,138 @@ pub fn origin_label(origin: &PrototypeOrigin) -> String {
         PrototypeOrigin::None => "Source: -".to_owned(),
         PrototypeOrigin::Project => "Source: saved with the project".to_owned(),
         PrototypeOrigin::File(path) => format!("Source: {}", path.display()),
+        PrototypeOrigin::Enrolled => {
+            "Source: enrolled in this window (saved with the project)".to_owned()
+        }
     }
+}
+
+pub const DIGIT_WORDS: [&str; 10] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
+
+/// "0:3 1:3 2:1 ...": takes per digit.
+pub fn takes_label(counts: &[usize; 10]) -> String {
+    counts
+        .iter()
+        .enumerate()
+        .map(|(d, n)| format!("{d}:{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn outcome_label(outcome: &EnrollmentOutcome) -> String {
+    match outcome {
+        EnrollmentOutcome::Finished { per_digit } => format!(
+            "Enrollment done, takes per digit {}; mode set to Hybrid",
+            takes_label(per_digit)
+        ),
+        EnrollmentOutcome::Cancelled => "Enrollment cancelled; the previous voice stays".to_owned(),
+        EnrollmentOutcome::Failed(message) => format!("Enrollment failed: {message}"),
+    }
+}
+
+/// Level in dBFS as a 0..1 bar (-80 dBFS empty, 0 dBFS full).
+fn level_fraction(db: f32) -> f32 {
+    if db.is_finite() {
+        ((db + 80.0) / 80.0).clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+/// The last take's level per hop, over the 1.024 s the model sees (so its length shows).
+fn draw_level_trace(ui: &mut egui::Ui, take: &TakeView) {
+    let size = egui::vec2(ui.available_width(), 36.0);
+    let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, Color32::from_gray(35));
+    let hops = fsdd_core::mfcc::N_FRAMES as f32;
+    let points: Vec<egui::Pos2> = take
+        .level_trace
+        .iter()
+        .enumerate()
+        .map(|(i, &db)| {
+            egui::pos2(
+                rect.left() + rect.width() * (i as f32 + 0.5) / hops,
+                rect.bottom() - rect.height() * level_fraction(db),
+            )
+        })
+        .collect();
+    painter.add(egui::Shape::line(
+        points,
+        egui::Stroke::new(1.5, Color32::from_rgb(90, 200, 110)),
+    ));
+}
+
+/// The enrollment in progress (in place of the last digit and the bars).
+fn draw_enrollment(
+    ui: &mut egui::Ui,
+    view: &StatusView,
+    e: &EnrollmentView,
+) -> Option<EditorAction> {
+    let mut action = None;
+    ui.label(RichText::new("Enrolling your voice").size(18.0).strong());
+    ui.colored_label(
+        Color32::from_rgb(230, 180, 60),
+        "No digit MIDI is sent while enrolling",
+    );
+    match e.prompt {
+        Prompt::Say { digit, take, of } | Prompt::Review { digit, take, of } => {
+            ui.horizontal(|ui| {
+                ui.label(
+                    RichText::new(format!("Say \"{}\"", DIGIT_WORDS[digit as usize]))
+                        .size(34.0)
+                        .strong(),
+                );
+                ui.label(format!("take {take} of {of}"));
+            });
+        }
+        Prompt::Complete => {
+            ui.label(RichText::new("Building your voice...").size(24.0));
+        }
+    }
+    let level = view.level_db.unwrap_or(fsdd_core::vad::LEVEL_FLOOR_DB);
+    let speech = if view.speech { ", hearing you" } else { "" };
+    ui.add(
+        egui::ProgressBar::new(level_fraction(level))
+            .desired_width(ui.available_width())
+            .text(format!("Input {level:.0} dBFS{speech}")),
+    );
+    if !view.running {
+        ui.colored_label(
+            ERROR_RED,
+            "The plugin is not processing: start the transport or enable the track's input",
+        );
+    }
+    match &e.last_take {
+        Some(take) => {
+            ui.label(format!(
+                "Last take: \"{}\", {:.0} ms",
+                DIGIT_WORDS[take.digit as usize], take.duration_ms
+            ));
+            draw_level_trace(ui, take);
+        }
+        None => {
+            ui.label("Last take: none yet");
+        }
+    }
+    ui.label(format!("Takes so far: {}", takes_label(&e.counts)));
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(e.last_take.is_some(), egui::Button::new("Redo last take"))
+            .clicked()
+        {
+            action = Some(EditorAction::RedoTake);
+        }
+        if ui.button("Skip digit").clicked() {
+            action = Some(EditorAction::SkipDigit);
+        }
+        if ui.button("Cancel").clicked() {
+            action = Some(EditorAction::CancelEnrollment);
+        }
+    });
+    action
 }
 
 const ERROR_RED: Color32 = Color32::from_rgb(230, 80, 70);
@@ -208,7 +392,6 @@ const OK_GREEN: Color32 = Color32::from_rgb(90, 200, 110);
 
 /// Draws the whole window from `view`; returns the button the user pressed, if any.
 pub fn draw(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Option<EditorAction> {
-    let mut action = None;
     ui.heading("FSDD Spoken Digits");
     if !view.running {
         ui.colored_label(
@@ -221,6 +404,19 @@ pub fn draw(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Op
     }
     ui.separator();
 
+    let action = match &view.enrolling {
+        Some(enrolling) => draw_enrollment(ui, view, enrolling),
+        None => {
+            draw_recognition(ui, view);
+            None
+        }
+    };
+    ui.separator();
+    draw_voice(ui, view, input).or(action)
+}
+
+/// The last digit and the ten confidence bars.
+fn draw_recognition(ui: &mut egui::Ui, view: &StatusView) {
     match view.last {
         Some(last) => {
             let (big, line) = match last.digit {
@@ -268,9 +464,22 @@ pub fn draw(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Op
         }
         ui.add(bar);
     }
-    ui.separator();
+}
 
+/// The enrolled voice: summary, enrollment, import and export.
+fn draw_voice(
+    ui: &mut egui::Ui,
+    view: &StatusView,
+    input: &mut EditorInput,
+) -> Option<EditorAction> {
+    let mut action = None;
     ui.label(enrollment_summary(&view.enrollment));
+    if let Some(reason) = &view.enrollment.model_mismatch {
+        ui.colored_label(
+            ERROR_RED,
+            format!("Not used: enrolled with another model ({reason}); enroll again"),
+        );
+    }
     ui.label(origin_label(&view.enrollment.origin));
     match &view.enrollment.last_import {
         Some(Ok(path)) => {
@@ -280,6 +489,36 @@ pub fn draw(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Op
             ui.colored_label(ERROR_RED, format!("Import failed: {message}"));
         }
         None => {}
+    }
+    if let Some(outcome) = &view.enroll_outcome {
+        let color = match outcome {
+            EnrollmentOutcome::Finished { .. } => OK_GREEN,
+            EnrollmentOutcome::Cancelled => Color32::GRAY,
+            EnrollmentOutcome::Failed(_) => ERROR_RED,
+        };
+        ui.colored_label(color, outcome_label(outcome));
+    }
+    match &view.enrollment.last_export {
+        Some(Ok(path)) => {
+            ui.colored_label(OK_GREEN, format!("Exported to {}", path.display()));
+        }
+        Some(Err(message)) => {
+            ui.colored_label(ERROR_RED, format!("Export failed: {message}"));
+        }
+        None => {}
+    }
+    if view.enrolling.is_none() {
+        ui.horizontal(|ui| {
+            if ui.button("Enroll").clicked() {
+                action = Some(EditorAction::StartEnrollment(input.takes_per_digit));
+            }
+            ui.add(
+                egui::DragValue::new(&mut input.takes_per_digit)
+                    .range(1..=MAX_TAKES_PER_DIGIT)
+                    .speed(0.1),
+            );
+            ui.label("takes per digit, from the track's input");
+        });
     }
     ui.horizontal(|ui| {
         ui.label("Prototype file:");
@@ -299,6 +538,15 @@ pub fn draw(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Op
         }
         if ui.button("Use default file").clicked() {
             action = Some(EditorAction::UseDefault);
+        }
+        let enrolled = view.enrollment.per_digit.iter().any(|&n| n > 0);
+        if ui
+            .add_enabled(enrolled, egui::Button::new("Export"))
+            .clicked()
+        {
+            action = Some(EditorAction::Export(
+                (!path.is_empty()).then(|| PathBuf::from(path)),
+            ));
         }
     });
     match &view.default_path {
@@ -326,25 +574,74 @@ pub struct StatusApp {
     params: Arc<FsddParams>,
     status: Arc<LiveStatus>,
     input: EditorInput,
+    /// The host's parameter channel, while the window is open.
+    gui: Option<nice_plug::context::gui::GuiContext>,
 }
 
-/// Carries out a button's action on the calling (editor) thread: it reads a file. Failures
-/// are logged and kept in the prototype store, which the next frame shows.
+/// Carries out a button's action on the calling (editor) thread: it may read or write a file.
+/// Failures are logged and kept in the prototype store, which the next frame shows.
 pub fn perform(
     params: &FsddParams,
     input: &mut EditorInput,
     action: EditorAction,
-) -> Result<PathBuf, ImportError> {
+) -> Result<Performed, ActionError> {
     match action {
-        EditorAction::Import(path) => params.import_prototypes(Some(&path)),
+        EditorAction::Import(path) => {
+            Ok(Performed::Imported(params.import_prototypes(Some(&path))?))
+        }
         EditorAction::UseDefault => {
-            let result = params.import_prototypes(None);
-            if result.is_ok() {
-                input.path_text.clear();
-            }
-            result
+            let file = params.import_prototypes(None)?;
+            input.path_text.clear();
+            Ok(Performed::Imported(file))
+        }
+        EditorAction::Export(path) => Ok(Performed::Exported(
+            params.export_prototypes(path.as_deref())?,
+        )),
+        EditorAction::StartEnrollment(per_digit) => {
+            params.enrollment.start(per_digit);
+            // Capture starts at once if the plugin is running (else at its next activation).
+            poll_enrollment(params);
+            Ok(Performed::Enrollment)
+        }
+        EditorAction::RedoTake => {
+            params.enrollment.redo_last();
+            Ok(Performed::Enrollment)
+        }
+        EditorAction::SkipDigit => {
+            params.enrollment.skip_digit();
+            Ok(Performed::Enrollment)
+        }
+        EditorAction::CancelEnrollment => {
+            params.enrollment.cancel();
+            Ok(Performed::Enrollment)
         }
     }
+}
+
+/// Editor thread, every frame: hands the worker's captured words to the running enrollment
+/// and, when it is complete, stores the new voice with the project. Returns true when a voice
+/// was just enrolled: the caller switches the mode to Hybrid (a parameter, so through the
+/// host: [`switch_to_hybrid`]).
+pub fn poll_enrollment(params: &FsddParams) -> bool {
+    match params.enrollment.poll(params.prototypes.engine()) {
+        Some(Finished::Enrolled(set)) => {
+            params.store_enrolled(set);
+            true
+        }
+        Some(Finished::Failed(message)) => {
+            nice_plug::nice_error!("fsdd: enrollment failed: {message}");
+            false
+        }
+        None => false,
+    }
+}
+
+/// Sets the Mode parameter to Hybrid the way a user would (the host records the change).
+pub fn switch_to_hybrid(gui: &nice_plug::context::gui::GuiContext, params: &FsddParams) {
+    let setter = gui.param_setter();
+    setter.begin_set_parameter(&params.mode);
+    setter.set_parameter(&params.mode, ModeChoice::Hybrid);
+    setter.end_set_parameter(&params.mode);
 }
 
 impl NiceEguiApp for StatusApp {
@@ -354,15 +651,23 @@ impl NiceEguiApp for StatusApp {
     fn build(
         &mut self,
         _egui_ctx: egui::Context,
-        _gui_ctx: nice_plug::context::gui::GuiContext,
+        gui_ctx: nice_plug::context::gui::GuiContext,
         _frame: &mut Frame,
     ) -> Result<(), nice_plug_egui::baseview::HandlerError> {
+        let takes = self.input.takes_per_digit;
         self.input = EditorInput::for_params(&self.params);
+        self.input.takes_per_digit = takes;
+        self.gui = Some(gui_ctx);
         Ok(())
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut Frame) {
         ui.ctx().request_repaint_after(REFRESH);
+        if poll_enrollment(&self.params)
+            && let Some(gui) = &self.gui
+        {
+            switch_to_hybrid(gui, &self.params);
+        }
         let view = StatusView::gather(&self.params, &self.status);
         if let Some(action) = show(ui, &view, &mut self.input) {
             let _ = perform(&self.params, &mut self.input, action);

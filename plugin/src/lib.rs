@@ -8,6 +8,7 @@
 //! - [`passthrough`]: the audio path (bit-exact, minus denormals and NaN/Inf).
 //! - [`live_status`]: the last detection, shared lock-free from `process()` to the editor.
 //! - [`editor`]: the egui window (last digit, confidence bars, enrolled voice, file import).
+//! - [`enrollment`]: guided enrollment from the track's input, driven by the window.
 //!
 //! Real-time rule: `process()` never allocates, locks or waits (checked in debug builds by
 //! nice-plug's `assert_process_allocs`). The only exception is the offline render mode, where
@@ -15,6 +16,7 @@
 
 pub mod analysis;
 pub mod editor;
+pub mod enrollment;
 pub mod live_status;
 pub mod midi_out;
 pub mod params;
@@ -87,7 +89,9 @@ impl FsddPlugin {
             match Model::embedded() {
                 Ok(model) => {
                     self.params.prototypes.set_model(ModelIdentity::of(&model));
-                    self.model = Some(Arc::new(model));
+                    let model = Arc::new(model);
+                    self.params.enrollment.set_model(model.clone());
+                    self.model = Some(model);
                 }
                 Err(err) => nice_error!(
                     "fsdd: the embedded model did not load ({err}); audio passes through, no MIDI"
@@ -247,6 +251,7 @@ impl Plugin for FsddPlugin {
                 offline,
                 self.params.recognizer_config(),
                 self.live_status.clone(),
+                self.params.enrollment.active_flag(),
             ) {
                 Ok(session) => {
                     self.params
@@ -300,7 +305,8 @@ impl Plugin for FsddPlugin {
         if let Some(session) = self.session.as_mut() {
             session.settle();
             // `pop` also hands each detection (unsure and rejected ones too) to the editor's
-            // live status; only sure digits make MIDI ("not a digit" has no digit).
+            // live status; only sure digits make MIDI ("not a digit" has no digit). While the
+            // window's enrollment runs it returns none (no digit MIDI).
             while let Some(detection) = session.pop() {
                 let Some(digit) = detection.digit else { continue };
                 if detection.kind == DetectionKind::Unsure {

@@ -9,7 +9,8 @@ use std::sync::{Arc, RwLock};
 use fsdd_core::{EarlyExitPolicy, RecognizerConfig, ScoringMode, VadConfig};
 use nice_plug::prelude::*;
 
-use crate::prototype_store::{ImportError, PrototypeStore};
+use crate::enrollment::EnrollmentController;
+use crate::prototype_store::{ExportError, ImportError, PrototypeStore};
 
 /// Which scorer turns the model's output into a digit (see `fsdd_core::ScoringMode`).
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +105,8 @@ pub struct FsddParams {
     /// editor); empty = `fsdd-tui`'s default file, as long as the project has no prototypes.
     #[persist = "prototype_path"]
     pub prototype_path: RwLock<String>,
+    /// Guided enrollment in the window (not saved: only its result, the prototypes, is).
+    pub enrollment: EnrollmentController,
 
     #[id = "threshold"]
     pub threshold: FloatParam,
@@ -147,6 +150,7 @@ impl Default for FsddParams {
         Self {
             prototypes: PrototypeStore::default(),
             prototype_path: RwLock::new(String::new()),
+            enrollment: EnrollmentController::default(),
             threshold: FloatParam::new(
                 "Early-exit threshold",
                 policy.threshold,
@@ -294,6 +298,26 @@ impl FsddParams {
                 Err(err)
             }
         }
+    }
+
+    /// Stores a voice enrolled in the window as the project's prototypes. The prototype file
+    /// setting is cleared, so the next activation keeps this voice instead of re-importing a
+    /// file. Main or editor thread only.
+    pub fn store_enrolled(&self, set: fsdd_core::PrototypeSet) {
+        self.prototypes.replace_enrolled(set);
+        self.set_prototype_path(None);
+        nice_log!("fsdd: enrolled voice stored with the project");
+    }
+
+    /// Writes the enrolled voice to `path` (or `fsdd-tui`'s default file) for
+    /// `fsdd-tui --prototypes`. Main or editor thread only.
+    pub fn export_prototypes(&self, path: Option<&Path>) -> Result<PathBuf, ExportError> {
+        let result = self.prototypes.export(path);
+        match &result {
+            Ok(file) => nice_log!("fsdd: exported the enrolled voice to {}", file.display()),
+            Err(err) => nice_error!("fsdd: {err}"),
+        }
+        result
     }
 
     /// Linear analysis gain from the dB parameter.

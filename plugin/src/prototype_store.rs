@@ -28,6 +28,17 @@ pub enum ImportError {
     OtherModel { path: String, reason: String },
 }
 
+/// Why an export did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("no enrolled voice to export")]
+    NothingEnrolled,
+    #[error("no prototype file location is known on this system")]
+    NoDefaultPath,
+    #[error("could not export the enrolled voice: {0}")]
+    Save(#[from] fsdd_core::PrototypeError),
+}
+
 /// Where the current prototypes came from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum PrototypeOrigin {
@@ -38,6 +49,8 @@ pub enum PrototypeOrigin {
     Project,
     /// Imported from this file.
     File(PathBuf),
+    /// Enrolled in the plugin window (and saved with the project).
+    Enrolled,
 }
 
 /// What the editor shows about the enrolled voice.
@@ -47,6 +60,10 @@ pub struct EnrollmentStatus {
     pub origin: PrototypeOrigin,
     /// The outcome of the last import attempt: `Ok(file)` or `Err(message)`.
     pub last_import: Option<Result<PathBuf, String>>,
+    /// The stored prototypes do not fit the plugin's model (why); they are not used.
+    pub model_mismatch: Option<String>,
+    /// The outcome of the last export: `Ok(file)` or `Err(message)`.
+    pub last_export: Option<Result<PathBuf, String>>,
 }
 
 /// Embedding size and fingerprint of the model prototypes must have been enrolled with.
@@ -101,6 +118,28 @@ struct StoreInner {
     last_import: Option<Result<PathBuf, String>>,
     /// Known once the plugin has loaded its model; imports are checked against it.
     model: Option<ModelIdentity>,
+    /// Why the stored prototypes do not fit `model` (then the engine does not get them).
+    mismatch: Option<String>,
+    last_export: Option<Result<PathBuf, String>>,
+}
+
+impl StoreInner {
+    /// The prototypes the engine may use: none when they do not fit the model.
+    fn usable(&self) -> Option<PrototypeSet> {
+        if self.json.is_empty() || self.mismatch.is_some() {
+            return None;
+        }
+        PrototypeSet::from_json(&self.json).ok()
+    }
+
+    fn check_model(&mut self) {
+        self.mismatch = match (&self.model, self.json.is_empty()) {
+            (Some(model), false) => PrototypeSet::from_json(&self.json)
+                .ok()
+                .and_then(|set| model.mismatch(&set)),
+            _ => None,
+        };
+    }
 }
 
 impl PrototypeStore {
@@ -136,6 +175,11 @@ impl PrototypeStore {
         self.replace_from(set, origin);
     }
 
+    /// Stores prototypes enrolled in the plugin window.
+    pub fn replace_enrolled(&self, set: PrototypeSet) {
+        self.replace_from(Some(set), PrototypeOrigin::Enrolled);
+    }
+
     fn replace_from(&self, set: Option<PrototypeSet>, origin: PrototypeOrigin) {
         let mut inner = self.lock();
         inner.origin = origin;
@@ -149,9 +193,41 @@ impl PrototypeStore {
                 inner.per_digit = [0; 10];
             }
         }
-        if let Some(engine) = inner.engine.upgrade() {
-            engine.set_prototypes(set);
+        inner.check_model();
+        if let Some(mismatch) = &inner.mismatch {
+            nice_plug::nice_warn!(
+                "the stored prototypes were enrolled with another model ({mismatch}); they are not used"
+            );
         }
+        if let Some(engine) = inner.engine.upgrade() {
+            engine.set_prototypes(inner.usable());
+        }
+    }
+
+    /// Writes the enrolled voice to `path` (or `fsdd-tui`'s default file) in the format
+    /// `fsdd-tui --prototypes` reads. Main or editor thread only (it writes a file).
+    pub fn export(&self, path: Option<&Path>) -> Result<PathBuf, ExportError> {
+        let result = self.export_inner(path);
+        self.lock().last_export = Some(match &result {
+            Ok(path) => Ok(path.clone()),
+            Err(err) => Err(err.to_string()),
+        });
+        result
+    }
+
+    fn export_inner(&self, path: Option<&Path>) -> Result<PathBuf, ExportError> {
+        let path = match path {
+            Some(path) => path.to_owned(),
+            None => PrototypeSet::default_path().ok_or(ExportError::NoDefaultPath)?,
+        };
+        let set = self.current().ok_or(ExportError::NothingEnrolled)?;
+        set.save(&path)?;
+        Ok(path)
+    }
+
+    /// The running engine, if the plugin is active.
+    pub fn engine(&self) -> Option<std::sync::Arc<Engine>> {
+        self.lock().engine.upgrade()
     }
 
     /// Imports the file `fsdd-tui` writes (`path`, or `PrototypeSet::default_path()`) and
@@ -189,9 +265,12 @@ impl PrototypeStore {
         Ok((set, path))
     }
 
-    /// The model imports must fit (set when the plugin loads its model).
+    /// The model imports must fit (set when the plugin loads its model). Stored prototypes
+    /// that do not fit it are kept in the state but not used, and the editor says why.
     pub fn set_model(&self, model: ModelIdentity) {
-        self.lock().model = Some(model);
+        let mut inner = self.lock();
+        inner.model = Some(model);
+        inner.check_model();
     }
 
     /// Counts, origin and the last import's outcome, for the editor.
@@ -201,15 +280,16 @@ impl PrototypeStore {
             per_digit: inner.per_digit,
             origin: inner.origin.clone(),
             last_import: inner.last_import.clone(),
+            model_mismatch: inner.mismatch.clone(),
+            last_export: inner.last_export.clone(),
         }
     }
 
     /// Connects the store to a freshly started engine and gives it the current prototypes.
     pub fn attach(&self, engine: Weak<Engine>) {
-        let set = self.current();
         let mut inner = self.lock();
         if let Some(live) = engine.upgrade() {
-            live.set_prototypes(set);
+            live.set_prototypes(inner.usable());
         }
         inner.engine = engine;
     }

@@ -11,11 +11,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
+use common::headless::*;
 use common::*;
-use egui::{Pos2, Rect, vec2};
 use fsdd_core::mfcc::MfccExtractor;
 use fsdd_core::{DetectionKind, Model, PrototypeSet};
 use fsdd_plugin::analysis::AnalysisSession;
@@ -27,30 +27,6 @@ use serde_json::json;
 
 const RATE: u32 = 48_000;
 const BLOCK: usize = 512;
-/// The editor's size in logical points (what `Editor::size` reports to the host).
-const WINDOW: egui::Vec2 = vec2(460.0, 600.0);
-
-/// A scratch folder per test, removed when the test ends.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("fsdd-plugin-editor-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Enrolls `speaker` from FSDD training takes (5..5+takes) the way `fsdd-tui enroll` does:
 /// the model's embedding of each recording's first MFCC window, averaged per digit into a
@@ -107,127 +83,9 @@ fn offline_session(
         true,
         params.recognizer_config(),
         status,
+        params.enrollment.active_flag(),
     )
     .expect("starting the analysis")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Headless egui
-
-/// Every text egui painted in a frame, with where it was painted.
-fn painted_texts(shapes: &[egui::epaint::ClippedShape]) -> Vec<(String, Rect)> {
-    fn walk(shape: &egui::Shape, out: &mut Vec<(String, Rect)>) {
-        match shape {
-            egui::Shape::Text(text) => out.push((
-                text.galley.text().to_owned(),
-                text.galley.rect.translate(text.pos.to_vec2()),
-            )),
-            egui::Shape::Vec(shapes) => shapes.iter().for_each(|s| walk(s, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    for clipped in shapes {
-        walk(&clipped.shape, &mut out);
-    }
-    out
-}
-
-/// One editor window without a window system: egui runs frames on a plain `Context`.
-struct HeadlessEditor {
-    ctx: egui::Context,
-    time: f64,
-}
-
-impl HeadlessEditor {
-    fn new() -> Self {
-        HeadlessEditor {
-            ctx: egui::Context::default(),
-            time: 0.0,
-        }
-    }
-
-    /// Runs one frame of the window (`editor::show`: `draw` on its panel) with `events`;
-    /// returns the painted texts and the action the frame produced.
-    fn frame(
-        &mut self,
-        view: &StatusView,
-        input: &mut EditorInput,
-        events: Vec<egui::Event>,
-    ) -> (Vec<(String, Rect)>, Option<EditorAction>) {
-        self.time += 1.0 / 30.0;
-        let raw = egui::RawInput {
-            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, WINDOW)),
-            time: Some(self.time),
-            events,
-            ..Default::default()
-        };
-        let mut action = None;
-        let output = self.ctx.run_ui(raw, |ui| {
-            if let Some(a) = editor::show(ui, view, input) {
-                action = Some(a);
-            }
-        });
-        let texts = painted_texts(&output.shapes);
-        // Nothing renders here, so the font-atlas uploads are not applied anywhere.
-        output.drop_without_applying_deltas();
-        (texts, action)
-    }
-
-    /// A frame after layout has settled (egui sizes some widgets in a first pass).
-    fn texts(&mut self, view: &StatusView, input: &mut EditorInput) -> Vec<String> {
-        self.frame(view, input, vec![]);
-        let (texts, _) = self.frame(view, input, vec![]);
-        texts.into_iter().map(|(t, _)| t).collect()
-    }
-
-    /// Everything fits the window the plugin asks the host for, unscrolled.
-    fn assert_fits(&mut self, view: &StatusView, input: &mut EditorInput) {
-        let (placed, _) = self.frame(view, input, vec![]);
-        let window = Rect::from_min_size(Pos2::ZERO, WINDOW);
-        for (text, rect) in &placed {
-            assert!(
-                window.contains_rect(*rect),
-                "{text:?} at {rect:?} is outside the {WINDOW:?} window"
-            );
-        }
-    }
-
-    /// Clicks the widget whose label is `label` (press and release over it).
-    fn click(
-        &mut self,
-        view: &StatusView,
-        input: &mut EditorInput,
-        label: &str,
-    ) -> Option<EditorAction> {
-        let (texts, _) = self.frame(view, input, vec![]);
-        let (_, rect) = texts
-            .iter()
-            .find(|(t, _)| t == label)
-            .unwrap_or_else(|| panic!("no {label:?} on screen: {texts:?}"));
-        let pos = rect.center();
-        let button = |pressed| egui::Event::PointerButton {
-            pos,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: Default::default(),
-        };
-        let mut action = None;
-        for events in [
-            vec![egui::Event::PointerMoved(pos)],
-            vec![button(true)],
-            vec![button(false)],
-            vec![],
-        ] {
-            let (_, a) = self.frame(view, input, events);
-            action = action.or(a);
-        }
-        action
-    }
-}
-
-fn contains(texts: &[String], needle: &str) -> bool {
-    texts.iter().any(|t| t.contains(needle))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -466,7 +324,7 @@ fn the_import_button_imports_the_typed_path() {
     assert_eq!(action, Some(EditorAction::Import(file.clone())));
     // What the app does with the action, on the editor's thread.
     let imported = editor::perform(&params, &mut input, action.unwrap()).expect("import");
-    assert_eq!(imported, file);
+    assert_eq!(imported, editor::Performed::Imported(file.clone()));
     assert_eq!(params.prototypes.current().as_ref(), Some(&enrolled));
     assert_eq!(params.prototype_path().as_deref(), Some(file.as_path()));
 
@@ -505,7 +363,7 @@ fn a_host_sees_the_editor_without_opening_a_window() {
         .gui_x11_size()
         .expect("the plugin offers the CLAP GUI extension");
     assert!(x11, "an embedded X11 window is supported");
-    assert_eq!(size, Some((460, 600)), "the editor's size");
+    assert_eq!(size, Some((460, 660)), "the editor's size");
     // Asking about the editor changes nothing for the audio side.
     let utterances = test_utterances(60);
     let stream = build_stream(&utterances, 48_000, Layout::Stereo, 71);

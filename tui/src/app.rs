@@ -10,7 +10,9 @@ use fsdd_core::mfcc::FEATURE_LEN;
 use fsdd_core::model::NOT_A_DIGIT;
 use fsdd_core::{Detection, DetectionKind, LiveView, Saliency, ScoringMode};
 
-use crate::enrollment::{Capture, Enrollment, EnrollmentStep};
+use crate::enrollment::{Enrollment, EnrollmentStep};
+use fsdd_core::CapturedWord;
+use fsdd_core::enrollment::Take;
 
 /// Detections kept in the history panel.
 pub const HISTORY_LEN: usize = 64;
@@ -121,11 +123,12 @@ impl FileLabels {
 pub enum Effect {
     SetMode(ScoringMode),
     SetThreshold(f32),
-    /// Enrollment needs whole words: turn early exit off until it ends.
+    /// Enrollment: capture whole words, and decide only at the end of each (so "heard" is the
+    /// whole word's verdict); turn early exit off until it ends.
     SuspendEarlyExit,
     RestoreEarlyExit,
-    /// Build prototypes from these captures, save them, use them, switch to hybrid.
-    FinishEnrollment(Vec<Capture>),
+    /// Build prototypes from these takes, save them, use them, switch to hybrid.
+    FinishEnrollment(Vec<Take>),
 }
 
 /// Static facts shown in the header.
@@ -220,10 +223,14 @@ impl App {
             self.note_end_of_speech(view.processed);
         }
         self.was_speech = view.speech;
-        if let Some(enrollment) = &mut self.enrollment {
-            enrollment.on_live(&view);
-        }
         self.live = view;
+    }
+
+    /// A whole word the engine captured (only while enrolling).
+    pub fn on_word(&mut self, word: &CapturedWord) {
+        if let Some(enrollment) = &mut self.enrollment {
+            enrollment.on_word(word);
+        }
     }
 
     /// The VAD closed a segment: an early decision in it now learns (roughly) when speech ended.
@@ -380,12 +387,12 @@ impl App {
         };
         enrollment.accept();
         if matches!(enrollment.step(), EnrollmentStep::Done) {
-            let captures = self
+            let takes = self
                 .enrollment
                 .take()
-                .map(Enrollment::into_captures)
+                .map(Enrollment::into_takes)
                 .unwrap_or_default();
-            return vec![Effect::RestoreEarlyExit, Effect::FinishEnrollment(captures)];
+            return vec![Effect::RestoreEarlyExit, Effect::FinishEnrollment(takes)];
         }
         Vec::new()
     }

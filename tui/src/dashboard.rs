@@ -16,11 +16,11 @@ use crate::app::{App, Effect, SourceInfo};
 use crate::audio_input::InputDevice;
 use crate::cli::LiveArgs;
 use crate::cpu::CpuMeter;
-use crate::enrollment::build_prototypes;
 use crate::file_input::{FilePlayer, Playlist};
 use crate::offline::{check_prototypes, load_model, load_prototypes};
 use crate::terminal::TerminalGuard;
 use crate::{events, ui};
+use fsdd_core::enrollment::{Take, build_prototypes};
 
 /// Redraw interval (~30 fps).
 const FRAME: Duration = Duration::from_millis(33);
@@ -261,6 +261,10 @@ impl Session {
             let effects = self.app.on_detection(d);
             self.apply(effects);
         }
+        // Whole words (enrollment only): after the detections, so a take knows what was heard.
+        while let Some(word) = self.engine.pop_word() {
+            self.app.on_word(&word);
+        }
     }
 
     fn check_input_finished(&mut self) {
@@ -284,17 +288,19 @@ impl Session {
                 Effect::SetMode(m) => settings.set_mode(m),
                 Effect::SetThreshold(t) => settings.set_threshold(t),
                 Effect::SuspendEarlyExit => {
+                    self.engine.capture_words(true);
                     // Whole words only, and every word, however unsure.
                     settings.set_threshold(1.0);
                     settings.set_consecutive(64);
                     settings.set_emit_unsure(true);
                 }
                 Effect::RestoreEarlyExit => {
+                    self.engine.capture_words(false);
                     settings.set_threshold(self.app.threshold);
                     settings.set_consecutive(self.app.consecutive);
                     settings.set_emit_unsure(RecognizerConfig::default().early_exit.emit_unsure);
                 }
-                Effect::FinishEnrollment(captures) => match self.finish_enrollment(&captures) {
+                Effect::FinishEnrollment(takes) => match self.finish_enrollment(&takes) {
                     Ok(message) => {
                         settings.set_mode(ScoringMode::Hybrid);
                         self.app
@@ -306,11 +312,8 @@ impl Session {
         }
     }
 
-    fn finish_enrollment(
-        &mut self,
-        captures: &[crate::enrollment::Capture],
-    ) -> anyhow::Result<String> {
-        let set = build_prototypes(&self.model, captures)?;
+    fn finish_enrollment(&mut self, takes: &[Take]) -> anyhow::Result<String> {
+        let set = build_prototypes(&self.model, takes)?;
         check_prototypes(&set, &self.model)?;
         let saved = match &self.prototypes_path {
             Some(path) => {
@@ -326,7 +329,7 @@ impl Session {
         self.engine.set_prototypes(Some(set));
         Ok(format!(
             "enrolled {} words, {saved}; mode hybrid",
-            captures.len()
+            takes.len()
         ))
     }
 }

@@ -1,20 +1,11 @@
-//! Guided enrollment: prompt each digit N times, show what was captured, allow a redo, then turn
-//! the captured MFCC windows into prototypes (the model's embedding of each).
+//! Guided enrollment in the dashboard: the core's [`EnrollmentSession`] (the same one the
+//! plugin uses) with a review step: every whole word the engine captures is shown (its MFCC
+//! window and what the model heard) until Enter keeps it or `r` redoes it. The prototypes are
+//! built by the core ([`fsdd_core::enrollment::build_prototypes`]), so the same takes give the
+//! same prototype file here and in the plugin.
 
-use fsdd_core::mfcc::FEATURE_LEN;
-use fsdd_core::{Detection, LiveView, Model, PrototypeSet};
-
-/// One accepted (or reviewed) utterance.
-#[derive(Clone, Debug)]
-pub struct Capture {
-    /// The digit the user was asked to say.
-    pub digit: u8,
-    /// The whole word's MFCC window, as the recognizer scored it at the end of speech.
-    pub mfcc: Box<[f32; FEATURE_LEN]>,
-    /// What the current model heard (`None`: not a digit), and how sure it was.
-    pub heard: Option<u8>,
-    pub confidence: f32,
-}
+use fsdd_core::enrollment::{EnrollmentSession, Prompt, Take};
+use fsdd_core::{CapturedWord, Detection};
 
 /// Where the flow stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,53 +25,36 @@ pub enum EnrollmentStep {
     Done,
 }
 
+/// Detections remembered to tell what the model heard in a captured word.
+const RECENT_DETECTIONS: usize = 8;
+
 #[derive(Clone, Debug)]
 pub struct Enrollment {
-    per_digit: usize,
-    captures: Vec<Capture>,
-    /// A detection whose MFCC window has not reached a live snapshot yet.
-    pending: Option<Detection>,
-    review: Option<Capture>,
+    session: EnrollmentSession,
+    /// Recent detections (onset, digit or `None` for not a digit, confidence), newest last.
+    recent: Vec<(u64, Option<u8>, f32)>,
+    /// What the model heard in the take under review, if a detection matched it.
+    review_heard: Option<(Option<u8>, f32)>,
 }
 
 impl Enrollment {
     pub fn new(per_digit: usize) -> Self {
         Self {
-            per_digit: per_digit.max(1),
-            captures: Vec::with_capacity(10 * per_digit),
-            pending: None,
-            review: None,
+            session: EnrollmentSession::with_review(per_digit),
+            recent: Vec::with_capacity(RECENT_DETECTIONS),
+            review_heard: None,
         }
     }
 
     pub fn per_digit(&self) -> usize {
-        self.per_digit
-    }
-
-    /// Index of the slot being filled: digit-major, `per_digit` takes each.
-    fn slot(&self) -> usize {
-        self.captures.len()
+        self.session.per_digit()
     }
 
     pub fn step(&self) -> EnrollmentStep {
-        let slot = self.slot();
-        if slot >= 10 * self.per_digit {
-            return EnrollmentStep::Done;
-        }
-        let digit = (slot / self.per_digit) as u8;
-        let take = slot % self.per_digit + 1;
-        if self.review.is_some() {
-            EnrollmentStep::Reviewing {
-                digit,
-                take,
-                of: self.per_digit,
-            }
-        } else {
-            EnrollmentStep::Listening {
-                digit,
-                take,
-                of: self.per_digit,
-            }
+        match self.session.prompt() {
+            Prompt::Say { digit, take, of } => EnrollmentStep::Listening { digit, take, of },
+            Prompt::Review { digit, take, of } => EnrollmentStep::Reviewing { digit, take, of },
+            Prompt::Complete => EnrollmentStep::Done,
         }
     }
 
@@ -94,69 +68,55 @@ impl Enrollment {
         }
     }
 
-    /// Takes accepted per digit.
+    /// Takes kept per digit.
     pub fn counts(&self) -> [usize; 10] {
-        let mut counts = [0; 10];
-        for c in &self.captures {
-            counts[c.digit as usize] += 1;
-        }
-        counts
+        self.session.counts()
     }
 
-    pub fn reviewing(&self) -> Option<&Capture> {
-        self.review.as_ref()
+    /// The captured word waiting for Enter or `r`.
+    pub fn reviewing(&self) -> Option<&Take> {
+        self.session.reviewing()
+    }
+
+    /// What the model heard in the word under review (digit, or `None` for "not a digit",
+    /// and its confidence), if a detection matched it.
+    pub fn reviewing_heard(&self) -> Option<(Option<u8>, f32)> {
+        self.session.reviewing().and(self.review_heard)
     }
 
     pub fn on_detection(&mut self, detection: &Detection) {
-        if self.review.is_none() && self.prompt().is_some() {
-            self.pending = Some(*detection);
+        if self.recent.len() == RECENT_DETECTIONS {
+            self.recent.remove(0);
+        }
+        self.recent
+            .push((detection.onset, detection.digit, detection.confidence));
+    }
+
+    /// A whole word the engine captured: the take under review, unless one is already.
+    pub fn on_word(&mut self, word: &CapturedWord) {
+        if self.session.offer(word) {
+            self.review_heard = self
+                .recent
+                .iter()
+                .rev()
+                .find(|(onset, _, _)| *onset == word.onset)
+                .map(|&(_, digit, confidence)| (digit, confidence));
         }
     }
 
-    /// The engine publishes the scored window with (or shortly after) the detection: capture it
-    /// once the snapshot's last detection is the one we are waiting for.
-    pub fn on_live(&mut self, view: &LiveView) {
-        let (Some(pending), Some(last)) = (self.pending, view.last_detection) else {
-            return;
-        };
-        if last.onset != pending.onset || last.decision != pending.decision {
-            return;
-        }
-        let Some(digit) = self.prompt() else { return };
-        self.pending = None;
-        self.review = Some(Capture {
-            digit,
-            mfcc: view.mfcc.clone(),
-            heard: pending.digit,
-            confidence: pending.confidence,
-        });
-    }
-
-    /// Keep the reviewed capture and move to the next prompt.
+    /// Keep the reviewed take and move to the next prompt.
     pub fn accept(&mut self) {
-        if let Some(capture) = self.review.take() {
-            self.captures.push(capture);
+        self.session.keep();
+    }
+
+    /// Drop the reviewed take and listen again for the same prompt.
+    pub fn redo(&mut self) {
+        if self.session.reviewing().is_some() {
+            self.session.redo_last();
         }
     }
 
-    /// Drop the reviewed capture and listen again for the same prompt.
-    pub fn redo(&mut self) {
-        self.review = None;
-        self.pending = None;
+    pub fn into_takes(self) -> Vec<Take> {
+        self.session.into_takes()
     }
-
-    pub fn into_captures(self) -> Vec<Capture> {
-        self.captures
-    }
-}
-
-/// Prototypes from captured words: the model's embedding of each capture, averaged per digit.
-pub fn build_prototypes(model: &Model, captures: &[Capture]) -> anyhow::Result<PrototypeSet> {
-    let mut set =
-        PrototypeSet::new(model.embedding_dim()).with_model_fingerprint(model.fingerprint());
-    for capture in captures {
-        let inference = model.infer(&capture.mfcc[..])?;
-        set.add_example(capture.digit, &inference.embedding)?;
-    }
-    Ok(set)
 }

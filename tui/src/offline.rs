@@ -397,8 +397,7 @@ pub fn enroll_from_files(
 ) -> anyhow::Result<(PrototypeSet, [usize; N_DIGITS])> {
     let files = collect_wavs(paths)?;
     let model = classifier.scoring().model.clone();
-    let mut set =
-        PrototypeSet::new(model.embedding_dim()).with_model_fingerprint(model.fingerprint());
+    let mut takes = Vec::new();
     let mut used = [0usize; N_DIGITS];
     for path in files {
         let Some(digit) = label_from_name(&path).filter(|&l| (l as usize) < N_DIGITS) else {
@@ -412,15 +411,25 @@ pub fn enroll_from_files(
         if per_digit.is_some_and(|n| used[digit as usize] >= n) {
             continue;
         }
-        let embedding = classifier.embed_file(&path)?;
-        set.add_example(digit, &embedding)
-            .with_context(|| format!("{}: cannot add to prototypes", path.display()))?;
+        takes.push(file_take(digit, &path)?);
         used[digit as usize] += 1;
     }
     if used.iter().all(|&n| n == 0) {
         bail!("no labelled WAV files (named {{digit}}_...wav) among the --from paths");
     }
+    // The core's enrollment (the dashboard's and the plugin's): embeddings averaged per digit.
+    let set = fsdd_core::enrollment::build_prototypes(&model, &takes)
+        .context("cannot build prototypes from the --from files")?;
     Ok((set, used))
+}
+
+/// A labelled file as an enrollment take: the part the model scores ([`utterance`]: the
+/// first speech segment, at most one window), as the trainer and `predict` cut it.
+pub fn file_take(digit: u8, path: &Path) -> anyhow::Result<fsdd_core::Take> {
+    let samples = read_8k(path)?;
+    let cut = utterance(&samples);
+    let start = (cut.as_ptr() as usize - samples.as_ptr() as usize) / std::mem::size_of::<f32>();
+    Ok(fsdd_core::Take::from_samples(digit, cut.to_vec(), start as u64))
 }
 
 #[cfg(test)]

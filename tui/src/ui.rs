@@ -662,7 +662,7 @@ fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
             }));
         }
         EnrollmentStep::Reviewing { digit, take, of } => {
-            let c = e.reviewing().expect("reviewing has a capture");
+            let heard = e.reviewing_heard();
             lines.push(Line::from(vec![
                 Span::raw("Captured "),
                 Span::styled(
@@ -671,16 +671,17 @@ fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
                 ),
                 Span::raw(format!("  (take {take} of {of})")),
             ]));
-            let ok = c.heard == Some(digit);
-            let heard = match c.heard {
-                Some(h) => format!("\"{}\"", label_words(h)),
-                None => "not a digit".into(),
+            let ok = heard.is_some_and(|(h, _)| h == Some(digit));
+            let said = match heard {
+                Some((Some(h), confidence)) => {
+                    format!("model heard \"{}\" ({confidence:.2})", label_words(h))
+                }
+                Some((None, confidence)) => format!("model heard not a digit ({confidence:.2})"),
+                None => "model heard nothing sure".to_string(),
             };
+            let length = e.reviewing().map_or(0.0, |t| t.duration_ms());
             lines.push(Line::from(Span::styled(
-                format!(
-                    "model heard {heard} ({:.2}); MFCC shown on the left",
-                    c.confidence
-                ),
+                format!("{said}; {length:.0} ms; MFCC shown on the left"),
                 Style::new().fg(if ok { GOOD } else { Color::Yellow }),
             )));
             lines.push(Line::from(Span::styled(

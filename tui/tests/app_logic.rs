@@ -1,14 +1,15 @@
 //! Dashboard state and keys without a terminal: quiz scoring, corrections, mode cycling,
-//! enrollment flow (captures taken from the recognizer's real windows on FSDD audio).
+//! enrollment flow (whole words captured by the recognizer from FSDD audio).
 
 mod common;
 
 use common::{concatenate, fsdd_file, model};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use fsdd_core::enrollment::build_prototypes;
 use fsdd_core::model::{N_OUTPUTS, NOT_A_DIGIT};
 use fsdd_core::{Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig, ScoringMode};
 use fsdd_tui::app::{App, Effect, FileLabels, LabelSource, LastDecision, SourceInfo};
-use fsdd_tui::enrollment::{EnrollmentStep, build_prototypes};
+use fsdd_tui::enrollment::EnrollmentStep;
 use fsdd_tui::events::handle_key;
 
 fn app() -> App {
@@ -213,7 +214,8 @@ fn mode_cycling_needs_prototypes_and_quit_keys_work() {
 }
 
 /// Runs `names` through a recognizer configured as the dashboard configures it for enrollment
-/// and hands each detection and the following snapshot to the app.
+/// and hands each detection, each captured word and the following snapshot to the app (in the
+/// dashboard's order).
 fn speak(a: &mut App, recognizer: &mut Recognizer, names: &[String]) -> Vec<Detection> {
     let files: Vec<_> = names.iter().map(|n| fsdd_file(n)).collect();
     let (audio, _) = concatenate(&files, 0.5);
@@ -224,6 +226,9 @@ fn speak(a: &mut App, recognizer: &mut Recognizer, names: &[String]) -> Vec<Dete
         for d in found {
             a.on_detection(d);
             all.push(d);
+        }
+        for word in recognizer.take_captured_words() {
+            a.on_word(&word);
         }
         a.on_live(recognizer.live().clone());
     }
@@ -245,6 +250,7 @@ fn enrollment_captures_whole_words_allows_redo_and_builds_prototypes() {
     config.early_exit.consecutive = 64;
     config.early_exit.emit_unsure = true;
     let mut recognizer = Recognizer::new(model.clone(), config);
+    recognizer.set_capture_words(true);
 
     // First take of "zero" gets redone.
     let dets = speak(&mut a, &mut recognizer, &["0_lucas_0.wav".to_string()]);
@@ -268,6 +274,11 @@ fn enrollment_captures_whole_words_allows_redo_and_builds_prototypes() {
         &recognizer.live().mfcc[..],
         "the captured window is the scored one"
     );
+    assert_eq!(
+        e.reviewing_heard().map(|(d, _)| d),
+        Some(dets[0].digit),
+        "what the model heard in that word"
+    );
     assert_eq!(&a.mfcc_to_show()[..], &recognizer.live().mfcc[..]);
     handle_key(&mut a, key('r'));
     assert_eq!(
@@ -280,6 +291,7 @@ fn enrollment_captures_whole_words_allows_redo_and_builds_prototypes() {
     );
 
     let mut effects = Vec::new();
+    let mut heard_right = 0;
     for d in 0..10u8 {
         speak(
             &mut a,
@@ -295,21 +307,30 @@ fn enrollment_captures_whole_words_allows_redo_and_builds_prototypes() {
                 of: 1
             }
         );
+        let heard = a.enrollment.as_ref().unwrap().reviewing_heard();
+        heard_right += usize::from(heard.is_some_and(|(h, _)| h == Some(d)));
         effects = handle_key(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
     }
+    assert!(heard_right >= 8, "{heard_right}/10");
     assert!(a.enrollment.is_none());
-    let captures = match effects.as_slice() {
+    let takes = match effects.as_slice() {
         [Effect::RestoreEarlyExit, Effect::FinishEnrollment(c)] => c.clone(),
         other => panic!("{other:?}"),
     };
     assert_eq!(
-        captures.iter().map(|c| c.digit).collect::<Vec<_>>(),
+        takes.iter().map(|t| t.digit).collect::<Vec<_>>(),
         (0..10).collect::<Vec<_>>()
     );
-    let heard_right = captures.iter().filter(|c| c.heard == Some(c.digit)).count();
-    assert!(heard_right >= 8, "{heard_right}/10");
+    // Whole words: each take is at least 0.25 s and at most one window.
+    assert!(
+        takes
+            .iter()
+            .all(|t| (250.0..=1024.0).contains(&t.duration_ms())),
+        "{:?}",
+        takes.iter().map(|t| t.duration_ms()).collect::<Vec<_>>()
+    );
 
-    let set = build_prototypes(&model, &captures).unwrap();
+    let set = build_prototypes(&model, &takes).unwrap();
     assert!((0..10).all(|d| set.count(d) == 1));
     // Proto scoring with lucas's prototypes recognises his other takes.
     let mut classifier = fsdd_tui::offline::FileClassifier::new(fsdd_tui::offline::Scoring {

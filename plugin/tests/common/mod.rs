@@ -10,6 +10,8 @@
 
 #![allow(dead_code)]
 
+pub mod headless;
+
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

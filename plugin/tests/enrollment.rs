@@ -1,0 +1,467 @@
+//! Guided enrollment in the plugin window, on real FSDD audio:
+//! - a speaker's takes 5-9 (at 44.1 and 48 kHz) go through the plugin's analysis session (the
+//!   one `process()` feeds, offline render mode) while the window's enrollment is driven with
+//!   clicks on its buttons (headless egui, the editor's `show()`/`perform()`) and the per-frame
+//!   `poll_enrollment` the window runs; a redo is exercised on a wrong word;
+//! - no digit MIDI comes out while enrolling; the window shows the digit to say, the input
+//!   level and each take's length; at the end the prototypes are stored with the project, the
+//!   mode switch to Hybrid is asked for, and the window says how many takes each digit got;
+//! - the same audio through the core path the dashboard uses (`Engine` word capture +
+//!   `EnrollmentSession` with review, as `fsdd-tui`'s `e`) gives byte-identical prototype JSON,
+//!   and the Export button writes a file `fsdd-tui --prototypes` reads;
+//! - a fresh hosted instance (CLAP, clack-host) restored from a state holding that voice in
+//!   Hybrid mode recognises the speaker's other takes at least as well as the base model.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::headless::*;
+use common::*;
+use fsdd_core::enrollment::{EnrollmentSession, Prompt};
+use fsdd_core::{Engine, EngineConfig, Model, PrototypeSet, RecognizerConfig};
+use fsdd_plugin::analysis::AnalysisSession;
+use fsdd_plugin::editor::{self, EditorAction, EditorInput, Performed, StatusView};
+use fsdd_plugin::enrollment::EnrollmentOutcome;
+use fsdd_plugin::live_status::LiveStatus;
+use fsdd_plugin::params::FsddParams;
+use fsdd_plugin::prototype_store::{ModelIdentity, PrototypeOrigin};
+use serde_json::json;
+
+const BLOCK: usize = 512;
+const TAKES: std::ops::Range<u32> = 5..10;
+
+/// `speaker`'s recordings of every digit for `takes`, digit by digit (the order the window
+/// asks for them).
+fn speaker_utterances(speaker: &str, takes: impl Iterator<Item = u32> + Clone) -> Vec<Utterance> {
+    let mut out = Vec::new();
+    for digit in 0..10u8 {
+        for take in takes.clone() {
+            let name = format!("{digit}_{speaker}_{take}");
+            let path = fsdd_dir().join(format!("{name}.wav"));
+            let clip = fsdd_core::audio::read_wav(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(clip.sample_rate, 8_000);
+            out.push(Utterance {
+                digit,
+                name,
+                samples_8k: clip.samples,
+            });
+        }
+    }
+    out
+}
+
+/// The plugin as `activate()` leaves it: params that know the model, an offline analysis
+/// session linked to the prototype store.
+fn plugin_parts(
+    model: &Arc<Model>,
+    rate: u32,
+) -> (Arc<FsddParams>, Arc<LiveStatus>, AnalysisSession) {
+    let params = Arc::new(FsddParams::default());
+    params.prototypes.set_model(ModelIdentity::of(model));
+    params.enrollment.set_model(model.clone());
+    let status = Arc::new(LiveStatus::default());
+    let session = AnalysisSession::start(
+        model.clone(),
+        rate as f32,
+        BLOCK,
+        true,
+        params.recognizer_config(),
+        status.clone(),
+        params.enrollment.active_flag(),
+    )
+    .expect("starting the analysis");
+    params.prototypes.attach(Arc::downgrade(session.engine()));
+    (params, status, session)
+}
+
+/// Feeds `samples` in host-sized blocks as `process()` does; returns the detections that would
+/// have become MIDI.
+fn feed(session: &mut AnalysisSession, samples: &[f32]) -> usize {
+    let mut block = vec![0.0f32; BLOCK];
+    let mut midi = 0;
+    for chunk in samples.chunks(BLOCK) {
+        block[..chunk.len()].copy_from_slice(chunk);
+        let channels = [&mut block[..chunk.len()]];
+        session.feed(&channels, chunk.len(), 1.0);
+        session.settle();
+        while session.pop().is_some() {
+            midi += 1;
+        }
+    }
+    midi
+}
+
+/// What one enrollment through the window left behind.
+struct Enrolled {
+    json: String,
+    stream: TestStream,
+}
+
+/// Enrolls `speaker` (takes 5-9, 5 per digit) in the window at `rate`, checking the window
+/// along the way. The stream starts with a wrong word ("nine" when "zero" is asked for),
+/// which is redone with the window's button.
+fn enroll_in_the_window(speaker: &str, rate: u32) -> Enrolled {
+    let model = Arc::new(Model::embedded().expect("embedded model"));
+    let (params, status, mut session) = plugin_parts(&model, rate);
+    let mut wrong = speaker_utterances(speaker, 5..6);
+    let wrong = wrong.remove(9);
+    let mut utterances = vec![wrong];
+    utterances.extend(speaker_utterances(speaker, TAKES));
+    let stream = build_stream(&utterances, rate, Layout::Mono, 12);
+    let mono = &stream.channels[0];
+
+    let mut headless = HeadlessEditor::new();
+    let mut input = EditorInput::default();
+    assert_eq!(
+        input.takes_per_digit, 3,
+        "the window offers 3 takes by default"
+    );
+    input.takes_per_digit = TAKES.len();
+    let view = StatusView::gather(&params, &status);
+    let action = headless.click(&view, &mut input, "Enroll");
+    assert_eq!(action, Some(EditorAction::StartEnrollment(5)));
+    assert_eq!(
+        editor::perform(&params, &mut input, action.unwrap()).unwrap(),
+        Performed::Enrollment
+    );
+    assert!(params.enrollment.active());
+
+    let mut fed = 0usize;
+    let mut switched = false;
+    let mut midi = 0;
+    for (i, placement) in stream.placements.iter().enumerate() {
+        let view = StatusView::gather(&params, &status);
+        let enrolling = view
+            .enrolling
+            .clone()
+            .expect("enrolling until the last take");
+        // Take k of the speaker (after the redone wrong word) is take k % 5 + 1 of digit k / 5.
+        let k = i.saturating_sub(1);
+        let expected = Prompt::Say {
+            digit: (k / 5) as u8,
+            take: k % 5 + 1,
+            of: 5,
+        };
+        assert_eq!(enrolling.prompt, expected, "before {}", placement.name);
+        if i <= 1 || i == 27 {
+            let texts = headless.texts(&view, &mut input);
+            headless.assert_fits(&view, &mut input);
+            let word = editor::DIGIT_WORDS[k / 5];
+            for needle in [
+                format!("Say \"{word}\""),
+                format!("take {} of 5", k % 5 + 1),
+                "No digit MIDI is sent while enrolling".to_owned(),
+                "Input ".to_owned(),
+                "Redo last take".to_owned(),
+                "Skip digit".to_owned(),
+                "Cancel".to_owned(),
+            ] {
+                assert!(contains(&texts, &needle), "{needle:?} not in {texts:?}");
+            }
+        }
+
+        let end = placement.window_end as usize;
+        midi += feed(&mut session, &mono[fed..end]);
+        fed = end;
+        // The window polls every frame; a frame after each word is enough here.
+        switched |= editor::poll_enrollment(&params);
+        assert!(
+            status.snapshot().last.is_some(),
+            "detections still reach the window"
+        );
+
+        if i == 0 {
+            // The wrong word was taken as "zero": the window shows it; redo it.
+            let view = StatusView::gather(&params, &status);
+            let take = view.enrolling.as_ref().unwrap().last_take.clone().unwrap();
+            assert_eq!(take.digit, 0);
+            let texts = headless.texts(&view, &mut input);
+            let label = format!("Last take: \"zero\", {:.0} ms", take.duration_ms);
+            assert!(contains(&texts, &label), "{label:?} not in {texts:?}");
+            let action = headless.click(&view, &mut input, "Redo last take");
+            assert_eq!(action, Some(EditorAction::RedoTake));
+            editor::perform(&params, &mut input, action.unwrap()).unwrap();
+        } else if let Some(enrolling) = StatusView::gather(&params, &status).enrolling {
+            // Each take is the whole word: the clip's speech (FSDD files are trimmed, the VAD
+            // adds its pre-roll and may cut a faint tail), at most the model's 1.024 s.
+            let take = enrolling.last_take.expect("a take per word");
+            assert_eq!(take.digit, (k / 5) as u8, "{}", placement.name);
+            let clip_ms = (placement.speech_end - placement.start) as f32 * 1000.0 / rate as f32;
+            assert!(
+                take.duration_ms >= (clip_ms * 0.6).min(1000.0) && take.duration_ms <= 1024.0,
+                "{}: take {:.0} ms, clip {clip_ms:.0} ms",
+                placement.name,
+                take.duration_ms
+            );
+            assert_eq!(
+                take.level_trace.len(),
+                (take.duration_ms * 8.0 / 128.0).ceil() as usize
+            );
+        }
+    }
+    assert_eq!(midi, 0, "no digit MIDI while enrolling");
+    assert!(
+        switched,
+        "the window asks for Hybrid when the voice is enrolled"
+    );
+    assert!(!params.enrollment.active(), "MIDI flows again");
+
+    let view = StatusView::gather(&params, &status);
+    assert!(view.enrolling.is_none());
+    assert_eq!(
+        view.enroll_outcome,
+        Some(EnrollmentOutcome::Finished { per_digit: [5; 10] })
+    );
+    assert_eq!(view.enrollment.per_digit, [5; 10]);
+    assert_eq!(view.enrollment.origin, PrototypeOrigin::Enrolled);
+    assert_eq!(params.prototype_path(), None);
+    let texts = headless.texts(&view, &mut input);
+    headless.assert_fits(&view, &mut input);
+    for needle in [
+        "Enrollment done, takes per digit 0:5 1:5 2:5 3:5 4:5 5:5 6:5 7:5 8:5 9:5; mode set to Hybrid",
+        "Enrolled voice: 10/10 digits, 50 examples",
+        "Source: enrolled in this window (saved with the project)",
+    ] {
+        assert!(contains(&texts, needle), "{needle:?} not in {texts:?}");
+    }
+    let set = params.prototypes.current().expect("stored prototypes");
+    assert!(set.matches_model(model.fingerprint()));
+    assert!((0..10).all(|d| set.count(d) == 5));
+
+    // After enrolling, digits become MIDI again.
+    let tail = speaker_utterances(speaker, 10..11);
+    let more = build_stream(&tail[3..4], rate, Layout::Mono, 13);
+    assert_eq!(
+        feed(&mut session, &more.channels[0]),
+        1,
+        "\"three\" plays again"
+    );
+
+    // Export: the file `fsdd-tui --prototypes` reads holds the same bytes.
+    let scratch = TempDir::new(&format!("export-{speaker}-{rate}"));
+    let file = scratch.path("voice.json");
+    input.path_text = file.display().to_string();
+    let action = headless.click(&view, &mut input, "Export");
+    assert_eq!(action, Some(EditorAction::Export(Some(file.clone()))));
+    assert_eq!(
+        editor::perform(&params, &mut input, action.unwrap()).unwrap(),
+        Performed::Exported(file.clone())
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), set.to_json());
+    assert_eq!(PrototypeSet::load(&file).unwrap(), set);
+    let texts = headless.texts(&StatusView::gather(&params, &status), &mut input);
+    assert!(contains(&texts, &format!("Exported to {}", file.display())));
+
+    Enrolled {
+        json: set.to_json(),
+        stream,
+    }
+}
+
+/// The dashboard's path: the core engine with word capture, fed at the pace of a device (push,
+/// then let the worker catch up), and the core session with a review step, `r` on the first
+/// (wrong) word and Enter on every other, then the core's prototype builder.
+fn enroll_like_the_dashboard(stream: &TestStream) -> String {
+    let model = Arc::new(Model::embedded().expect("embedded model"));
+    let config = EngineConfig {
+        input_rate: stream.sample_rate,
+        recognizer: RecognizerConfig::default(),
+        ring_seconds: 2.0,
+    };
+    let (engine, mut sender, _receiver) = Engine::start(model.clone(), config).expect("engine");
+    engine.capture_words(true);
+    let mut session = EnrollmentSession::with_review(5);
+    let mut words = 0;
+    // A device callback's size, unrelated to the plugin's blocks.
+    for chunk in stream.channels[0].chunks(441) {
+        assert_eq!(sender.push(chunk), chunk.len());
+        assert!(engine.wait_until_drained(std::time::Duration::from_secs(10)));
+        while let Some(word) = engine.pop_word() {
+            assert!(session.offer(&word));
+            if words == 0 {
+                session.redo_last();
+            } else {
+                session.keep();
+            }
+            words += 1;
+        }
+    }
+    assert_eq!(words, 51);
+    assert!(session.is_complete());
+    session.build_prototypes(&model).unwrap().to_json()
+}
+
+/// The default state with `json` as the enrolled voice and the mode the window switches to.
+fn state_with_voice(json: &str) -> Vec<u8> {
+    let mut state = state_json(&state_with(&[("mode", json!({"string": "hybrid"}))]));
+    state["fields"]["prototypes"] = json!(serde_json::to_string(json).unwrap());
+    state_bytes(&state)
+}
+
+/// Accuracy (notes right / words) on `speaker`'s takes outside 5-9 through a fresh hosted
+/// instance, with and without the enrolled voice.
+fn hosted_accuracy(speaker: &str, rate: u32, voice: &str) -> (Score, Score) {
+    // Takes 0-4 (the test split) and every fourth of 10-49 (the model's own training takes).
+    let takes = (0..5).chain((10..50).step_by(4));
+    let utterances = speaker_utterances(speaker, takes);
+    let stream = build_stream(&utterances, rate, Layout::Stereo, 21);
+    let config = || HostConfig {
+        sample_rate: rate as f64,
+        layout: Layout::Stereo,
+        max_block: 1024,
+        offline: true,
+    };
+    let mut base = HostedPlugin::new(config(), Some(&state_with(&[])));
+    let rendered = render(&mut base, &stream, 22, Pace::Unpaced);
+    rendered.assert_clean_passthrough();
+    let base_score = score_notes(&rendered.midi, &stream.placements, DEFAULT_BASE_NOTE);
+
+    let mut enrolled = HostedPlugin::new(config(), Some(&state_with_voice(voice)));
+    // The restored instance holds exactly the enrolled voice, in Hybrid mode.
+    let saved = state_json(&enrolled.save_state());
+    assert_eq!(saved["params"]["mode"], json!({"string": "hybrid"}));
+    let stored: String =
+        serde_json::from_str(saved["fields"]["prototypes"].as_str().unwrap()).unwrap();
+    assert_eq!(stored, voice);
+    let rendered = render(&mut enrolled, &stream, 22, Pace::Unpaced);
+    rendered.assert_clean_passthrough();
+    let enrolled_score = score_notes(&rendered.midi, &stream.placements, DEFAULT_BASE_NOTE);
+    eprintln!(
+        "{speaker} at {rate} Hz, {} words: base model {}/{} ({:.1}%), enrolled (hybrid) {}/{} ({:.1}%)",
+        stream.placements.len(),
+        base_score.correct,
+        base_score.total,
+        100.0 * base_score.accuracy(),
+        enrolled_score.correct,
+        enrolled_score.total,
+        100.0 * enrolled_score.accuracy()
+    );
+    (base_score, enrolled_score)
+}
+
+fn enroll_and_measure(speaker: &str, rate: u32) {
+    let enrolled = enroll_in_the_window(speaker, rate);
+    assert_eq!(
+        enroll_like_the_dashboard(&enrolled.stream),
+        enrolled.json,
+        "the dashboard's path gives the same prototype file, byte for byte"
+    );
+    let (base, hybrid) = hosted_accuracy(speaker, rate, &enrolled.json);
+    assert!(
+        hybrid.correct >= base.correct,
+        "enrolling {speaker} lowered accuracy: {}/{} -> {}/{}",
+        base.correct,
+        base.total,
+        hybrid.correct,
+        hybrid.total
+    );
+}
+
+#[test]
+fn george_enrolls_in_the_window_at_44k1() {
+    enroll_and_measure("george", 44_100);
+}
+
+#[test]
+fn jackson_enrolls_in_the_window_at_48k() {
+    enroll_and_measure("jackson", 48_000);
+}
+
+#[test]
+fn skip_and_cancel_keep_the_previous_voice_until_a_voice_is_complete() {
+    let model = Arc::new(Model::embedded().expect("embedded model"));
+    let rate = 48_000;
+    let (params, status, mut session) = plugin_parts(&model, rate);
+    let mut headless = HeadlessEditor::new();
+    let mut input = EditorInput::default();
+
+    // Cancel: nothing stored, the window says so, MIDI flows again.
+    let view = StatusView::gather(&params, &status);
+    let start = headless.click(&view, &mut input, "Enroll").unwrap();
+    editor::perform(&params, &mut input, start.clone()).unwrap();
+    let view = StatusView::gather(&params, &status);
+    let cancel = headless.click(&view, &mut input, "Cancel").unwrap();
+    assert_eq!(cancel, EditorAction::CancelEnrollment);
+    editor::perform(&params, &mut input, cancel).unwrap();
+    assert!(!params.enrollment.active());
+    assert!(params.prototypes.current().is_none());
+    let texts = headless.texts(&StatusView::gather(&params, &status), &mut input);
+    assert!(contains(
+        &texts,
+        "Enrollment cancelled; the previous voice stays"
+    ));
+
+    // One take of "zero" and "one", every other digit skipped: a partial voice.
+    input.takes_per_digit = 1;
+    let view = StatusView::gather(&params, &status);
+    let start = headless.click(&view, &mut input, "Enroll").unwrap();
+    assert_eq!(start, EditorAction::StartEnrollment(1));
+    editor::perform(&params, &mut input, start).unwrap();
+    let words = speaker_utterances("lucas", 5..6);
+    let stream = build_stream(&words[..2], rate, Layout::Mono, 31);
+    assert_eq!(feed(&mut session, &stream.channels[0]), 0);
+    assert!(!editor::poll_enrollment(&params));
+    for _ in 2..10 {
+        let view = StatusView::gather(&params, &status);
+        let skip = headless.click(&view, &mut input, "Skip digit").unwrap();
+        editor::perform(&params, &mut input, skip).unwrap();
+    }
+    assert!(
+        editor::poll_enrollment(&params),
+        "complete after the last skip"
+    );
+    let set = params
+        .prototypes
+        .current()
+        .expect("the partial voice is stored");
+    assert_eq!(
+        (0..10).map(|d| set.count(d)).collect::<Vec<_>>(),
+        [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    );
+    let texts = headless.texts(&StatusView::gather(&params, &status), &mut input);
+    assert!(contains(
+        &texts,
+        "Enrollment done, takes per digit 0:1 1:1 2:0 3:0 4:0 5:0 6:0 7:0 8:0 9:0"
+    ));
+}
+
+#[test]
+fn stored_prototypes_of_another_model_are_not_used_and_the_window_says_so() {
+    let model = Model::embedded().expect("embedded model");
+    // Same embedding size, another model's fingerprint.
+    let mut foreign =
+        PrototypeSet::new(model.embedding_dim()).with_model_fingerprint(model.fingerprint() ^ 1);
+    for d in 0..10u8 {
+        let mut e = vec![0.0; model.embedding_dim()];
+        e[d as usize] = 1.0;
+        foreign.add_example(d, &e).unwrap();
+    }
+    let params = FsddParams::default();
+    // A project restores its state before the plugin loads its model.
+    nice_plug::params::persist::PersistentField::set(&params.prototypes, foreign.to_json());
+    assert_eq!(params.prototypes.status().model_mismatch, None);
+    params.prototypes.set_model(ModelIdentity::of(&model));
+    let reason = params
+        .prototypes
+        .status()
+        .model_mismatch
+        .expect("mismatch found");
+    assert!(reason.contains("fingerprint"), "{reason}");
+    // The voice is kept in the project (nothing is lost), but not used.
+    assert_eq!(params.prototypes.current(), Some(foreign));
+    let mut headless = HeadlessEditor::new();
+    let mut input = EditorInput::default();
+    let texts = headless.texts(
+        &StatusView::gather(&params, &LiveStatus::default()),
+        &mut input,
+    );
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("Not used: enrolled with another model")
+                && t.contains("enroll again")),
+        "{texts:?}"
+    );
+}
