@@ -110,6 +110,24 @@ fn speech_commands_digits(dir: &Path) -> Vec<(u8, Vec<f32>)> {
         .collect()
 }
 
+/// Held-out Speech Commands words that are not digits (validation speakers), every `every`-th.
+fn speech_commands_words(dir: &Path, every: usize) -> Vec<(u8, Vec<f32>)> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.join("words"))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join("words").display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .filter(|p| {
+            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            stem.split('_').nth(1).is_some_and(|speaker| speaker_group(speaker) == SpeakerGroup::Validation)
+        })
+        .step_by(every.max(1))
+        .map(|p| (fsdd_core::model::NOT_A_DIGIT as u8, cut(load_8k(p))))
+        .collect()
+}
+
 struct Run {
     detections: Vec<Detection>,
     cpu_share: f64,
@@ -252,6 +270,39 @@ fn main() {
                 if std::env::var_os("SHOW_MISSES").is_some() {
                     show_misses(&stream, &r.detections);
                 }
+            }
+        }
+    }
+
+    // Talk between digits: FSDD test digits, each followed by a held-out speaker's word that is
+    // not a digit ("yes", "left", "forward"...), 0.3-1.5 s apart.
+    if let (Some(sc), false) = (&args.speech_commands, args.noise_only) {
+        let others = speech_commands_words(sc, 4);
+        let digits = &sources[0].1;
+        let mut mixed: Vec<(u8, &[f32])> = Vec::new();
+        for (i, (d, w)) in digits.iter().enumerate().step_by(2) {
+            mixed.push((*d, w.as_slice()));
+            if let Some((l, o)) = others.get(i / 2) {
+                mixed.push((*l, o.as_slice()));
+            }
+        }
+        println!("\n| talk between digits | noise | digits | digit accuracy | other words | of them made a note |");
+        println!("|---|---|---|---|---|---|");
+        for snr in [None, Some(10.0)] {
+            let stream = compose(&mixed, &noise, &Layout::spaced(snr, args.seed)).unwrap_or_else(|e| panic!("{e}"));
+            let r = run(&model, &stream, &args);
+            let s = score(&stream.words, &r.detections);
+            println!(
+                "| FSDD digits + held-out SC words | {} | {} | {:.1}% | {} | {} ({:.1}%) |",
+                snr.map_or("quiet".to_string(), |s| format!("{s:.0} dB SNR")),
+                s.digits,
+                100.0 * s.accuracy(),
+                s.other_words,
+                s.other_words_noted,
+                100.0 * s.other_words_noted as f64 / s.other_words.max(1) as f64
+            );
+            if std::env::var_os("SHOW_MISSES").is_some() {
+                show_misses(&stream, &r.detections);
             }
         }
     }

@@ -22,6 +22,9 @@ use crate::vad::{BOUNDARY_MIN_WORD_MS, BoundaryKind, LEVEL_FLOOR_DB, Vad, VadCon
 /// the rest of a word split at its own closure ("se|ven") scores low.
 const AFTER_BOUNDARY_MIN_CONFIDENCE: f32 = 0.5;
 
+/// A rise splits an undecided segment after "not a digit" only when that lasted this long, ms.
+const RISE_SPLIT_MIN_REJECTED_MS: u32 = 320;
+
 /// A decided segment splits at a rise only this long after its onset, ms (a digit word is
 /// rarely longer; inside one, a rise is a vowel after a consonant).
 const RISE_SPLIT_AFTER_DECIDED_MS: u32 = 480;
@@ -476,9 +479,15 @@ impl Recognizer {
             return false;
         }
         let end = self.end_of_hop(last_hop);
+        let long_before_rise = end >= seg.onset + ms_hops(RISE_SPLIT_MIN_REJECTED_MS) as u64 * HOP as u64;
         let split = match (self.verdict_until(end), kind) {
             (Some((eval, FinalVerdict::Digit(d))), BoundaryKind::Valley) => Some((eval, Some(d), DetectionKind::Final)),
-            (Some((eval, FinalVerdict::NotADigit)), _) => Some((eval, None, DetectionKind::Rejected)),
+            (Some((eval, FinalVerdict::NotADigit)), BoundaryKind::Valley) => Some((eval, None, DetectionKind::Rejected)),
+            // Before a rise, only a long "not a digit" (a noise, then the word): a short one is
+            // more often the first syllable of a word whose rest would then pass for a digit.
+            (Some((eval, FinalVerdict::NotADigit)), BoundaryKind::Rise) if long_before_rise => {
+                Some((eval, None, DetectionKind::Rejected))
+            }
             _ => None,
         };
         let Some((eval, digit, kind)) = split else { return false };
