@@ -129,7 +129,7 @@ impl Default for AugmentPolicy {
             response_probability: 0.5,
             response_db: default_response_db(),
             rolloff_db: default_rolloff_db(),
-            room_noise_probability: 0.6,
+            room_noise_probability: 0.8,
             room_noise_snr_db: (0.0, 25.0),
             band_mask_probability: 0.5,
             band_masks: default_band_masks(),

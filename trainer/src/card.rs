@@ -74,12 +74,15 @@ pub struct DatasetInfo {
     /// Recordings added to the fit set only (the recipe's `extra_fit_dir`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub extra_fit: Option<String>,
+    /// Pieces of the recorded noise corpus in the fit set (the recipe's `noise`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded_noise: Option<String>,
     pub validation: String,
     pub test: String,
 }
 
 impl DatasetInfo {
-    pub fn new(fit: usize, extra_fit: usize, validation: usize, test: usize) -> Self {
+    pub fn new(fit: usize, extra_fit: usize, recorded_noise: usize, validation: usize, test: usize) -> Self {
         Self {
             name: "Free Spoken Digit Dataset (FSDD)",
             source: "https://github.com/Jakobovski/free-spoken-digit-dataset",
@@ -90,6 +93,13 @@ impl DatasetInfo {
                 format!(
                     "{extra_fit} synthetic utterances (trainer/tools/synth_speakers.py), fit only: \
                      never validated or tested on"
+                )
+            }),
+            recorded_noise: (recorded_noise > 0).then(|| {
+                format!(
+                    "{recorded_noise} pieces (0.3-1 s) of the recorded noise corpus's training split \
+                     (tests/noise/train), as \"not a digit\" and mixed under words; its held-out \
+                     split (tests/noise/heldout) is never used in training"
                 )
             }),
             validation: format!(

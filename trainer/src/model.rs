@@ -150,7 +150,8 @@ impl ModelSpec {
         format!(
             "crop to MFCC coefficients 0..{k}{cmn} -> per-band normalisation (baked in) -> conv3x3/2 ({ch}->{c1}) +BN+ReLU -> maxpool 2x2 -> conv3x3 ({c1}->{c2}) +BN+ReLU \
              -> conv3x3/2 ({c2}->{c3}) +BN+ReLU -> flatten ({flat}) -> dense {fc1} +BN+ReLU+dropout {p} -> dense {e} +BN+ReLU \
-             (= embedding) -> dropout {p} -> dense 10 -> softmax (= probs); batch norms folded into the layers at export",
+             (= embedding) -> dropout {p} -> dense {n} (digits 0-9, not a digit) -> softmax (= probs); batch norms folded into the layers at export",
+            n = N_CLASSES,
             k = self.coefficients,
             cmn = if self.cepstral_mean_norm {
                 " -> channels [raw, per-utterance cepstral-mean-normalised]"

@@ -47,7 +47,7 @@ fn clips_are_cut_to_the_word_and_the_room_around_it_is_kept_apart() {
     // Every 40th recording: digits and words alike.
     let sample: Vec<_> = data.recordings.iter().step_by(40).collect();
     let loaded = sc::load(&sample).unwrap();
-    let vad = VadConfig::default();
+    let vad = sc::CUT_VAD;
     let (mut cut, mut noise_clips, mut quieter) = (0, 0, 0);
     for (r, l) in sample.iter().zip(&loaded) {
         assert_eq!(l.word.label, r.label);
