@@ -15,14 +15,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use fsdd_core::audio::read_wav;
 use fsdd_core::dataset::{Fsdd, Split, SpeakerGroup, speaker_group};
-use fsdd_core::resample::{StreamResampler, resample, resample_to_8k};
-use fsdd_core::stream_eval::{Layout, MixedStream, StreamRng, compose, noise_only, score};
+use fsdd_core::resample::resample_to_8k;
+use fsdd_core::stream_eval::{Layout, MixedStream, Played, StreamRng, compose, noise_only, play, score};
 use fsdd_core::vad::{VadConfig, first_speech_span};
-use fsdd_core::{Detection, Model, Recognizer, RecognizerConfig};
+use fsdd_core::{Detection, Model, RecognizerConfig};
 
 const RATE: u32 = 48_000;
 
@@ -128,15 +127,7 @@ fn speech_commands_words(dir: &Path, every: usize) -> Vec<(u8, Vec<f32>)> {
         .collect()
 }
 
-struct Run {
-    detections: Vec<Detection>,
-    cpu_share: f64,
-}
-
-/// Streams `stream` at 48 kHz through the resampler and a fresh recogniser, as the engine's
-/// worker would (1024-frame blocks).
-fn run(model: &Arc<Model>, stream: &MixedStream, args: &Args) -> Run {
-    let audio_48k = resample(&stream.samples, 8_000, RATE).expect("resample to 48 kHz");
+fn run(model: &Arc<Model>, stream: &MixedStream, args: &Args) -> Played {
     let mut config = RecognizerConfig { saliency: false, ..Default::default() };
     if let Some(t) = args.threshold {
         config.early_exit.threshold = t;
@@ -147,19 +138,7 @@ fn run(model: &Arc<Model>, stream: &MixedStream, args: &Args) -> Run {
     if let Some(s) = args.sensitivity {
         config.vad.sensitivity_db = s;
     }
-    let mut recognizer = Recognizer::new(model.clone(), config);
-    let mut resampler = StreamResampler::to_8k(RATE).expect("48 kHz resampler");
-    let mut detections = Vec::new();
-    let t0 = Instant::now();
-    for block in audio_48k.chunks(1024) {
-        resampler
-            .process(block, &mut |out| recognizer.push(out, &mut |d| detections.push(d)))
-            .expect("resampling");
-    }
-    resampler.flush(&mut |out| recognizer.push(out, &mut |d| detections.push(d))).expect("flush");
-    recognizer.finish(&mut |d| detections.push(d));
-    let cpu = t0.elapsed().as_secs_f64();
-    Run { detections, cpu_share: cpu / (audio_48k.len() as f64 / RATE as f64) }
+    play(model, &stream.samples, RATE, config).expect("resampling")
 }
 
 /// Each missed or wrong word with the detections near it (for studying the segmentation).

@@ -3,7 +3,8 @@
 //! detection matched back to the word it belongs to.
 //!
 //! One implementation for the streaming benchmark (`cargo xtask bench-stream`) and the CI tests
-//! (core, plugin), so the README's numbers and the tests' floors measure the same thing.
+//! (core, plugin), so the README's numbers and the tests' floors measure the same thing;
+//! [`play`] runs a stream through the resampler and recogniser at a device's rate.
 //!
 //! - SNR: the median word level (RMS over each word, words cut to their speech) against the
 //!   RMS of the noise actually laid under the stream. Noise is looped from a random offset.
@@ -18,11 +19,14 @@ use std::path::Path;
 
 use thiserror::Error;
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use crate::audio::{AudioError, read_wav};
 use crate::mfcc::SAMPLE_RATE;
-use crate::model::NOT_A_DIGIT;
-use crate::recognizer::{Detection, DetectionKind};
-use crate::resample::{ResampleError, resample_to_8k};
+use crate::model::{Model, NOT_A_DIGIT};
+use crate::recognizer::{Detection, DetectionKind, Recognizer, RecognizerConfig};
+use crate::resample::{ResampleError, StreamResampler, resample, resample_to_8k};
 
 /// Small deterministic generator (xorshift64*), so a stream is the same on every machine.
 #[derive(Clone, Debug)]
@@ -196,6 +200,32 @@ fn add_noise(samples: &mut [f32], noise: &[f32], level_db: f32, rng: &mut Stream
         *s += gain * n;
     }
     Ok(level_db)
+}
+
+/// What [`play`] heard, and the CPU time it took.
+#[derive(Clone, Debug)]
+pub struct Played {
+    /// Positions in the stream's 8 kHz samples.
+    pub detections: Vec<Detection>,
+    /// Resampler + recogniser time over the stream's duration (share of one core).
+    pub cpu_share: f64,
+}
+
+/// Plays an 8 kHz stream as a device would deliver it, at `rate` Hz in 1024-frame blocks,
+/// through the resampler and a fresh recogniser (what the engine's worker does).
+pub fn play(model: &Arc<Model>, samples_8k: &[f32], rate: u32, config: RecognizerConfig) -> Result<Played, ResampleError> {
+    let audio = resample(samples_8k, SAMPLE_RATE, rate)?;
+    let mut recognizer = Recognizer::new(model.clone(), config);
+    let mut resampler = StreamResampler::to_8k(rate)?;
+    let mut detections = Vec::new();
+    let t0 = Instant::now();
+    for block in audio.chunks(1024) {
+        resampler.process(block, &mut |out| recognizer.push(out, &mut |d| detections.push(d)))?;
+    }
+    resampler.flush(&mut |out| recognizer.push(out, &mut |d| detections.push(d)))?;
+    recognizer.finish(&mut |d| detections.push(d));
+    let seconds = audio.len() as f64 / rate as f64;
+    Ok(Played { detections, cpu_share: t0.elapsed().as_secs_f64() / seconds.max(1e-9) })
 }
 
 /// Whether a detection makes a note (a decided digit).

@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::{fsdd, load, test_split};
-use fsdd_core::resample::{StreamResampler, resample};
-use fsdd_core::stream_eval::{Layout, MixedStream, StreamScore, WORD_LEVEL_DB, load_noise_dir, makes_note, noise_only, score};
-use fsdd_core::{Detection, Model, Recognizer, RecognizerConfig};
+use fsdd_core::stream_eval::{
+    Layout, MixedStream, StreamScore, WORD_LEVEL_DB, load_noise_dir, makes_note, noise_only, play, score,
+};
+use fsdd_core::{Detection, Model, RecognizerConfig};
 
 const RATE: u32 = 48_000;
 
@@ -43,16 +44,7 @@ fn stream(layout: &Layout) -> MixedStream {
 /// The stream at 48 kHz, through the resampler and the recogniser in 1024-frame blocks.
 fn recognise(stream: &MixedStream) -> Vec<Detection> {
     let model = Arc::new(Model::embedded().expect("embedded model"));
-    let audio = resample(&stream.samples, 8_000, RATE).unwrap();
-    let mut recognizer = Recognizer::new(model, RecognizerConfig { saliency: false, ..Default::default() });
-    let mut resampler = StreamResampler::to_8k(RATE).unwrap();
-    let mut out = Vec::new();
-    for block in audio.chunks(1024) {
-        resampler.process(block, &mut |s| recognizer.push(s, &mut |d| out.push(d))).unwrap();
-    }
-    resampler.flush(&mut |s| recognizer.push(s, &mut |d| out.push(d))).unwrap();
-    recognizer.finish(&mut |d| out.push(d));
-    out
+    play(&model, &stream.samples, RATE, RecognizerConfig { saliency: false, ..Default::default() }).unwrap().detections
 }
 
 fn report(name: &str, s: &StreamScore) {
