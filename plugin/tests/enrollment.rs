@@ -10,7 +10,8 @@
 //!   `EnrollmentSession` with review, as `fsdd-tui`'s `e`) gives byte-identical prototype JSON,
 //!   and the Export button writes a file `fsdd-tui --prototypes` reads;
 //! - a fresh hosted instance (CLAP, clack-host) restored from a state holding that voice in
-//!   Hybrid mode recognises the speaker's other takes at least as well as the base model.
+//!   Hybrid mode recognises the speaker's other takes at least as well as the base model, and
+//!   better for george, the voice the model knows least.
 
 mod common;
 
@@ -341,7 +342,9 @@ fn hosted_accuracy(speaker: &str, rate: u32, voice: &str) -> (Score, Score) {
     (base_score, enrolled_score)
 }
 
-fn enroll_and_measure(speaker: &str, rate: u32) {
+/// `must_rise`: the speaker the model knows least (george: 140/150 with the base model) must
+/// gain from his enrolled voice (145/150 measured), not merely keep his accuracy.
+fn enroll_and_measure(speaker: &str, rate: u32, must_rise: bool) {
     let enrolled = enroll_in_the_window(speaker, rate);
     assert_eq!(
         enroll_like_the_dashboard(&enrolled.stream),
@@ -357,16 +360,19 @@ fn enroll_and_measure(speaker: &str, rate: u32) {
         hybrid.correct,
         hybrid.total
     );
+    if must_rise {
+        assert!(hybrid.correct > base.correct, "enrolling {speaker} did not help: {}/{}", base.correct, base.total);
+    }
 }
 
 #[test]
 fn george_enrolls_in_the_window_at_44k1() {
-    enroll_and_measure("george", 44_100);
+    enroll_and_measure("george", 44_100, true);
 }
 
 #[test]
 fn jackson_enrolls_in_the_window_at_48k() {
-    enroll_and_measure("jackson", 48_000);
+    enroll_and_measure("jackson", 48_000, false);
 }
 
 #[test]
