@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use fsdd_core::model::NOT_A_DIGIT;
-use fsdd_core::vad::{VadConfig, first_speech_span, level_db};
+use fsdd_core::vad::{first_speech_span, level_db};
 use trainer::data::ClipSource;
 use trainer::speech_commands::{self as sc, SpeakerGroup, SpeechCommands};
 
