@@ -15,7 +15,7 @@ use crate::model::{Model, N_OUTPUTS, NOT_A_DIGIT};
 use crate::prototypes::{PrototypeSet, ScoringMode};
 use crate::saliency::{Saliency, SaliencyComputer};
 use crate::settings::SharedSettings;
-use crate::vad::{BOUNDARY_MIN_WORD_MS, BoundaryKind, LEVEL_FLOOR_DB, Vad, VadConfig, VadEvent};
+use crate::vad::{BOUNDARY_MIN_WORD_MS, BoundaryKind, LEVEL_FLOOR_DB, Vad, VadConfig, VadEvent, ms_to_hops};
 
 /// A segment that began at a word boundary is decided at its end only this sure (else it is
 /// unsure): the next word of a fast string is nearly always decided early or surely, while
@@ -28,11 +28,6 @@ const RISE_SPLIT_MIN_REJECTED_MS: u32 = 320;
 /// A decided segment splits at a rise only this long after its onset, ms (a digit word is
 /// rarely longer; inside one, a rise is a vowel after a consonant).
 const RISE_SPLIT_AFTER_DECIDED_MS: u32 = 480;
-
-/// Whole hops in `ms` milliseconds.
-fn ms_hops(ms: u32) -> u32 {
-    ms * crate::mfcc::SAMPLE_RATE / 1000 / HOP as u32
-}
 
 /// Longest pre-roll kept, samples (0.5 s).
 const MAX_PRE_ROLL: usize = 4_000;
@@ -441,8 +436,7 @@ impl Recognizer {
     /// click: what follows a valley inside a word (the final "s" of "six" after its closure)
     /// is shorter, and must not become a digit of its own.
     fn min_len(&self, seg: &Segment) -> u64 {
-        let ms = if seg.after_boundary { BOUNDARY_MIN_WORD_MS } else { self.config.vad.min_speech_ms };
-        let hops = if seg.after_boundary { ms_hops(ms) } else { self.config.vad.min_speech_hops() };
+        let hops = if seg.after_boundary { ms_to_hops(BOUNDARY_MIN_WORD_MS) } else { self.config.vad.min_speech_hops() };
         hops as u64 * HOP as u64
     }
 
@@ -471,7 +465,7 @@ impl Recognizer {
         }
         let Some(seg) = &self.segment else { return true };
         if seg.decided {
-            let long_enough = seg.hops >= ms_hops(RISE_SPLIT_AFTER_DECIDED_MS);
+            let long_enough = seg.hops >= ms_to_hops(RISE_SPLIT_AFTER_DECIDED_MS);
             if kind == BoundaryKind::Valley || long_enough {
                 self.segment = None;
                 return true;
@@ -479,7 +473,7 @@ impl Recognizer {
             return false;
         }
         let end = self.end_of_hop(last_hop);
-        let long_before_rise = end >= seg.onset + ms_hops(RISE_SPLIT_MIN_REJECTED_MS) as u64 * HOP as u64;
+        let long_before_rise = end >= seg.onset + ms_to_hops(RISE_SPLIT_MIN_REJECTED_MS) as u64 * HOP as u64;
         let split = match (self.verdict_until(end), kind) {
             (Some((eval, FinalVerdict::Digit(d))), BoundaryKind::Valley) => Some((eval, Some(d), DetectionKind::Final)),
             (Some((eval, FinalVerdict::NotADigit)), BoundaryKind::Valley) => Some((eval, None, DetectionKind::Rejected)),

@@ -121,7 +121,8 @@ impl VadConfig {
     }
 }
 
-fn ms_to_hops(ms: u32) -> u32 {
+/// Whole hops nearest to `ms` milliseconds.
+pub(crate) fn ms_to_hops(ms: u32) -> u32 {
     (ms as f32 / HOP_MS).round() as u32
 }
 
