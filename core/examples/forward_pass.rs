@@ -3,7 +3,7 @@
 //! the same input and prints both medians side by side.
 //!
 //! `cargo run -p fsdd-core --release --example forward_pass -- [MODEL.onnx] [--runs N]
-//! [--input FILE] [--save-input FILE] [--save-output FILE] [--profile]`
+//! [--input FILE] [--save-input FILE] [--save-output FILE] [--profile] [--without-rewrites]`
 //!
 //! - `MODEL.onnx`: default `models/fsdd.onnx` (the file, not the copy embedded at build time).
 //! - The input is the MFCC window of the FSDD test utterances the core bench uses (the first
@@ -12,6 +12,7 @@
 //!   (`[coefficient * 64 + frame]`), as `--save-input` writes it.
 //! - `--save-output FILE`: probabilities then embedding, little-endian f32, to compare runtimes.
 //! - `--profile`: median time per node of the optimised plan, in execution order.
+//! - `--without-rewrites`: the plan tract lowers on its own, without `fsdd_core::plan_rewrites`.
 //!
 //! Prints `median_us=X` (median of `Model::infer` over `--runs`, default 3000, after 300 warm-up
 //! runs).
@@ -31,6 +32,7 @@ struct Args {
     save_input: Option<PathBuf>,
     save_output: Option<PathBuf>,
     profile: bool,
+    without_rewrites: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -41,6 +43,7 @@ fn parse_args() -> Result<Args, String> {
         save_input: None,
         save_output: None,
         profile: false,
+        without_rewrites: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -51,6 +54,7 @@ fn parse_args() -> Result<Args, String> {
             "--save-input" => args.save_input = Some(value("--save-input")?.into()),
             "--save-output" => args.save_output = Some(value("--save-output")?.into()),
             "--profile" => args.profile = true,
+            "--without-rewrites" => args.without_rewrites = true,
             other if !other.starts_with("--") => args.model = other.into(),
             other => return Err(format!("unknown option {other}")),
         }
@@ -95,7 +99,9 @@ fn median(mut times: Vec<Duration>) -> Duration {
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
-    let model = Model::from_path(&args.model).map_err(|e| format!("{}: {e}", args.model.display()))?;
+    let bytes = std::fs::read(&args.model).map_err(|e| format!("{}: {e}", args.model.display()))?;
+    let model = if args.without_rewrites { Model::from_bytes_without_rewrites(&bytes) } else { Model::from_bytes(&bytes) }
+        .map_err(|e| format!("{}: {e}", args.model.display()))?;
     let window = match &args.input {
         Some(path) => read_f32s(path)?,
         None => bench_window()?,

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod metrics;
 pub mod mfcc;
 pub mod model;
+pub mod plan_rewrites;
 pub mod prototypes;
 pub mod recognizer;
 pub mod resample;

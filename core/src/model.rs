@@ -126,6 +126,16 @@ impl Model {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Model, ModelError> {
+        Self::load(bytes, true)
+    }
+
+    /// The same model lowered by tract alone, without [`crate::plan_rewrites`]: what the
+    /// rewrites are measured and checked against.
+    pub fn from_bytes_without_rewrites(bytes: &[u8]) -> Result<Model, ModelError> {
+        Self::load(bytes, false)
+    }
+
+    fn load(bytes: &[u8], rewrite: bool) -> Result<Model, ModelError> {
         let inference_model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).map_err(parse_err)?;
         let inputs = inference_model.input_outlets().map_err(parse_err)?.len();
         let outputs = inference_model.output_outlets().map_err(parse_err)?.len();
@@ -188,7 +198,9 @@ impl Model {
         };
 
         let optimize = |m: TypedModel| -> Result<Plan, ModelError> {
-            m.into_optimized()
+            m.into_decluttered()
+                .and_then(|mut m| if rewrite { crate::plan_rewrites::apply(&mut m).map(|_| m) } else { Ok(m) })
+                .and_then(|m| m.into_optimized())
                 .and_then(|m| m.into_runnable())
                 .map_err(|e| ModelError::Parse(format!("cannot optimize: {e:#}")))
         };

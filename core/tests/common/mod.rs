@@ -151,3 +151,7 @@ pub fn linear_model(batch: &str, side: usize, classes: usize, embedding: usize, 
     };
     model_bytes(graph)
 }
+
+pub fn ints_attr(name: &str, v: &[i64]) -> pb::AttributeProto {
+    pb::AttributeProto { name: name.into(), ints: v.to_vec(), r#type: 7, ..Default::default() }
+}
