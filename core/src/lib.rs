@@ -11,6 +11,7 @@ pub mod audio;
 pub mod dataset;
 pub mod early_exit;
 pub mod enrollment;
+mod kernel_choice;
 pub mod engine;
 pub mod metrics;
 pub mod mfcc;

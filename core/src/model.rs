@@ -136,6 +136,7 @@ impl Model {
     }
 
     fn load(bytes: &[u8], rewrite: bool) -> Result<Model, ModelError> {
+        crate::kernel_choice::configure_tract();
         let inference_model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).map_err(parse_err)?;
         let inputs = inference_model.input_outlets().map_err(parse_err)?.len();
         let outputs = inference_model.output_outlets().map_err(parse_err)?.len();
