@@ -460,19 +460,24 @@ fn dct_block(
     for (x, row) in lanes.iter_mut().zip(folded.chunks_exact(ROW)) {
         *x = row[t0..t0 + BLOCK].try_into().expect("rows are padded by a block");
     }
-    for (i, weights) in basis.chunks_exact(HALF).enumerate() {
-        // Two 4-lane halves: the shape SSE registers take, so they stay in registers.
-        let (mut low, mut high) = ([0.0f32; 4], [0.0f32; 4]);
-        for (&b, x) in weights.iter().zip(&lanes) {
-            for l in 0..4 {
-                low[l] += b * x[l];
-                high[l] += b * x[l + 4];
+    // Four coefficients at a time: four independent chains of additions in flight (one chain
+    // waits ~3 cycles per addition) and each band's lanes loaded once for all four. Each
+    // coefficient still sums its terms in band order from 0.0, so the bits do not change.
+    const TOGETHER: usize = 4;
+    for (i4, weights) in basis.chunks_exact(TOGETHER * HALF).enumerate() {
+        let mut acc = [[0.0f32; BLOCK]; TOGETHER];
+        for (j, x) in lanes.iter().enumerate() {
+            for (c, acc) in acc.iter_mut().enumerate() {
+                let b = weights[c * HALF + j];
+                for (a, &x) in acc.iter_mut().zip(x.iter()) {
+                    *a += b * x;
+                }
             }
         }
-        let k = 2 * i + parity;
-        let dst = &mut coefs[k * ROW + t0..][..BLOCK];
-        dst[..4].copy_from_slice(&low);
-        dst[4..].copy_from_slice(&high);
+        for (c, acc) in acc.iter().enumerate() {
+            let k = 2 * (i4 * TOGETHER + c) + parity;
+            coefs[k * ROW + t0..][..BLOCK].copy_from_slice(acc);
+        }
     }
 }
 
