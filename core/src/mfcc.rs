@@ -403,7 +403,7 @@ fn transpose_tiles(rows: &[[f32; BINS_PADDED]; BLOCK], power: &mut [f32; BINS_PA
 #[target_feature(enable = "avx2")]
 unsafe fn transpose_tiles_avx2(rows: &[[f32; BINS_PADDED]; BLOCK], power: &mut [f32; BINS_PADDED * BLOCK]) {
     use std::arch::x86_64::*;
-    const _: () = assert!(BLOCK == 8 && BINS_PADDED % 8 == 0);
+    const _: () = assert!(BLOCK == 8 && BINS_PADDED.is_multiple_of(8));
     for tile in 0..BINS_PADDED / BLOCK {
         // SAFETY: every load reads 8 floats at `tile * 8` of a row of BINS_PADDED (a multiple
         // of 8), every store writes 8 floats inside tile `tile` of `power`; AVX2 is enabled.

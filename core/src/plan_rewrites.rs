@@ -9,7 +9,9 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool, PaddingSpec, PoolSpec};
-use tract_onnx::tract_core::ops::math::Max;
+use tract_onnx::tract_core::ops::array::Slice;
+use tract_onnx::tract_core::ops::binary::BinMiniOp;
+use tract_onnx::tract_core::ops::math::{Max, Mul, Sub};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
 /// Applies every rewrite that matches; returns how many nodes were rewritten.
@@ -110,6 +112,29 @@ pub struct ZeroPad2d {
     /// Rows and columns of zeros before, then after.
     pub before: [usize; 2],
     pub after: [usize; 2],
+    /// A per-row normalisation folded in from before the padding, if any.
+    pub rows: Option<RowAffine>,
+}
+
+/// `(x[.., first + r, ..] - shift[r]) * scale[r]` for the rows kept: a crop of the height axis
+/// followed by a per-row subtraction and multiplication by constants, the way the graph does
+/// them (same two f32 operations in the same order, so the same bits). This is how the model
+/// bakes in its per-band normalisation of the MFCC (`crop -> centre -> scale`: 0.4 + 1.6 us as
+/// tract nodes, a few tenths of a microsecond folded into the copy the padding makes anyway).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RowAffine {
+    pub first: usize,
+    pub shift: Vec<u32>,
+    pub scale: Vec<u32>,
+}
+
+impl RowAffine {
+    fn shift(&self, r: usize) -> f32 {
+        f32::from_bits(self.shift[r])
+    }
+    fn scale(&self, r: usize) -> f32 {
+        f32::from_bits(self.scale[r])
+    }
 }
 
 impl Op for ZeroPad2d {
@@ -118,7 +143,13 @@ impl Op for ZeroPad2d {
     }
 
     fn info(&self) -> TractResult<Vec<String>> {
-        Ok(vec![format!("before {:?}, after {:?}, relu folded in: {}", self.before, self.after, self.relu)])
+        Ok(vec![format!(
+            "before {:?}, after {:?}, relu folded in: {}, row normalisation folded in: {}",
+            self.before,
+            self.after,
+            self.relu,
+            self.rows.is_some()
+        )])
     }
 
     op_as_typed_op!();
@@ -129,8 +160,13 @@ impl EvalOp for ZeroPad2d {
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = args_1!(inputs);
-        let &[n, c, h, w] = input.shape() else {
+        let &[n, c, in_h, w] = input.shape() else {
             bail!("fsdd.ZeroPad2d takes NCHW, got shape {:?}", input.shape());
+        };
+        let (first, h) = match &self.rows {
+            Some(rows) if rows.first + rows.shift.len() <= in_h => (rows.first, rows.shift.len()),
+            Some(_) => bail!("fsdd.ZeroPad2d: the row normalisation does not fit height {in_h}"),
+            None => (0, in_h),
         };
         let (ph, pw) = (h + self.before[0] + self.after[0], w + self.before[1] + self.after[1]);
         let x = input.try_as_plain_ram()?;
@@ -139,15 +175,24 @@ impl EvalOp for ZeroPad2d {
         {
             let mut out = output.try_as_plain_ram_mut()?;
             let out = out.as_slice_mut::<f32>()?;
-            for (plane, out_plane) in x.chunks_exact(h * w).zip(out.chunks_exact_mut(ph * pw)) {
-                for (row, out_row) in plane.chunks_exact(w).zip(out_plane.chunks_exact_mut(pw).skip(self.before[0])) {
+            for (plane, out_plane) in x.chunks_exact(in_h * w).zip(out.chunks_exact_mut(ph * pw)) {
+                let kept = plane[first * w..][..h * w].chunks_exact(w);
+                for (r, (row, out_row)) in kept.zip(out_plane.chunks_exact_mut(pw).skip(self.before[0])).enumerate() {
                     let out_row = &mut out_row[self.before[1]..][..w];
-                    if self.relu {
-                        for (o, &v) in out_row.iter_mut().zip(row) {
-                            *o = if v > 0.0 { v } else { 0.0 };
+                    match (&self.rows, self.relu) {
+                        (Some(rows), relu) => {
+                            let (shift, scale) = (rows.shift(r), rows.scale(r));
+                            for (o, &v) in out_row.iter_mut().zip(row) {
+                                let v = (v - shift) * scale;
+                                *o = if !relu || v > 0.0 { v } else { 0.0 };
+                            }
                         }
-                    } else {
-                        out_row.copy_from_slice(row);
+                        (None, true) => {
+                            for (o, &v) in out_row.iter_mut().zip(row) {
+                                *o = if v > 0.0 { v } else { 0.0 };
+                            }
+                        }
+                        (None, false) => out_row.copy_from_slice(row),
                     }
                 }
             }
@@ -161,6 +206,9 @@ impl TypedOp for ZeroPad2d {
         let shape = &inputs[0].shape;
         ensure!(shape.rank() == 4, "fsdd.ZeroPad2d takes NCHW");
         let mut out: TVec<TDim> = shape.iter().cloned().collect();
+        if let Some(rows) = &self.rows {
+            out[2] = rows.shift.len().to_dim();
+        }
         out[2] = out[2].clone() + self.before[0] + self.after[0];
         out[3] = out[3].clone() + self.before[1] + self.after[1];
         Ok(tvec!(f32::fact(out)))
@@ -192,7 +240,8 @@ fn next_conv_padding_rewrite(model: &TypedModel) -> TractResult<Option<TypedMode
             Some(before_relu) => (before_relu, true),
             None => (node.inputs[0], false),
         };
-        let pad = ZeroPad2d { relu, before: [before[0], before[1]], after: [after[0], after[1]] };
+        let (source, rows) = if relu { (source, None) } else { row_affine_before(model, source)? };
+        let pad = ZeroPad2d { relu, before: [before[0], before[1]], after: [after[0], after[1]], rows };
         let tap = patch.tap_model(model, source)?;
         let padded = patch.wire_node(format!("{}.pad", node.name), pad, &[tap])?[0];
         let mut inputs = tvec![padded];
@@ -263,4 +312,47 @@ fn relu_input(model: &TypedModel, outlet: OutletId) -> TractResult<Option<Outlet
     } else {
         None
     })
+}
+
+/// When `outlet` is `(crop(x) - shift) * scale` with per-row constants (shape `[1, 1, H, 1]`),
+/// each step read only by the next, the `x` and the [`RowAffine`]; else `outlet` as it is.
+fn row_affine_before(model: &TypedModel, outlet: OutletId) -> TractResult<(OutletId, Option<RowAffine>)> {
+    let unchanged = Ok((outlet, None));
+    let Some((centred, scale)) = binary_with_row_constant::<Mul>(model, outlet)? else { return unchanged };
+    let Some((cropped, shift)) = binary_with_row_constant::<Sub>(model, centred)? else { return unchanged };
+    if shift.len() != scale.len() {
+        return unchanged;
+    }
+    let crop = model.node(cropped.node);
+    let (source, first) = match crop.op_as::<Slice>() {
+        Some(slice) if slice.axis == 2 && crop.outputs[0].successors.len() == 1 => match slice.start.to_usize() {
+            Ok(first) => (crop.inputs[0], first),
+            Err(_) => (cropped, 0),
+        },
+        _ => (cropped, 0),
+    };
+    let height = model.outlet_fact(source)?.shape[2].to_usize();
+    if !height.is_ok_and(|h| first + shift.len() <= h) {
+        return unchanged;
+    }
+    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect();
+    Ok((source, Some(RowAffine { first, shift: bits(shift), scale: bits(scale) })))
+}
+
+/// When `outlet` is `x OP c` for the mini-op `M`, read only by the next node, with `x` a rank-4
+/// f32 tensor and `c` a constant of shape `[1, 1, H, 1]` matching `x`'s height: `x` and `c`.
+fn binary_with_row_constant<M: BinMiniOp>(model: &TypedModel, outlet: OutletId) -> TractResult<Option<(OutletId, Vec<f32>)>> {
+    let node = model.node(outlet.node);
+    let Some(bin) = node.op_as::<TypedBinOp>() else { return Ok(None) };
+    if !bin.0.is::<M>() || node.inputs.len() != 2 || node.outputs[0].successors.len() != 1 {
+        return Ok(None);
+    }
+    let (x, c) = (model.outlet_fact(node.inputs[0])?, model.outlet_fact(node.inputs[1])?);
+    let Some(konst) = &c.konst else { return Ok(None) };
+    let height = x.shape.rank() == 4 && x.shape[2].to_usize().is_ok_and(|h| konst.shape() == [1, 1, h, 1]);
+    if !height || x.datum_type != f32::datum_type() || konst.datum_type() != f32::datum_type() {
+        return Ok(None);
+    }
+    let values = konst.try_as_plain_ram()?.as_slice::<f32>()?.to_vec();
+    Ok(Some((node.inputs[0], values)))
 }

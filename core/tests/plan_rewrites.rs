@@ -47,17 +47,21 @@ fn assert_same_outputs(bytes: &[u8], windows: &[f32]) -> (Vec<String>, Vec<Strin
 #[test]
 fn the_shipped_model_gives_identical_outputs_with_the_rewrites() {
     let (rewritten, plain) = assert_same_outputs(&shipped_model_bytes(), &windows(60));
-    // The rewrites took: the pool and the three paddings are ours, tract's Pad and MaxPool gone.
+    // The rewrites took: the pool and the three paddings are ours, tract's Pad and MaxPool gone,
+    // and the crop and per-band normalisation folded into the first padding.
     let count = |ops: &[String], name: &str| ops.iter().filter(|op| op.contains(name)).count();
     assert_eq!(count(&rewritten, "fsdd.MaxPool2x2"), 1, "{rewritten:?}");
     assert_eq!(count(&rewritten, "fsdd.ZeroPad2d"), 3, "{rewritten:?}");
     assert!(!rewritten.iter().any(|op| op == "OptMaxPool" || op == "Pad"), "{rewritten:?}");
+    assert!(!rewritten.iter().any(|op| op == "Slice" || op.starts_with("OptBinChain")), "{rewritten:?}");
+    assert!(plain.iter().any(|op| op == "Slice") && plain.iter().any(|op| op.starts_with("OptBinChain")), "{plain:?}");
     assert!(count(&plain, "OptMaxPool") == 1 && count(&plain, "fsdd.") == 0, "{plain:?}");
 }
 
-/// conv (asymmetric padding) -> pool -> relu read twice -> padded conv -> pool over an odd
-/// plane -> padded conv: a pool with no ReLU before it, a ReLU that must not be folded because
-/// a second node reads it, a pool the rewrite must leave to tract (odd height), asymmetric pads.
+/// crop rows 3..35 -> per-row centre and scale -> conv (asymmetric padding) -> pool -> relu ->
+/// padded conv -> relu read twice -> pool over an odd plane -> padded conv: a crop that does not
+/// start at row 0, a pool with no ReLU before it, a ReLU that must not be folded because a second
+/// node reads it, a pool the rewrite must leave to tract (odd height), asymmetric pads.
 fn edge_case_model() -> Vec<u8> {
     let mut rng = Rng::new(11);
     let mut weights = |n: usize| (0..n).map(|_| rng.gauss() * 0.3).collect::<Vec<f32>>();
@@ -67,14 +71,24 @@ fn edge_case_model() -> Vec<u8> {
     let pool = |input: &str, out: &str| {
         node("MaxPool", &[input], &[out], vec![ints_attr("kernel_shape", &[2, 2]), ints_attr("strides", &[2, 2])])
     };
-    // Shapes (ONNX pads: top, left, bottom, right): 64x64 -> c1 (pads 1,0,1,2) 64x64 -> p1
-    // 32x32 -> relu -> c2 (pads 0,1,1,1) 31x32 -> relu read twice -> p2 over 31 rows: left to
-    // tract -> 15x16 -> c3 (pads 1) 15x16.
-    let features = 3 * 15 * 16;
+    // Shapes (ONNX pads: top, left, bottom, right): 64x64 -> crop 32x64 -> c1 (pads 1,0,1,2)
+    // 32x64 -> p1 16x32 -> relu -> c2 (pads 0,1,1,1) 15x32 -> relu read twice -> p2 over 15
+    // rows: left to tract -> 7x16 -> c3 (pads 1) 7x16.
+    let features = 3 * 7 * 16;
+    let int64s = |name: &str, v: &[i64]| tract_onnx::pb::TensorProto {
+        name: name.into(),
+        dims: vec![v.len() as i64],
+        data_type: 7,
+        int64_data: v.to_vec(),
+        ..Default::default()
+    };
     let graph = tract_onnx::pb::GraphProto {
         name: "edge cases".into(),
         node: vec![
-            conv("mfcc", "w1", "b1", "c1", &[1, 0, 1, 2]),
+            node("Slice", &["mfcc", "starts", "ends", "axes"], &["crop"], vec![]),
+            node("Sub", &["crop", "mean"], &["centred"], vec![]),
+            node("Mul", &["centred", "inv_std"], &["normalised"], vec![]),
+            conv("normalised", "w1", "b1", "c1", &[1, 0, 1, 2]),
             pool("c1", "p1"),
             node("Relu", &["p1"], &["r1"], vec![]),
             conv("r1", "w2", "b2", "c2", &[0, 1, 1, 1]),
@@ -88,6 +102,11 @@ fn edge_case_model() -> Vec<u8> {
             node("Gemm", &["flat", "e"], &["embedding"], vec![int_attr("transB", 1)]),
         ],
         initializer: vec![
+            int64s("starts", &[3]),
+            int64s("ends", &[35]),
+            int64s("axes", &[2]),
+            tensor("mean", &[1, 1, 32, 1], weights(32).iter().map(|v| v * 100.0).collect()),
+            tensor("inv_std", &[1, 1, 32, 1], weights(32).iter().map(|v| v.abs() * 0.1).collect()),
             tensor("w1", &[2, 1, 3, 3], weights(18)),
             tensor("b1", &[2], weights(2)),
             tensor("w2", &[3, 2, 3, 3], weights(54)),
@@ -108,8 +127,10 @@ fn edge_case_model() -> Vec<u8> {
 fn edge_cases_give_identical_outputs_and_only_safe_rewrites() {
     let (rewritten, _) = assert_same_outputs(&edge_case_model(), &windows(20));
     let ours: Vec<&String> = rewritten.iter().filter(|op| op.contains("fsdd.")).collect();
-    // p1 (no ReLU before it) is ours; p2 (31 rows) is tract's; all three convolutions' padding is ours.
+    // p1 (no ReLU before it) is ours; p2 (15 rows) is tract's; all three convolutions' padding
+    // is ours, the first with the crop and normalisation folded in.
     assert_eq!(rewritten.iter().filter(|op| op.contains("fsdd.MaxPool2x2")).count(), 1, "{ours:?}");
     assert_eq!(rewritten.iter().filter(|op| op.contains("fsdd.ZeroPad2d")).count(), 3, "{ours:?}");
     assert!(rewritten.iter().any(|op| op.contains("OptMaxPool")), "{rewritten:?}");
+    assert!(!rewritten.iter().any(|op| op == "Slice" || op.starts_with("OptBinChain")), "{rewritten:?}");
 }
