@@ -71,13 +71,17 @@ impl EvalOp for MaxPool2x2 {
             // `if a > b` rather than `f32::max`: no NaN reaches a pool (the MFCC is sanitised),
             // and the plain comparison lets the loop vectorise.
             let max = |a: f32, b: f32| if a > b { a } else { b };
+            // Rows first (two contiguous rows, one vector max), then pairs of columns.
+            let mut rows_max = vec![0.0f32; 2 * ow];
             for (plane, out_plane) in x.chunks_exact(h * w).zip(out.chunks_exact_mut(oh * ow)) {
                 for (oy, out_row) in out_plane.chunks_exact_mut(ow).enumerate() {
                     let top = &plane[2 * oy * w..][..2 * ow];
                     let bottom = &plane[(2 * oy + 1) * w..][..2 * ow];
-                    for (ox, o) in out_row.iter_mut().enumerate() {
-                        let pair = max(max(top[2 * ox], top[2 * ox + 1]), max(bottom[2 * ox], bottom[2 * ox + 1]));
-                        *o = max(pair, floor);
+                    for ((m, &t), &b) in rows_max.iter_mut().zip(top).zip(bottom) {
+                        *m = max(t, b);
+                    }
+                    for (o, pair) in out_row.iter_mut().zip(rows_max.chunks_exact(2)) {
+                        *o = max(max(pair[0], pair[1]), floor);
                     }
                 }
             }
