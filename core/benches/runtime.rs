@@ -15,16 +15,22 @@
 //! (c) 59 ms for 8.4 s of 48 kHz speech with 0.3 s pauses (saliency on every decision):
 //!     7.1 ms per second = 0.71% of one core (82 ms for 8b25370, 62 ms for the model before).
 //!
-//! Issue #14 (one decision <= 100 us, tract within 1.5x of onnxruntime, MFCC <= 40 us), measured
-//! on a machine shared with builds and training (load average 8-11), so as medians of single
-//! calls rather than with this bench, whose criterion estimates then read 5-10x high:
-//! - MFCC of the decision input (7111 samples): 44 us, against 92 us for the previous
-//!   implementation in the same run (blocked FFT, vectorised filterbank and log, folded DCT);
-//! - forward pass: 119 us (`Model::infer`), onnxruntime 48.0 us on the same file and window,
-//!   2.48x (`cargo xtask bench-ort`, which prints both medians and the ratio for any model);
-//! - so one decision ~163 us by its parts. Targets not met: MFCC 44 > 40 us, tract 2.48x > 1.5x.
-//!   tract's per-node profile (`--example forward_pass -- --profile`): conv2 and conv3 matmuls
-//!   31 + 24 us, the stride-2 max-pool 22 us (scalar path), fc1 10 us, conv1 8 us.
+//! Issue #14 (one decision <= 100 us, tract within 1.5x of onnxruntime, MFCC <= 40 us), 13:00
+//! UTC 2026-11-30, load average ~1 (the VM's neighbours still make runs vary by 30%; criterion
+//! medians from `target/criterion/*/new/estimates.json`, the lower of repeated runs):
+//! - MFCC 64x64: 29.3 us median (44 us at the start of the session, 94 us before that): the
+//!   window computation compiled a second time for AVX2 and picked at run time, 8x8 AVX tile
+//!   transposes of the power spectra, four DCT coefficients per pass; bit-identical output;
+//! - forward pass: 64-68 us (119 us at the start of the session): `fsdd_core::plan_rewrites`
+//!   (our 2x2 pool, zero padding with the ReLU and the input normalisation folded in, conv2 as
+//!   patches and a plain matrix product) and, on AMD Zen 4, tract's AVX2+FMA kernels instead of
+//!   its AVX-512 ones (`kernel_choice`); bit-identical to tract's own plan with the same kernels;
+//! - one decision: 98.9 us median (mean 101 us);
+//! - `cargo xtask bench-ort`: tract 64-69 us, onnxruntime 47.6-49.9 us: 1.35-1.38x (tract's own
+//!   plan and kernel choice on the same runs: 123-125 us, 2.5x).
+//!   Per node (`--example forward_pass -- --profile`): conv2 19.4 us (+2.6 patches, 2.0 packing),
+//!   conv3 19.8 (+1.9 padding), conv1 7.5, fc1 5.7, pool 1.5; the three convolutions' matrix
+//!   products are tract's kernels and three quarters of the pass.
 
 use std::hint::black_box;
 use std::path::PathBuf;

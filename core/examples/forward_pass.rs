@@ -3,7 +3,8 @@
 //! the same input and prints both medians side by side.
 //!
 //! `cargo run -p fsdd-core --release --example forward_pass -- [MODEL.onnx] [--runs N]
-//! [--input FILE] [--save-input FILE] [--save-output FILE] [--profile] [--without-rewrites]`
+//! [--input FILE] [--save-input FILE] [--save-output FILE] [--profile] [--without-rewrites]
+//! [--decision]`
 //!
 //! - `MODEL.onnx`: default `models/fsdd.onnx` (the file, not the copy embedded at build time).
 //! - The input is the MFCC window of the FSDD test utterances the core bench uses (the first
@@ -13,6 +14,9 @@
 //! - `--save-output FILE`: probabilities then embedding, little-endian f32, to compare runtimes.
 //! - `--profile`: median time per node of the optimised plan, in execution order.
 //! - `--without-rewrites`: the plan tract lowers on its own, without `fsdd_core::plan_rewrites`.
+//! - `--decision`: also the median of the bench audio's 64x64 MFCC alone and of one whole
+//!   decision (that MFCC, then the forward pass), printed as `mfcc_median_us=` and
+//!   `decision_median_us=` (needs FSDD).
 //!
 //! Prints `median_us=X` (median of `Model::infer` over `--runs`, default 3000, after 300 warm-up
 //! runs).
@@ -33,6 +37,7 @@ struct Args {
     save_output: Option<PathBuf>,
     profile: bool,
     without_rewrites: bool,
+    decision: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -44,6 +49,7 @@ fn parse_args() -> Result<Args, String> {
         save_output: None,
         profile: false,
         without_rewrites: false,
+        decision: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -55,6 +61,7 @@ fn parse_args() -> Result<Args, String> {
             "--save-output" => args.save_output = Some(value("--save-output")?.into()),
             "--profile" => args.profile = true,
             "--without-rewrites" => args.without_rewrites = true,
+            "--decision" => args.decision = true,
             other if !other.starts_with("--") => args.model = other.into(),
             other => return Err(format!("unknown option {other}")),
         }
@@ -62,9 +69,10 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// The core bench's decision input: FSDD test utterances back to back until at least 0.6 s.
-/// FSDD from `$FSDD_DIR`, else `../shared/fsdd/recordings` beside the workspace, as the bench.
-fn bench_window() -> Result<Vec<f32>, String> {
+/// The core bench's decision input: FSDD test utterances back to back until at least 0.6 s
+/// (the audio, up to one window). FSDD from `$FSDD_DIR`, else `../shared/fsdd/recordings`
+/// beside the workspace, as the bench.
+fn bench_audio() -> Result<Vec<f32>, String> {
     let dir = match std::env::var_os(FSDD_DIR_ENV) {
         Some(dir) => PathBuf::from(dir),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fsdd/recordings"),
@@ -77,9 +85,28 @@ fn bench_window() -> Result<Vec<f32>, String> {
             break;
         }
     }
+    audio.truncate(WINDOW_SAMPLES);
+    Ok(audio)
+}
+
+fn bench_window() -> Result<Vec<f32>, String> {
     let mut window = vec![0.0f32; FEATURE_LEN];
-    MfccExtractor::new().compute_into(&audio[..audio.len().min(WINDOW_SAMPLES)], &mut window);
+    MfccExtractor::new().compute_into(&bench_audio()?, &mut window);
     Ok(window)
+}
+
+/// Median over `runs` calls of `f`, after 300 warm-up calls.
+fn median_of_calls(runs: usize, mut f: impl FnMut() -> Result<(), String>) -> Result<Duration, String> {
+    for _ in 0..300 {
+        f()?;
+    }
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        f()?;
+        times.push(start.elapsed());
+    }
+    Ok(median(times))
 }
 
 fn read_f32s(path: &Path) -> Result<Vec<f32>, String> {
@@ -127,16 +154,28 @@ fn run() -> Result<(), String> {
         println!("{:>7.2}us  sum of node medians", total.as_secs_f64() * 1e6);
     }
     if args.runs > 0 {
-        for _ in 0..300 {
-            std::hint::black_box(model.infer(&window).map_err(|e| e.to_string())?);
-        }
-        let mut times = Vec::with_capacity(args.runs);
-        for _ in 0..args.runs {
-            let start = Instant::now();
+        let forward = median_of_calls(args.runs, || {
             std::hint::black_box(model.infer(std::hint::black_box(&window)).map_err(|e| e.to_string())?);
-            times.push(start.elapsed());
+            Ok(())
+        })?;
+        if args.decision {
+            // The core bench's decision: the bench audio's 64x64 MFCC, then the forward pass.
+            let audio = bench_audio()?;
+            let mut extractor = MfccExtractor::new();
+            let mut features = vec![0.0f32; FEATURE_LEN];
+            let mfcc = median_of_calls(args.runs, || {
+                extractor.compute_into(std::hint::black_box(&audio), &mut features);
+                Ok(())
+            })?;
+            let decision = median_of_calls(args.runs, || {
+                extractor.compute_into(std::hint::black_box(&audio), &mut features);
+                std::hint::black_box(model.infer(&features).map_err(|e| e.to_string())?);
+                Ok(())
+            })?;
+            println!("mfcc_median_us={:.2}", mfcc.as_secs_f64() * 1e6);
+            println!("decision_median_us={:.2}", decision.as_secs_f64() * 1e6);
         }
-        println!("median_us={:.2}", median(times).as_secs_f64() * 1e6);
+        println!("median_us={:.2}", forward.as_secs_f64() * 1e6);
     }
     Ok(())
 }

@@ -3,16 +3,17 @@
 //! Audio flows: [`audio`] (WAV in) or a live device -> [`resample`] to 8 kHz -> [`vad`] finds
 //! speech -> [`mfcc`] turns up to 1.024 s of it into a 64 x 64 window -> [`model`] (tract) gives
 //! digit probabilities and an embedding -> [`prototypes`] blend in the user's enrolled voice ->
-//! [`early_exit`] decides when to speak up -> [`saliency`] says why. [`recognizer`] is that
+//! [`early_exit`] decides when to speak up -> [`saliency`] says why. [`plan_rewrites`] replaces
+//! the parts of tract's lowering that are slow on our graph (same outputs). [`recognizer`] is that
 //! pipeline as plain synchronous code; [`engine`] runs it on a worker thread behind lock-free
 //! rings so audio threads never allocate, lock or wait; [`settings`] are the atomics a UI turns.
 
 pub mod audio;
 pub mod dataset;
 pub mod early_exit;
+pub mod engine;
 pub mod enrollment;
 mod kernel_choice;
-pub mod engine;
 pub mod metrics;
 pub mod mfcc;
 pub mod model;

@@ -1,6 +1,13 @@
 //! `cargo xtask bench-ort [MODEL.onnx] [--runs N] [--rounds R]`: tract and onnxruntime (PyPI
 //! wheel, one thread) on the same ONNX file and the same [1,1,64,64] input, side by side.
 //!
+//! Each round also times, in tract's process, the 64x64 MFCC of the core bench's audio and one
+//! whole decision (that MFCC, then the forward pass): every figure of issue #14 in one command.
+//!
+//! tract runs twice per round: as fsdd-core loads a model (its graph rewrites and, on AMD Zen 4,
+//! tract's AVX2+FMA kernels) and as tract alone lowers it (`--without-rewrites`, with
+//! `TRACT_CPU_ISA=+avx512f`, i.e. tract's own kernel choice), so the gain is measured, not assumed.
+//!
 //! tract's side is the `forward_pass` example of fsdd-core (`Model::infer`, what the core bench's
 //! "forward pass only" times), onnxruntime's is `tools/ort_bench.py` in a venv under
 //! `target/ort-venv` (made, and onnxruntime + numpy installed into it, on first use). The two
@@ -43,23 +50,33 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let diff = diff.lines().find_map(|l| l.strip_prefix("max_abs_diff=")).unwrap_or("?").to_owned();
     println!("xtask: {} on the core bench's input; tract vs onnxruntime outputs differ by at most {diff}", model.display());
     println!("xtask: load average before: {}", load_average());
-    let (mut tract, mut onnx) = (Vec::new(), Vec::new());
+    let (mut tract, mut alone, mut onnx) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut mfcc, mut decision) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
         let mut t = Command::new(&example);
-        t.arg(&model).args(["--runs", &runs.to_string(), "--input"]).arg(&input);
-        tract.push(median_of(&output_of(&mut t)?)?);
+        t.arg(&model).args(["--runs", &runs.to_string(), "--decision", "--input"]).arg(&input);
+        let out = output_of(&mut t)?;
+        tract.push(median_of(&out)?);
+        mfcc.push(value_of(&out, "mfcc_median_us=")?);
+        decision.push(value_of(&out, "decision_median_us=")?);
+        let mut a = Command::new(&example);
+        a.arg(&model).args(["--runs", &runs.to_string(), "--without-rewrites", "--input"]).arg(&input);
+        // Names only what the CPU has: adding a feature it lacks would fault.
+        a.env("TRACT_CPU_ISA", if has_avx512f() { "+avx512f" } else { "" });
+        alone.push(median_of(&output_of(&mut a)?)?);
         let mut o = Command::new(&python);
         o.arg(root.join("tools/ort_bench.py")).arg(&model).arg(&input).args(["--runs", &runs.to_string()]);
         onnx.push(median_of(&output_of(&mut o)?)?);
+        let r = round - 1;
         println!(
-            "xtask: round {round}/{rounds}: tract {:.1} us, onnxruntime {:.1} us ({runs} runs each)",
-            tract[round - 1],
-            onnx[round - 1]
+            "xtask: round {round}/{rounds}: tract {:.1} us (tract alone {:.1} us), onnxruntime {:.1} us; MFCC {:.1} us, decision {:.1} us ({runs} runs each)",
+            tract[r], alone[r], onnx[r], mfcc[r], decision[r]
         );
     }
     println!("xtask: load average after: {}", load_average());
-    let (t, o) = (middle(&mut tract), middle(&mut onnx));
-    println!("tract {t:.1} us, onnxruntime {o:.1} us, ratio {:.2}", t / o);
+    let (t, a, o) = (middle(&mut tract), middle(&mut alone), middle(&mut onnx));
+    println!("tract {t:.1} us, onnxruntime {o:.1} us, ratio {:.2} (tract's own plan and kernels: {a:.1} us, ratio {:.2})", t / o, a / o);
+    println!("MFCC 64x64 {:.1} us, one decision (MFCC + forward pass) {:.1} us", middle(&mut mfcc), middle(&mut decision));
     Ok(())
 }
 
@@ -91,6 +108,13 @@ fn venv_python(root: &Path) -> Result<std::path::PathBuf> {
     Ok(python)
 }
 
+fn has_avx512f() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 fn output_of(command: &mut Command) -> Result<String> {
     let out = command.output().with_context(|| format!("running {command:?}"))?;
     if !out.status.success() {
@@ -100,8 +124,12 @@ fn output_of(command: &mut Command) -> Result<String> {
 }
 
 fn median_of(output: &str) -> Result<f64> {
-    let line = output.lines().find_map(|l| l.strip_prefix("median_us=")).context("no median_us= line")?;
-    line.trim().parse().with_context(|| format!("median_us={line}"))
+    value_of(output, "median_us=")
+}
+
+fn value_of(output: &str, key: &str) -> Result<f64> {
+    let line = output.lines().find_map(|l| l.strip_prefix(key)).with_context(|| format!("no {key} line"))?;
+    line.trim().parse().with_context(|| format!("{key}{line}"))
 }
 
 fn middle(values: &mut [f64]) -> f64 {
