@@ -1,17 +1,17 @@
-//! The exported file run by tract, as the recognizer runs it: one window (batch 1) at a time.
+//! The exported file run by tract, as the recognizer runs it: through `fsdd_core::Model` (the
+//! same graph rewrites and kernel choice as every front end), one window (batch 1) at a time.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, ensure};
 use fsdd_core::metrics::ConfusionMatrix;
-use fsdd_core::mfcc::{FEATURE_LEN, N_FRAMES, N_MFCC};
-use tract_onnx::prelude::*;
+use fsdd_core::Model;
+use fsdd_core::mfcc::FEATURE_LEN;
 
 use crate::model::N_CLASSES;
 
 pub struct TractModel {
-    plan: Arc<TypedRunnableModel>,
+    model: Model,
 }
 
 /// What the exported graph gives for one window.
@@ -41,12 +41,12 @@ impl TractModel {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let plan = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])?
-            .with_input_fact(0, f32::fact([1, 1, N_MFCC, N_FRAMES]).into())?
-            .into_optimized()?
-            .into_runnable()?;
-        Ok(Self { plan })
+        let model = Model::from_bytes(bytes)?;
+        ensure!(
+            model.rejects(),
+            "the model has no \"not a digit\" output: the trainer writes {N_CLASSES} classes"
+        );
+        Ok(Self { model })
     }
 
     /// Runs one raw MFCC window (`FEATURE_LEN` values).
@@ -56,29 +56,11 @@ impl TractModel {
             "expected {FEATURE_LEN} MFCC values, got {}",
             mfcc.len()
         );
-        let input = Tensor::from_shape(&[1, 1, N_MFCC, N_FRAMES], mfcc)?;
-        let outputs = self.plan.run(tvec!(input.into()))?;
-        ensure!(
-            outputs.len() == 2,
-            "model has {} outputs, expected probs and embedding",
-            outputs.len()
-        );
-        let probs: Vec<f32> = outputs[0]
-            .to_plain_array_view::<f32>()?
-            .iter()
-            .copied()
-            .collect();
-        let embedding: Vec<f32> = outputs[1]
-            .to_plain_array_view::<f32>()?
-            .iter()
-            .copied()
-            .collect();
-        ensure!(
-            probs.len() == N_CLASSES as usize,
-            "probs has {} values",
-            probs.len()
-        );
-        Ok(TractOutput { probs, embedding })
+        let out = self.model.infer(mfcc)?;
+        Ok(TractOutput {
+            probs: out.probs[..N_CLASSES as usize].to_vec(),
+            embedding: out.embedding,
+        })
     }
 
     /// Confusion matrix over concatenated windows and their labels.
