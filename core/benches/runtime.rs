@@ -30,7 +30,10 @@
 //!   plan and kernel choice on the same runs: 123-125 us, 2.5x).
 //!   Per node (`--example forward_pass -- --profile`): conv2 19.4 us (+2.6 patches, 2.0 packing),
 //!   conv3 19.8 (+1.9 padding), conv1 7.5, fc1 5.7, pool 1.5; the three convolutions' matrix
-//!   products are tract's kernels and three quarters of the pass.
+//!   products are tract's kernels and three quarters of the pass;
+//! - push 0.67-0.69 us (unchanged code); worker 48.8-50.3 ms for the 8.4 s (0.58-0.60% of a
+//!   core; it was 91-98 ms while conv2's patch rewrite also applied to the symbolic-batch plan
+//!   that saliency uses, which is why that rewrite now needs a concrete batch).
 
 use std::hint::black_box;
 use std::path::PathBuf;
