@@ -250,7 +250,7 @@ impl MfccExtractor {
             // SAFETY: the CPU has AVX2, checked just above.
             return unsafe { self.compute_columns_avx2(samples, lo, hi, out) };
         }
-        self.compute_columns_baseline(samples, lo, hi, out, transpose_tiles)
+        self.compute_columns_baseline(samples, lo, hi, out, transpose_plain)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -389,7 +389,7 @@ type Transpose = fn(&[[f32; BINS_PADDED]; BLOCK], &mut [f32; BINS_PADDED * BLOCK
 
 /// [`Transpose`] in plain loops.
 #[inline(always)]
-fn transpose_tiles(rows: &[[f32; BINS_PADDED]; BLOCK], power: &mut [f32; BINS_PADDED * BLOCK]) {
+fn transpose_plain(rows: &[[f32; BINS_PADDED]; BLOCK], power: &mut [f32; BINS_PADDED * BLOCK]) {
     for (lane, row) in rows.iter().enumerate() {
         for (bin, &v) in row.iter().enumerate() {
             power[bin * BLOCK + lane] = v;
@@ -731,7 +731,7 @@ mod tests {
             let audible = (input.len() + WIN_LEN / 2 - HOP / 2).div_ceil(HOP).min(N_FRAMES);
             // SAFETY: AVX2 asserted above.
             unsafe { avx2.compute_columns_avx2(input, 0, audible, &mut a) };
-            baseline.compute_columns_baseline(input, 0, audible, &mut b, transpose_tiles);
+            baseline.compute_columns_baseline(input, 0, audible, &mut b, transpose_plain);
             let differing = a.iter().zip(&b).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
             assert_eq!(differing, 0, "input {i}: {differing} of {FEATURE_LEN} values differ");
         }

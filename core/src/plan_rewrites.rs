@@ -7,28 +7,25 @@
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
-use tract_onnx::tract_core::ops::binary::TypedBinOp;
+use tract_onnx::tract_core::ops::array::Slice;
+use tract_onnx::tract_core::ops::binary::{BinMiniOp, TypedBinOp};
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, MaxPool, PaddingSpec, PoolSpec};
 use tract_onnx::tract_core::ops::einsum::EinSum;
-use tract_onnx::tract_core::ops::array::Slice;
-use tract_onnx::tract_core::ops::binary::BinMiniOp;
 use tract_onnx::tract_core::ops::math::{Max, Mul, Sub};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
 /// Applies every rewrite that matches; returns how many nodes were rewritten.
 pub fn apply(model: &mut TypedModel) -> TractResult<usize> {
+    // In this order: a convolution computed from patches pads inside the patches, so the padding
+    // rewrite only sees the convolutions left to tract.
+    type NextRewrite = fn(&TypedModel) -> TractResult<Option<TypedModelPatch>>;
+    let rewrites: [NextRewrite; 3] = [next_conv_as_matmul_rewrite, next_pool_rewrite, next_conv_padding_rewrite];
     let mut rewritten = 0;
-    while let Some(patch) = next_conv_as_matmul_rewrite(model)? {
-        patch.apply(model)?;
-        rewritten += 1;
-    }
-    while let Some(patch) = next_pool_rewrite(model)? {
-        patch.apply(model)?;
-        rewritten += 1;
-    }
-    while let Some(patch) = next_conv_padding_rewrite(model)? {
-        patch.apply(model)?;
-        rewritten += 1;
+    for next in rewrites {
+        while let Some(patch) = next(model)? {
+            patch.apply(model)?;
+            rewritten += 1;
+        }
     }
     Ok(rewritten)
 }
@@ -133,6 +130,7 @@ pub struct ZeroPad2d {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RowAffine {
     pub first: usize,
+    /// The constants as their bit patterns, so the op can derive `Eq` and `Hash` as tract asks.
     pub shift: Vec<u32>,
     pub scale: Vec<u32>,
 }
@@ -245,18 +243,13 @@ fn next_conv_padding_rewrite(model: &TypedModel) -> TractResult<Option<TypedMode
             continue;
         }
         let mut patch = TypedModelPatch::new(format!("fsdd.ZeroPad2d for {}", node.name));
-        let (source, relu) = match relu_input(model, node.inputs[0])? {
-            Some(before_relu) => (before_relu, true),
-            None => (node.inputs[0], false),
-        };
+        let (source, relu) = source_and_relu(model, node.inputs[0])?;
         let (source, rows) = if relu { (source, None) } else { row_affine_before(model, source)? };
         let pad = ZeroPad2d { relu, before: [before[0], before[1]], after: [after[0], after[1]], rows };
         let tap = patch.tap_model(model, source)?;
         let padded = patch.wire_node(format!("{}.pad", node.name), pad, &[tap])?[0];
         let mut inputs = tvec![padded];
-        for other in &node.inputs[1..] {
-            inputs.push(patch.tap_model(model, *other)?);
-        }
+        inputs.extend(patch.taps(model, &node.inputs[1..])?);
         let unpadded = Conv { pool_spec: PoolSpec { padding: PaddingSpec::Valid, ..spec.clone() }, ..conv.clone() };
         let wire = patch.wire_node(&node.name, unpadded, &inputs)?;
         patch.shunt_outside(model, node.id.into(), wire[0])?;
@@ -287,10 +280,7 @@ fn next_pool_rewrite(model: &TypedModel) -> TractResult<Option<TypedModelPatch>>
             continue;
         }
         let mut patch = TypedModelPatch::new(format!("fsdd.MaxPool2x2 for {}", node.name));
-        let (source, relu) = match relu_input(model, node.inputs[0])? {
-            Some(before_relu) => (before_relu, true),
-            None => (node.inputs[0], false),
-        };
+        let (source, relu) = source_and_relu(model, node.inputs[0])?;
         let tap = patch.tap_model(model, source)?;
         let wire = patch.wire_node(&node.name, MaxPool2x2 { relu }, &[tap])?;
         patch.shunt_outside(model, node.id.into(), wire[0])?;
@@ -299,7 +289,16 @@ fn next_pool_rewrite(model: &TypedModel) -> TractResult<Option<TypedModelPatch>>
     Ok(None)
 }
 
-/// When `outlet` is `max(x, 0)` read by nothing but the pool, the `x`.
+/// What a folding op reads for `outlet`: the ReLU's input and `true` when `outlet` is a ReLU
+/// nothing else reads (the op then applies it), else `outlet` itself and `false`.
+fn source_and_relu(model: &TypedModel, outlet: OutletId) -> TractResult<(OutletId, bool)> {
+    Ok(match relu_input(model, outlet)? {
+        Some(before_relu) => (before_relu, true),
+        None => (outlet, false),
+    })
+}
+
+/// When `outlet` is `max(x, 0)` with a single reader, the `x`.
 fn relu_input(model: &TypedModel, outlet: OutletId) -> TractResult<Option<OutletId>> {
     let node = model.node(outlet.node);
     let Some(bin) = node.op_as::<TypedBinOp>() else { return Ok(None) };
@@ -535,10 +534,7 @@ fn next_conv_as_matmul_rewrite(model: &TypedModel) -> TractResult<Option<TypedMo
             continue;
         }
         let (h, w) = (input.shape[2].to_usize()?, input.shape[3].to_usize()?);
-        let (source, relu) = match relu_input(model, node.inputs[0])? {
-            Some(before_relu) => (before_relu, true),
-            None => (node.inputs[0], false),
-        };
+        let (source, relu) = source_and_relu(model, node.inputs[0])?;
         let patches = Patches2d { kernel: [spec.kernel_shape[0], spec.kernel_shape[1]], before, after, relu };
         let [oh, ow] = patches.output_hw(h, w);
         let name = &node.name;
