@@ -10,8 +10,15 @@
 //!
 //! `cargo run --release -p fsdd-core --example stream_bench -- --fsdd DIR --speech-commands DIR
 //! --noise DIR [--model FILE.onnx] [--noise-minutes 10] [--seed N] [--threshold P]
-//! [--min-confidence P] [--sensitivity DB] [--noise-only]` (the last four study the rules:
-//! early-exit threshold, final minimum confidence, VAD onset sensitivity).
+//! [--min-confidence P] [--sensitivity DB] [--noise-only] [--per-noise]` (threshold,
+//! min-confidence, sensitivity and noise-only study the rules: early-exit threshold, final
+//! minimum confidence, VAD onset sensitivity). `--per-noise` (`cargo xtask bench-stream
+//! --per-noise`) scores the FSDD test takes under each noise recording on its own, and each
+//! recording alone, to show which kinds of room the pooled numbers lose in.
+//!
+//! For studying the segmentation: `ONLY=10-spaced` (or `quiet-fast`, ...) runs one condition,
+//! `SHOW_MISSES=1` lists every missed or wrong word with the detections near it, and
+//! `SHOW_NOISE_NOTES=1` lists the notes made on noise alone.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,7 +26,8 @@ use std::sync::Arc;
 use fsdd_core::audio::read_wav;
 use fsdd_core::dataset::{Fsdd, Split, SpeakerGroup, speaker_group};
 use fsdd_core::resample::resample_to_8k;
-use fsdd_core::stream_eval::{Layout, MixedStream, Played, StreamRng, compose, noise_only, play, score};
+use fsdd_core::mfcc::{MfccExtractor, WINDOW_SAMPLES};
+use fsdd_core::stream_eval::{Layout, MixedStream, Played, StreamRng, compose, noise_only, play, rms_db, score};
 use fsdd_core::vad::{VadConfig, first_speech_span};
 use fsdd_core::{Detection, Model, RecognizerConfig};
 
@@ -39,12 +47,15 @@ struct Args {
     sensitivity: Option<f32>,
     /// Only the noise-alone rows.
     noise_only: bool,
+    /// One row per noise recording instead of the pooled tables.
+    per_noise: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut fsdd, mut sc, mut noise, mut model, mut minutes, mut seed) = (None, None, None, None, 10.0, 11);
     let (mut threshold, mut min_confidence, mut only_noise, mut sensitivity) = (None, None, false, None);
+    let mut per_noise = false;
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
@@ -59,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
                 min_confidence = Some(value()?.parse().map_err(|e| format!("--min-confidence: {e}"))?)
             }
             "--noise-only" => only_noise = true,
+            "--per-noise" => per_noise = true,
             "--sensitivity" => sensitivity = Some(value()?.parse().map_err(|e| format!("--sensitivity: {e}"))?),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -74,6 +86,7 @@ fn parse_args() -> Result<Args, String> {
         min_confidence,
         sensitivity,
         noise_only: only_noise,
+        per_noise,
     })
 }
 
@@ -186,6 +199,74 @@ fn show_misses(stream: &MixedStream, detections: &[Detection]) {
     }
 }
 
+/// The FSDD test takes under each held-out noise recording on its own (spaced at 20 / 10 / 0
+/// dB SNR, fast at 10 dB), each recording alone at the level it has under words at 10 dB SNR,
+/// looped for `--noise-minutes`, and the model alone on words cut as in quiet at 10 dB.
+fn per_noise(model: &Arc<Model>, args: &Args, words: &[(u8, Vec<f32>)]) {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&args.noise)
+        .unwrap_or_else(|e| panic!("{}: {e}", args.noise.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")))
+        .collect();
+    paths.sort();
+    let mut rng = StreamRng::new(args.seed);
+    let mut order: Vec<usize> = (0..words.len()).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.range(0..=i));
+    }
+    let refs: Vec<(u8, &[f32])> = order.iter().map(|&i| (words[i].0, words[i].1.as_slice())).collect();
+    println!(
+        "\nFSDD test takes ({} words) under each recording; cells: digit accuracy (wrong / missed / extra notes)\n",
+        refs.len()
+    );
+    println!(
+        "| noise | 20 dB SNR | 10 dB SNR | 0 dB SNR | 10 dB SNR, 50-200 ms pauses | alone: notes per 10 min | 10 dB, each word cut as in quiet (the model alone) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for path in &paths {
+        let noise = load_8k(path);
+        let mut cells = Vec::new();
+        for (snr, fast) in [(20.0, false), (10.0, false), (0.0, false), (10.0, true)] {
+            let layout = if fast { Layout::fast(Some(snr), args.seed) } else { Layout::spaced(Some(snr), args.seed) };
+            let stream = compose(&refs, &noise, &layout).unwrap_or_else(|e| panic!("{e}"));
+            let s = score(&stream.words, &run(model, &stream, args).detections);
+            cells.push(format!("{:.1}% ({} / {} / {})", 100.0 * s.accuracy(), s.wrong, s.missed, s.extra));
+        }
+        let level = fsdd_core::stream_eval::WORD_LEVEL_DB - 10.0;
+        let alone = noise_only(&noise, args.noise_minutes * 60.0, level, args.seed).unwrap_or_else(|e| panic!("{e}"));
+        let notes = run(model, &alone, args).detections.iter().filter(|d| fsdd_core::stream_eval::makes_note(d)).count();
+        println!(
+            "| {} | {} | {:.1} | {:.1}% |",
+            path.file_stem().and_then(|s| s.to_str()).unwrap_or("?"),
+            cells.join(" | "),
+            notes as f32 * 10.0 / args.noise_minutes,
+            100.0 * clean_cut_accuracy(model, words, &noise, 10.0, args.seed)
+        );
+    }
+}
+
+/// The model alone, without the streaming segmentation: each word cut where the VAD cuts it
+/// in quiet (as the trainer cuts its clips), `noise` mixed under that window at `snr_db`, and
+/// the model's top output taken. The gap to the streamed accuracy is what segmenting in noise
+/// costs.
+fn clean_cut_accuracy(model: &Model, words: &[(u8, Vec<f32>)], noise: &[f32], snr_db: f32, seed: u64) -> f64 {
+    let mut rng = StreamRng::new(seed);
+    let mut mfcc = MfccExtractor::new();
+    let mut right = 0;
+    for (digit, word) in words {
+        let (a, b) = first_speech_span(word, VadConfig::default()).unwrap_or((0, word.len()));
+        let cut = &word[a..b.min(a + WINDOW_SAMPLES)];
+        let start = rng.range(0..=noise.len() - 1);
+        let stretch: Vec<f32> = noise.iter().cycle().skip(start).take(cut.len()).copied().collect();
+        let gain = 10f32.powf((rms_db(cut) - snr_db - rms_db(&stretch)) / 20.0);
+        let mixed: Vec<f32> = cut.iter().zip(&stretch).map(|(s, n)| s + gain * n).collect();
+        let inference = model.infer(&mfcc.compute(&mixed)[..]).unwrap_or_else(|e| panic!("{e}"));
+        let top = (0..inference.probs.len()).max_by(|&i, &j| inference.probs[i].total_cmp(&inference.probs[j]));
+        right += (top == Some(*digit as usize)) as usize;
+    }
+    right as f64 / words.len().max(1) as f64
+}
+
 fn main() {
     let args = parse_args().unwrap_or_else(|e| {
         eprintln!("stream_bench: {e}");
@@ -203,6 +284,11 @@ fn main() {
     );
 
     let fsdd = Fsdd::open(&args.fsdd).unwrap_or_else(|e| panic!("{e}"));
+    if args.per_noise {
+        let words: Vec<(u8, Vec<f32>)> = fsdd.split(Split::Test).iter().map(|u| (u.digit, load_8k(&u.path))).collect();
+        per_noise(&model, &args, &words);
+        return;
+    }
     let mut sources: Vec<(&str, Vec<(u8, Vec<f32>)>)> =
         vec![("FSDD test", fsdd.split(Split::Test).iter().map(|u| (u.digit, load_8k(&u.path))).collect())];
     if let Some(sc) = &args.speech_commands {
@@ -300,6 +386,11 @@ fn main() {
             .filter(|d| fsdd_core::stream_eval::makes_note(d) && d.kind == fsdd_core::DetectionKind::Early)
             .count();
         let rejected = r.detections.iter().filter(|d| d.digit.is_none()).count();
+        if std::env::var_os("SHOW_NOISE_NOTES").is_some() {
+            for d in r.detections.iter().filter(|d| fsdd_core::stream_eval::makes_note(d)) {
+                println!("   note {:?}/{:?} {:.2} at {:.2}s, {:.0} ms of segment", d.digit, d.kind, d.confidence, d.onset as f32 / 8000.0, (d.end.unwrap_or(d.decision) - d.onset) as f32 / 8.0);
+            }
+        }
         println!(
             "| {level:.0} dBFS (as at {snr:.0} dB SNR) | {:.0} | {notes} | {early} | {:.1} | {rejected} |",
             args.noise_minutes,

@@ -23,7 +23,8 @@ commands:
   bench-stream [args]   the streaming benchmark: FSDD test takes and held-out Speech Commands
                         digits at 48 kHz, quiet and in held-out recorded noise at 20/10/0 dB
                         SNR, spaced and fast; then noise alone (core/examples/stream_bench.rs;
-                        data from $FSDD_DIR / $SPEECH_COMMANDS_DIR, else ../shared)
+                        data from $FSDD_DIR / $SPEECH_COMMANDS_DIR, else ../shared);
+                        --per-noise: one row per held-out noise recording instead
   bench-ort [MODEL.onnx] [--runs N] [--rounds R]
                         tract vs onnxruntime (PyPI, one thread) on the same model and input:
                         both medians and their ratio (default models/fsdd.onnx)";
