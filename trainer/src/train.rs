@@ -540,7 +540,7 @@ mod tests {
     fn store_with(value: f64) -> nn::VarStore {
         let vs = nn::VarStore::new(Device::Cpu);
         let weight = vs.root().zeros("w", &[3]);
-        tch::no_grad(|| weight.shallow_clone().fill_(value));
+        let _ = tch::no_grad(|| weight.shallow_clone().fill_(value));
         vs
     }
 
@@ -558,7 +558,7 @@ mod tests {
         for step in 1..=40u64 {
             if step == 20 {
                 // The live weights move; the average follows them, lagging.
-                tch::no_grad(|| live.variables()["w"].shallow_clone().fill_(-2.0));
+                let _ = tch::no_grad(|| live.variables()["w"].shallow_clone().fill_(-2.0));
             }
             let target = if step >= 20 { -2.0 } else { 1.0 };
             let decay = 0.9f64.min((1 + step) as f64 / (10 + step) as f64);
