@@ -76,9 +76,9 @@ pub struct AugmentPolicy {
     /// word in noise: the word is laid into 1-2 s of the same noise (before) and 0.5 s (after),
     /// the core's VAD runs over the mixture, and the window is the segment it finds (onset minus
     /// the pre-roll to its end, or to the end of a prefix crop: the growing buffer an early
-    /// check sees). In noise the VAD finds onsets late and ends early; a model that only saw
-    /// clean cuts lost ~10 points at 10 dB SNR to that alone (FSDD test takes in held-out noise:
-    /// 90-97% with clean cuts, 66-90% as streamed).
+    /// check sees). In noise the VAD finds onsets late and ends early; the model that only saw
+    /// clean cuts got 88-97% of the FSDD test takes under each held-out noise recording at 10 dB
+    /// SNR when they were cut as in quiet, 66-91% as streamed (`bench-stream --per-noise`).
     #[serde(default)]
     pub stream_cut_probability: f64,
     /// Log-mel domain: `band_masks` masks of up to `band_mask_max` mel bands each.
