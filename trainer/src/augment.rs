@@ -479,6 +479,11 @@ mod tests {
         (0..len).map(|i| 0.3 * (i as f32 * 0.2).sin()).collect()
     }
 
+    /// An FSDD-like training clip of `len` samples of tone.
+    fn tone_clip(len: usize, label: u8, speaker: &str, take: u32) -> Clip {
+        Clip { samples: tone(len), label, speaker: speaker.into(), take, source: crate::data::ClipSource::Fsdd }
+    }
+
     /// Steady-state gain of `filter` on a sine at `freq` Hz, in dB.
     fn gain_db_at(filter: &Biquad, freq: f64) -> f64 {
         let rate = 8000.0;
@@ -514,22 +519,10 @@ mod tests {
 
     #[test]
     fn windows_are_left_aligned_and_bounded() {
-        let clip = Clip {
-            samples: tone(3000),
-            label: 3,
-            speaker: "t".into(),
-            take: 10,
-            source: crate::data::ClipSource::Fsdd,
-        };
+        let clip = tone_clip(3000, 3, "t", 10);
         let pool = vec![
             clip.clone(),
-            Clip {
-                samples: tone(2000),
-                label: 4,
-                speaker: "u".into(),
-                take: 11,
-                source: crate::data::ClipSource::Fsdd,
-            },
+            tone_clip(2000, 4, "u", 11),
         ];
         let policy = AugmentPolicy {
             noise_probability: 0.0,
@@ -579,13 +572,7 @@ mod tests {
     /// The stream cut, on, still yields bounded windows for every kind of clip.
     #[test]
     fn stream_cut_copies_are_full_windows() {
-        let clip = Clip {
-            samples: tone(3000),
-            label: 3,
-            speaker: "t".into(),
-            take: 10,
-            source: crate::data::ClipSource::Fsdd,
-        };
+        let clip = tone_clip(3000, 3, "t", 10);
         let policy = AugmentPolicy { stream_cut_probability: 1.0, ..Default::default() };
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         for _ in 0..30 {
@@ -598,13 +585,7 @@ mod tests {
 
     #[test]
     fn the_noise_floor_sits_at_its_absolute_level() {
-        let clip = Clip {
-            samples: tone(3000),
-            label: 3,
-            speaker: "t".into(),
-            take: 10,
-            source: crate::data::ClipSource::Fsdd,
-        };
+        let clip = tone_clip(3000, 3, "t", 10);
         let policy = AugmentPolicy {
             noise_probability: 0.0,
             babble_probability: 0.0,
