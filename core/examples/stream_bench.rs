@@ -199,22 +199,22 @@ fn show_misses(stream: &MixedStream, detections: &[Detection]) {
     }
 }
 
-/// The FSDD test takes under each held-out noise recording on its own (spaced at 20 / 10 / 0
-/// dB SNR, fast at 10 dB), each recording alone at the level it has under words at 10 dB SNR,
-/// looped for `--noise-minutes`, and the model alone on words cut as in quiet at 10 dB.
-fn per_noise(model: &Arc<Model>, args: &Args, words: &[(u8, Vec<f32>)]) {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&args.noise)
-        .unwrap_or_else(|e| panic!("{}: {e}", args.noise.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")))
-        .collect();
-    paths.sort();
-    let mut rng = StreamRng::new(args.seed);
+/// `words` in a shuffled order (the same for a seed), so digits are not in file order.
+fn shuffled(words: &[(u8, Vec<f32>)], seed: u64) -> Vec<(u8, &[f32])> {
+    let mut rng = StreamRng::new(seed);
     let mut order: Vec<usize> = (0..words.len()).collect();
     for i in (1..order.len()).rev() {
         order.swap(i, rng.range(0..=i));
     }
-    let refs: Vec<(u8, &[f32])> = order.iter().map(|&i| (words[i].0, words[i].1.as_slice())).collect();
+    order.iter().map(|&i| (words[i].0, words[i].1.as_slice())).collect()
+}
+
+/// The FSDD test takes under each held-out noise recording on its own (spaced at 20 / 10 / 0
+/// dB SNR, fast at 10 dB), each recording alone at the level it has under words at 10 dB SNR,
+/// looped for `--noise-minutes`, and the model alone on words cut as in quiet at 10 dB.
+fn per_noise(model: &Arc<Model>, args: &Args, words: &[(u8, Vec<f32>)]) {
+    let paths = fsdd_core::stream_eval::noise_files(&args.noise).unwrap_or_else(|e| panic!("{e}"));
+    let refs = shuffled(words, args.seed);
     println!(
         "\nFSDD test takes ({} words) under each recording; cells: digit accuracy (wrong / missed / extra notes)\n",
         refs.len()
@@ -224,7 +224,7 @@ fn per_noise(model: &Arc<Model>, args: &Args, words: &[(u8, Vec<f32>)]) {
     );
     println!("|---|---|---|---|---|---|---|");
     for path in &paths {
-        let noise = load_8k(path);
+        let noise = fsdd_core::stream_eval::load_noise(path).unwrap_or_else(|e| panic!("{e}"));
         let mut cells = Vec::new();
         for (snr, fast) in [(20.0, false), (10.0, false), (0.0, false), (10.0, true)] {
             let layout = if fast { Layout::fast(Some(snr), args.seed) } else { Layout::spaced(Some(snr), args.seed) };
@@ -261,8 +261,7 @@ fn clean_cut_accuracy(model: &Model, words: &[(u8, Vec<f32>)], noise: &[f32], sn
         let gain = 10f32.powf((rms_db(cut) - snr_db - rms_db(&stretch)) / 20.0);
         let mixed: Vec<f32> = cut.iter().zip(&stretch).map(|(s, n)| s + gain * n).collect();
         let inference = model.infer(&mfcc.compute(&mixed)[..]).unwrap_or_else(|e| panic!("{e}"));
-        let top = (0..inference.probs.len()).max_by(|&i, &j| inference.probs[i].total_cmp(&inference.probs[j]));
-        right += (top == Some(*digit as usize)) as usize;
+        right += (fsdd_core::early_exit::top(&inference.probs).0 == *digit) as usize;
     }
     right as f64 / words.len().max(1) as f64
 }
@@ -284,13 +283,12 @@ fn main() {
     );
 
     let fsdd = Fsdd::open(&args.fsdd).unwrap_or_else(|e| panic!("{e}"));
+    let fsdd_test: Vec<(u8, Vec<f32>)> = fsdd.split(Split::Test).iter().map(|u| (u.digit, load_8k(&u.path))).collect();
     if args.per_noise {
-        let words: Vec<(u8, Vec<f32>)> = fsdd.split(Split::Test).iter().map(|u| (u.digit, load_8k(&u.path))).collect();
-        per_noise(&model, &args, &words);
+        per_noise(&model, &args, &fsdd_test);
         return;
     }
-    let mut sources: Vec<(&str, Vec<(u8, Vec<f32>)>)> =
-        vec![("FSDD test", fsdd.split(Split::Test).iter().map(|u| (u.digit, load_8k(&u.path))).collect())];
+    let mut sources: Vec<(&str, Vec<(u8, Vec<f32>)>)> = vec![("FSDD test", fsdd_test)];
     if let Some(sc) = &args.speech_commands {
         sources.push(("SC held-out", speech_commands_digits(sc)));
     }
@@ -300,13 +298,7 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for (name, words) in &sources {
-        let mut rng = StreamRng::new(args.seed);
-        // Shuffle once per source so digits are not in file order.
-        let mut order: Vec<usize> = (0..words.len()).collect();
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.range(0..=i));
-        }
-        let refs: Vec<(u8, &[f32])> = order.iter().map(|&i| (words[i].0, words[i].1.as_slice())).collect();
+        let refs = shuffled(words, args.seed);
         for fast in [false, true].into_iter().filter(|_| !args.noise_only) {
             for snr in [None, Some(20.0), Some(10.0), Some(0.0)] {
                 let tag = format!("{}-{}", snr.map_or("quiet".to_string(), |s| format!("{s:.0}")), if fast { "fast" } else { "spaced" });

@@ -15,7 +15,7 @@
 //!   rejected ones make no MIDI and are not counted as answers.
 
 use std::ops::RangeInclusive;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
@@ -117,8 +117,8 @@ pub fn rms_db(samples: &[f32]) -> f32 {
     crate::vad::level_db(samples)
 }
 
-/// Every WAV in `dir` (sorted by name), at 8 kHz, mono, one after another.
-pub fn load_noise_dir(dir: &Path) -> Result<Vec<f32>, StreamError> {
+/// The WAV files in `dir`, sorted by name; an error when there are none.
+pub fn noise_files(dir: &Path) -> Result<Vec<PathBuf>, StreamError> {
     let entries = std::fs::read_dir(dir).map_err(|source| StreamError::Dir { path: dir.display().to_string(), source })?;
     let mut paths: Vec<_> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -128,12 +128,21 @@ pub fn load_noise_dir(dir: &Path) -> Result<Vec<f32>, StreamError> {
     if paths.is_empty() {
         return Err(StreamError::Empty(dir.display().to_string()));
     }
+    Ok(paths)
+}
+
+/// One noise recording at 8 kHz, mono.
+pub fn load_noise(path: &Path) -> Result<Vec<f32>, StreamError> {
+    let clip = read_wav(path)?;
+    resample_to_8k(&clip.samples, clip.sample_rate)
+        .map_err(|source| StreamError::Resample { path: path.display().to_string(), source })
+}
+
+/// Every WAV in `dir` (sorted by name), at 8 kHz, mono, one after another.
+pub fn load_noise_dir(dir: &Path) -> Result<Vec<f32>, StreamError> {
     let mut all = Vec::new();
-    for p in paths {
-        let clip = read_wav(&p)?;
-        let samples = resample_to_8k(&clip.samples, clip.sample_rate)
-            .map_err(|source| StreamError::Resample { path: p.display().to_string(), source })?;
-        all.extend(samples);
+    for path in noise_files(dir)? {
+        all.extend(load_noise(&path)?);
     }
     Ok(all)
 }
