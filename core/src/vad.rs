@@ -380,33 +380,52 @@ impl Vad {
     }
 }
 
+/// Every valid speech segment of a recording, in order, as sample ranges (8 kHz) from its onset
+/// hop to the end of its last active hop: no pre-roll, and the end may run up to a hop past the
+/// samples (the last hop is zero-padded). Segments the VAD rejects (clicks, steady background)
+/// are skipped. Lazy: the VAD reads no further than the caller asks.
+pub fn speech_segments(samples_8k: &[f32], config: VadConfig) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let mut vad = Vad::new(config);
+    let mut hops = samples_8k.chunks(HOP);
+    let (mut onset, mut finished) = (None, false);
+    std::iter::from_fn(move || {
+        while !finished {
+            let event = match hops.next() {
+                Some(hop) => {
+                    let mut padded = [0.0f32; HOP];
+                    padded[..hop.len()].copy_from_slice(hop);
+                    vad.process_hop(&padded)
+                }
+                None => {
+                    finished = true;
+                    vad.finish()?
+                }
+            };
+            match event {
+                VadEvent::Onset { hop } => onset = Some(hop as usize * HOP),
+                VadEvent::End { last_hop, valid: true } => {
+                    if let Some(start) = onset {
+                        return Some((start, (last_hop as usize + 1) * HOP));
+                    }
+                }
+                // Valleys inside a segment are not segments here: a file is one word as often
+                // as not, and its own closures make valleys.
+                _ => {}
+            }
+        }
+        None
+    })
+}
+
 /// Where the first valid speech segment of a recording lies, as sample range `start..end`
 /// (8 kHz): from its onset minus the pre-roll to the end of its last active hop, as the
 /// streaming recognizer cuts a segment for its final decision. Segments the VAD rejects
 /// (clicks, steady background) are skipped; `None` when it finds no speech at all.
 pub fn first_speech_span(samples_8k: &[f32], config: VadConfig) -> Option<(usize, usize)> {
-    let mut vad = Vad::new(config);
-    let mut onset = None;
-    let span = |onset: u64, last_hop: u64| {
-        let start = (onset as usize * HOP).saturating_sub(config.pre_roll_samples());
-        let end = ((last_hop as usize + 1) * HOP).min(samples_8k.len());
-        (start, end.max(start))
-    };
-    for hop in samples_8k.chunks(HOP) {
-        let mut padded = [0.0f32; HOP];
-        padded[..hop.len()].copy_from_slice(hop);
-        match vad.process_hop(&padded) {
-            VadEvent::Onset { hop } => onset = Some(hop),
-            VadEvent::End { last_hop, valid: true } => return onset.map(|o| span(o, last_hop)),
-            // A file is one word: its first segment is cut whole (valleys inside are the
-            // word's own closures as often as not).
-            _ => {}
-        }
-    }
-    match vad.finish() {
-        Some(VadEvent::End { last_hop, valid: true }) => onset.map(|o| span(o, last_hop)),
-        _ => None,
-    }
+    let (onset, end) = speech_segments(samples_8k, config).next()?;
+    let start = onset.saturating_sub(config.pre_roll_samples());
+    let end = end.min(samples_8k.len());
+    Some((start, end.max(start)))
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@
 //! during streaming early exit is exactly a "prefix crop": the first k% of the word, zeros after,
 //! label unchanged. Training on prefix crops keeps the model's confidence on partial words honest.
 
-use fsdd_core::mfcc::{HOP, WINDOW_SAMPLES};
-use fsdd_core::vad::{Vad, VadConfig, VadEvent};
+use fsdd_core::mfcc::WINDOW_SAMPLES;
+use fsdd_core::vad::{VadConfig, speech_segments};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -435,26 +435,13 @@ const STREAM_MAX_LATE_SAMPLES: usize = 1_600;
 /// recording's VAD would cut it.
 fn stream_cut_window(mixture: &[f32], word_start: usize, word_end: usize, prefix: bool) -> Vec<f32> {
     let config = VadConfig::default();
-    let mut vad = Vad::new(config);
-    let (mut onset, mut best, mut best_overlap) = (0usize, None, 0usize);
-    let mut consider = |start: usize, end: usize, best: &mut Option<(usize, usize)>| {
+    let (mut best, mut best_overlap) = (None, 0usize);
+    for (start, end) in speech_segments(mixture, config) {
         let overlap = end.min(word_end).saturating_sub(start.max(word_start));
         if overlap > best_overlap {
             best_overlap = overlap;
-            *best = Some((start, end));
+            best = Some((start, end));
         }
-    };
-    for (i, chunk) in mixture.chunks(HOP).enumerate() {
-        let mut hop = [0.0f32; HOP];
-        hop[..chunk.len()].copy_from_slice(chunk);
-        match vad.process_hop(&hop) {
-            VadEvent::Onset { .. } => onset = i * HOP,
-            VadEvent::End { last_hop, valid: true } => consider(onset, (last_hop as usize + 1) * HOP, &mut best),
-            _ => {}
-        }
-    }
-    if let Some(VadEvent::End { last_hop, valid: true }) = vad.finish() {
-        consider(onset, (last_hop as usize + 1) * HOP, &mut best);
     }
     let pre_roll = config.pre_roll_samples();
     let (start, end) = match best {
@@ -473,6 +460,7 @@ fn stream_cut_window(mixture: &[f32], word_start: usize, word_end: usize, prefix
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fsdd_core::mfcc::HOP;
     use rand::SeedableRng;
 
     fn tone(len: usize) -> Vec<f32> {
