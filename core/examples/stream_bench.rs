@@ -16,6 +16,9 @@
 //! --per-noise`) scores the FSDD test takes under each noise recording on its own, and each
 //! recording alone, to show which kinds of room the pooled numbers lose in.
 //!
+//! `--dev` (`cargo xtask bench-stream --dev`) is the development set for choosing rules: the
+//! FSDD validation takes (5-9) under the training noise, no Speech Commands voices.
+//!
 //! For studying the segmentation: `ONLY=10-spaced` (or `quiet-fast`, ...) runs one condition,
 //! `SHOW_MISSES=1` lists every missed or wrong word with the detections near it, and
 //! `SHOW_NOISE_NOTES=1` lists the notes made on noise alone.
@@ -49,13 +52,18 @@ struct Args {
     noise_only: bool,
     /// One row per noise recording instead of the pooled tables.
     per_noise: bool,
+    /// The development set: FSDD validation takes (5-9) instead of the test takes, and no
+    /// Speech Commands voices; run with the training noise (`cargo xtask bench-stream --dev`
+    /// passes tests/noise/train) so a rule can be chosen without looking at the held-out
+    /// numbers.
+    dev: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut fsdd, mut sc, mut noise, mut model, mut minutes, mut seed) = (None, None, None, None, 10.0, 11);
     let (mut threshold, mut min_confidence, mut only_noise, mut sensitivity) = (None, None, false, None);
-    let mut per_noise = false;
+    let (mut per_noise, mut dev) = (false, false);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
@@ -71,6 +79,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--noise-only" => only_noise = true,
             "--per-noise" => per_noise = true,
+            "--dev" => dev = true,
             "--sensitivity" => sensitivity = Some(value()?.parse().map_err(|e| format!("--sensitivity: {e}"))?),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -87,6 +96,7 @@ fn parse_args() -> Result<Args, String> {
         sensitivity,
         noise_only: only_noise,
         per_noise,
+        dev,
     })
 }
 
@@ -277,19 +287,27 @@ fn main() {
     });
     let noise = fsdd_core::stream_eval::load_noise_dir(&args.noise).unwrap_or_else(|e| panic!("{e}"));
     println!(
-        "held-out noise: {} ({:.0} s at 8 kHz)",
+        "{} noise: {} ({:.0} s at 8 kHz)",
+        if args.dev { "development (training)" } else { "held-out" },
         args.noise.display(),
         noise.len() as f64 / 8000.0
     );
 
     let fsdd = Fsdd::open(&args.fsdd).unwrap_or_else(|e| panic!("{e}"));
-    let fsdd_test: Vec<(u8, Vec<f32>)> = fsdd.split(Split::Test).iter().map(|u| (u.digit, load_8k(&u.path))).collect();
+    let takes: Vec<&fsdd_core::dataset::Utterance> = if args.dev {
+        // Takes 5-9: the trainer's validation takes (never fit; they pick the epoch).
+        fsdd.split(Split::Train).into_iter().filter(|u| (5..=9).contains(&u.take)).collect()
+    } else {
+        fsdd.split(Split::Test)
+    };
+    let fsdd_words: Vec<(u8, Vec<f32>)> = takes.iter().map(|u| (u.digit, load_8k(&u.path))).collect();
     if args.per_noise {
-        per_noise(&model, &args, &fsdd_test);
+        per_noise(&model, &args, &fsdd_words);
         return;
     }
-    let mut sources: Vec<(&str, Vec<(u8, Vec<f32>)>)> = vec![("FSDD test", fsdd_test)];
-    if let Some(sc) = &args.speech_commands {
+    let name = if args.dev { "FSDD validation (dev)" } else { "FSDD test" };
+    let mut sources: Vec<(&str, Vec<(u8, Vec<f32>)>)> = vec![(name, fsdd_words)];
+    if let Some(sc) = args.speech_commands.as_ref().filter(|_| !args.dev) {
         sources.push(("SC held-out", speech_commands_digits(sc)));
     }
 
@@ -332,8 +350,9 @@ fn main() {
     }
 
     // Talk between digits: FSDD test digits, each followed by a held-out speaker's word that is
-    // not a digit ("yes", "left", "forward"...), 0.3-1.5 s apart.
-    if let (Some(sc), false) = (&args.speech_commands, args.noise_only) {
+    // not a digit ("yes", "left", "forward"...), 0.3-1.5 s apart (not in --dev: those words are
+    // held-out speakers').
+    if let (Some(sc), false, false) = (&args.speech_commands, args.noise_only, args.dev) {
         let others = speech_commands_words(sc, 4);
         let digits = &sources[0].1;
         let mut mixed: Vec<(u8, &[f32])> = Vec::new();

@@ -97,7 +97,10 @@ fn bench_stream(root: &Path, extra: &[String]) -> Result<()> {
     let fsdd = dir("FSDD_DIR", "../shared/fsdd/recordings");
     let sc = dir("SPEECH_COMMANDS_DIR", "../shared/speech-commands");
     let mut args = vec!["run", "--release", "--quiet", "-p", "fsdd-core", "--example", "stream_bench", "--"];
-    args.extend(["--fsdd", &fsdd, "--speech-commands", &sc, "--noise", "tests/noise/heldout"]);
+    // `--dev` scores the FSDD validation takes under the training noise, so rules are chosen
+    // on data the reported (held-out) numbers never see.
+    let noise = if extra.iter().any(|a| a == "--dev") { "tests/noise/train" } else { "tests/noise/heldout" };
+    args.extend(["--fsdd", &fsdd, "--speech-commands", &sc, "--noise", noise]);
     args.extend(extra.iter().map(String::as_str));
     cargo(root, &args)
 }
