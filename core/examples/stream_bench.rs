@@ -16,6 +16,9 @@
 //! --per-noise`) scores the FSDD test takes under each noise recording on its own, and each
 //! recording alone, to show which kinds of room the pooled numbers lose in.
 //!
+//! `--scan ...` studies model-driven detection ([`ScanRule`]); `--alone-snr DB` sets the SNR of
+//! `--per-noise`'s model-alone column.
+//!
 //! `--dev` (`cargo xtask bench-stream --dev`) is the development set for choosing rules: the
 //! FSDD validation takes (5-9) under the training noise, no Speech Commands voices.
 //!
@@ -57,13 +60,17 @@ struct Args {
     /// passes tests/noise/train) so a rule can be chosen without looking at the held-out
     /// numbers.
     dev: bool,
+    /// SNR of the per-noise table's model-alone column, dB (10 by default).
+    alone_snr: f32,
+    /// A study of model-driven detection with the shipped model (see [`ScanRule`]).
+    scan: Option<ScanRule>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
     let (mut fsdd, mut sc, mut noise, mut model, mut minutes, mut seed) = (None, None, None, None, 10.0, 11);
     let (mut threshold, mut min_confidence, mut only_noise, mut sensitivity) = (None, None, false, None);
-    let (mut per_noise, mut dev) = (false, false);
+    let (mut per_noise, mut dev, mut alone_snr, mut scan) = (false, false, 10.0, None);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
@@ -80,6 +87,8 @@ fn parse_args() -> Result<Args, String> {
             "--noise-only" => only_noise = true,
             "--per-noise" => per_noise = true,
             "--dev" => dev = true,
+            "--alone-snr" => alone_snr = value()?.parse().map_err(|e| format!("--alone-snr: {e}"))?,
+            "--scan" => scan = Some(ScanRule::parse(&value()?)?),
             "--sensitivity" => sensitivity = Some(value()?.parse().map_err(|e| format!("--sensitivity: {e}"))?),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -97,6 +106,8 @@ fn parse_args() -> Result<Args, String> {
         noise_only: only_noise,
         per_noise,
         dev,
+        alone_snr,
+        scan,
     })
 }
 
@@ -250,7 +261,7 @@ fn per_noise(model: &Arc<Model>, args: &Args, words: &[(u8, Vec<f32>)]) {
             path.file_stem().and_then(|s| s.to_str()).unwrap_or("?"),
             cells.join(" | "),
             notes as f32 * 10.0 / args.noise_minutes,
-            100.0 * clean_cut_accuracy(model, words, &noise, 10.0, args.seed)
+            100.0 * clean_cut_accuracy(model, words, &noise, args.alone_snr, args.seed)
         );
     }
 }
@@ -345,6 +356,9 @@ fn main() {
                 if std::env::var_os("SHOW_MISSES").is_some() {
                     show_misses(&stream, &r.detections);
                 }
+                if let Some(rule) = &args.scan {
+                    print_scan(&stream, &r.detections, &scan(&model, &stream.samples, rule));
+                }
             }
         }
     }
@@ -391,6 +405,9 @@ fn main() {
         let stream = noise_only(&noise, args.noise_minutes * 60.0, level, args.seed).unwrap_or_else(|e| panic!("{e}"));
         let r = run(&model, &stream, &args);
         let notes = r.detections.iter().filter(|d| fsdd_core::stream_eval::makes_note(d)).count();
+        if let Some(rule) = &args.scan {
+            println!("|   scan only on noise alone | notes {} |", scan(&model, &stream.samples, rule).len());
+        }
         let early = r
             .detections
             .iter()
@@ -408,4 +425,100 @@ fn main() {
             notes as f32 * 10.0 / args.noise_minutes,
         );
     }
+}
+
+/// `--scan LOOKBACK,EVERY,THETA,CONSEC,REFRACTORY` (hops, hops, probability, count, hops): a
+/// study of model-driven detection (issue #11's "the CNN on every hop") with the shipped
+/// model, which was trained on windows that start at a word's onset. Every `every` hops the
+/// window from (now - lookback - pre-roll) to now is scored, i.e. each candidate onset once;
+/// a digit on top at >= `theta` for `consec` candidates in a row is a note, and no note follows
+/// for `refractory` hops of candidate onset. Printed under each condition: the scan alone, and
+/// the recogniser's notes plus the scan's where no recogniser note (or no segment at all) is
+/// within 200 ms.
+struct ScanRule {
+    lookback: usize,
+    every: usize,
+    theta: f32,
+    consec: usize,
+    refractory: usize,
+}
+
+impl ScanRule {
+    fn parse(text: &str) -> Result<Self, String> {
+        let v: Vec<&str> = text.split(',').collect();
+        let bad = || format!("--scan {text}: need LOOKBACK,EVERY,THETA,CONSEC,REFRACTORY");
+        let [l, e, t, c, r] = v[..] else { return Err(bad()) };
+        let int = |x: &str| x.trim().parse::<usize>().map_err(|_| bad());
+        Ok(Self {
+            lookback: int(l)?.max(1),
+            every: int(e)?.max(1),
+            theta: t.trim().parse().map_err(|_| bad())?,
+            consec: int(c)?.max(1),
+            refractory: int(r)?,
+        })
+    }
+}
+
+/// The `--scan` rows under a condition: the scan alone, then the recogniser's notes plus the
+/// scan's where the recogniser made no note (or had no segment at all) within 200 ms.
+fn print_scan(stream: &MixedStream, recogniser: &[Detection], scanned: &[Detection]) {
+    let near = |a: &Detection, b: &Detection| {
+        a.onset < b.end.unwrap_or(b.decision) + 1600 && b.onset < a.end.unwrap_or(a.decision) + 1600
+    };
+    let row = |name: &str, detections: &[Detection]| {
+        let s = score(&stream.words, detections);
+        println!("|   {name} | {:.1}% | missed {} | wrong {} | extra {} |", 100.0 * s.accuracy(), s.missed, s.wrong, s.extra);
+    };
+    row("scan alone", scanned);
+    for (name, counts) in [("recogniser + scan where no note", true), ("recogniser + scan where no segment", false)] {
+        let mut union = recogniser.to_vec();
+        union.extend(scanned.iter().filter(|d| {
+            !recogniser.iter().any(|v| (!counts || fsdd_core::stream_eval::makes_note(v)) && near(d, v))
+        }));
+        row(name, &union);
+    }
+}
+
+/// The notes `rule` makes on an 8 kHz stream (positions in its samples).
+fn scan(model: &Model, samples: &[f32], rule: &ScanRule) -> Vec<Detection> {
+    use fsdd_core::mfcc::HOP;
+    let pre = VadConfig::default().pre_roll_samples();
+    let mut mfcc = MfccExtractor::new();
+    let mut out = Vec::new();
+    // The current run of agreeing candidates: digit, first candidate hop, length, best p.
+    let mut run: Option<(u8, usize, usize, f32)> = None;
+    let mut blocked_until = 0usize;
+    let mut h = rule.lookback;
+    while h < samples.len() / HOP {
+        let c = h - rule.lookback;
+        let from = (c * HOP).saturating_sub(pre);
+        let to = (h * HOP).min(from + WINDOW_SAMPLES);
+        let inference = model.infer(&mfcc.compute(&samples[from..to])[..]).unwrap_or_else(|e| panic!("{e}"));
+        let (d, p) = fsdd_core::early_exit::top(&inference.probs);
+        let hit = (d as usize) < fsdd_core::model::NOT_A_DIGIT && p >= rule.theta && c >= blocked_until;
+        run = match (hit, run) {
+            (true, Some((rd, first, n, best))) if rd == d => Some((d, first, n + 1, best.max(p))),
+            (true, _) => Some((d, c, 1, p)),
+            (false, _) => None,
+        };
+        if let Some((digit, first, n, best)) = run
+            && n >= rule.consec
+        {
+            out.push(Detection {
+                digit: Some(digit),
+                confidence: best,
+                probs: inference.probs,
+                kind: fsdd_core::DetectionKind::Final,
+                onset: (first * HOP) as u64,
+                decision: (h * HOP) as u64,
+                end: Some(((first + rule.lookback / 2) * HOP) as u64),
+                compute_us: 0,
+                saliency: None,
+            });
+            blocked_until = first + rule.refractory;
+            run = None;
+        }
+        h += rule.every;
+    }
+    out
 }
