@@ -230,18 +230,21 @@ fn shuffled(words: &[(u8, Vec<f32>)], seed: u64) -> Vec<(u8, &[f32])> {
     order.iter().map(|&i| (words[i].0, words[i].1.as_slice())).collect()
 }
 
-/// The FSDD test takes under each held-out noise recording on its own (spaced at 20 / 10 / 0
-/// dB SNR, fast at 10 dB), each recording alone at the level it has under words at 10 dB SNR,
-/// looped for `--noise-minutes`, and the model alone on words cut as in quiet at 10 dB.
+/// The FSDD test takes (validation takes with `--dev`) under each noise recording on its own
+/// (spaced at 20 / 10 / 0 dB SNR, fast at 10 dB), each recording alone at the level it has
+/// under words at 10 dB SNR, looped for `--noise-minutes`, and the model alone on words cut as
+/// in quiet at `--alone-snr` (10 dB).
 fn per_noise(model: &Arc<Model>, args: &Args, words: &[(u8, Vec<f32>)]) {
     let paths = fsdd_core::stream_eval::noise_files(&args.noise).unwrap_or_else(|e| panic!("{e}"));
     let refs = shuffled(words, args.seed);
     println!(
-        "\nFSDD test takes ({} words) under each recording; cells: digit accuracy (wrong / missed / extra notes)\n",
+        "\n{} takes ({} words) under each recording; cells: digit accuracy (wrong / missed / extra notes)\n",
+        if args.dev { "FSDD validation" } else { "FSDD test" },
         refs.len()
     );
     println!(
-        "| noise | 20 dB SNR | 10 dB SNR | 0 dB SNR | 10 dB SNR, 50-200 ms pauses | alone: notes per 10 min | 10 dB, each word cut as in quiet (the model alone) |"
+        "| noise | 20 dB SNR | 10 dB SNR | 0 dB SNR | 10 dB SNR, 50-200 ms pauses | alone: notes per 10 min | {:.0} dB, each word cut as in quiet (the model alone) |",
+        args.alone_snr
     );
     println!("|---|---|---|---|---|---|---|");
     for path in &paths {

@@ -24,7 +24,8 @@ commands:
                         digits at 48 kHz, quiet and in held-out recorded noise at 20/10/0 dB
                         SNR, spaced and fast; then noise alone (core/examples/stream_bench.rs;
                         data from $FSDD_DIR / $SPEECH_COMMANDS_DIR, else ../shared);
-                        --per-noise: one row per held-out noise recording instead
+                        --per-noise: one row per held-out noise recording instead;
+                        --dev: the development set (FSDD validation takes, training noise)
   bench-ort [MODEL.onnx] [--runs N] [--rounds R]
                         tract vs onnxruntime (PyPI, one thread) on the same model and input:
                         both medians and their ratio (default models/fsdd.onnx)";
