@@ -110,7 +110,7 @@ fn main() {
         None => Model::embedded().expect("embedded model"),
     });
     let utterances: Vec<_> = if validation {
-        fsdd.split(Split::Train).into_iter().filter(|u| (5..=9).contains(&u.take)).collect()
+        fsdd.validation_takes()
     } else {
         fsdd.split(Split::Test)
     };

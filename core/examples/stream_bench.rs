@@ -309,8 +309,7 @@ fn main() {
 
     let fsdd = Fsdd::open(&args.fsdd).unwrap_or_else(|e| panic!("{e}"));
     let takes: Vec<&fsdd_core::dataset::Utterance> = if args.dev {
-        // Takes 5-9: the trainer's validation takes (never fit; they pick the epoch).
-        fsdd.split(Split::Train).into_iter().filter(|u| (5..=9).contains(&u.take)).collect()
+        fsdd.validation_takes()
     } else {
         fsdd.split(Split::Test)
     };

@@ -13,6 +13,9 @@ pub const FSDD_DIR_ENV: &str = "FSDD_DIR";
 pub const DEFAULT_FSDD_DIR: &str = "data/fsdd/recordings";
 /// Highest take number in the official test split.
 pub const LAST_TEST_TAKE: u32 = 4;
+/// Train takes `LAST_TEST_TAKE + 1..=LAST_VALIDATION_TAKE` are the trainer's validation takes:
+/// never fit, they pick the best epoch; tools that choose rules use them, never the test split.
+pub const LAST_VALIDATION_TAKE: u32 = 9;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
@@ -108,6 +111,11 @@ impl Fsdd {
         self.utterances.iter().filter(|u| u.split() == split).collect()
     }
 
+    /// The validation takes (5-9, see [`LAST_VALIDATION_TAKE`]) of every speaker and digit.
+    pub fn validation_takes(&self) -> Vec<&Utterance> {
+        self.utterances.iter().filter(|u| (LAST_TEST_TAKE + 1..=LAST_VALIDATION_TAKE).contains(&u.take)).collect()
+    }
+
     /// Speakers, sorted.
     pub fn speakers(&self) -> Vec<String> {
         let mut s: Vec<String> = self.utterances.iter().map(|u| u.speaker.clone()).collect();
@@ -173,6 +181,17 @@ mod tests {
         assert!(Utterance::from_path(Path::new("7_jackson_3.txt")).is_none());
         assert_eq!(label_from_file_name(Path::new("dir/3_me_take2.wav")), Some(3));
         assert_eq!(label_from_file_name(Path::new("dir/x3_me.wav")), None);
+    }
+
+    #[test]
+    fn validation_takes_are_five_to_nine() {
+        let utterances = ["0_a_4.wav", "0_a_5.wav", "3_b_9.wav", "3_b_10.wav", "9_a_49.wav"]
+            .iter()
+            .map(|n| Utterance::from_path(Path::new(n)).unwrap())
+            .collect();
+        let fsdd = Fsdd { dir: PathBuf::from("x"), utterances };
+        let takes: Vec<u32> = fsdd.validation_takes().iter().map(|u| u.take).collect();
+        assert_eq!(takes, [5, 9]);
     }
 
     #[test]

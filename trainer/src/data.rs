@@ -3,12 +3,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use fsdd_core::dataset::{Fsdd, Split, Utterance};
+use fsdd_core::dataset::{Fsdd, LAST_VALIDATION_TAKE, Split, Utterance};
 use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor, SAMPLE_RATE};
 
-/// Train takes `5..=LAST_VALIDATION_TAKE` are held out for validation (checkpoint selection);
-/// the official test takes 0-4 are never touched in training.
-pub const LAST_VALIDATION_TAKE: u32 = 9;
 
 /// Where a clip comes from; the recipe weighs each source per epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,7 +107,8 @@ pub struct Partition<'a> {
     pub validation: Vec<&'a Utterance>,
 }
 
-/// Splits training utterances (never test takes) into fit and validation by take number.
+/// Splits training utterances (never test takes) into fit and validation by take number: takes
+/// 5 to `LAST_VALIDATION_TAKE` (9) validate (checkpoint selection), the rest fit.
 pub fn partition<'a>(train: &[&'a Utterance]) -> Partition<'a> {
     assert!(
         train.iter().all(|u| u.split() == Split::Train),
