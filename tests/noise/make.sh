@@ -137,6 +137,19 @@ collage train/impulse_minetest-footsteps 0.15 "" \
 seg train/impulse_flare-anvil-reverb "$FLARE/environment/anvil_loop.ogg" 15 8 reverb 50 50 100
 music train/music_openmsx-boogimarabi "$MSX/boogi_marabi_redfarn.mid" 2 15
 music train/music_openmsx-harpharmony "$MSX/harp_harmony.mid" 3 15
+# Added in session 10: more wind, and music whose instruments are tonal and breathy (flute,
+# whistle, ocarina, sax, trumpet, choir-like pads, organ): a recogniser trained on only two
+# tunes took a held-out woodwind tune for digits. Still other tunes than the held-out ones.
+seg train/wind_flare-cavewind "$FLARE/environment/cave_wind_loop.ogg" 2 12
+seg train/wind_flare-windambient "$WORK/x/flare-game/usr/share/games/flare/mods/fantasycore/music/wind_ambient.ogg" 20 12
+music train/music_openmsx-linnsbasket "$MSX/linns_basket.mid" 2 10
+music train/music_openmsx-relaxsong "$MSX/relax_song.mid" 2 10
+music train/music_openmsx-midnightsnowrun "$MSX/midnight_snow_run.mid" 2 10
+music train/music_openmsx-mightygiantrun "$MSX/mighty_giant_run.mid" 2 10
+music train/music_openmsx-keeponrolling "$MSX/keep_on_rolling.mid" 2 10
+music train/music_openmsx-tttheme2 "$MSX/tttheme2.mid" 2 10
+music train/music_openmsx-chemistrylab "$MSX/chemistry_lab.mid" 2 10
+music train/music_openmsx-chuggachugga "$MSX/chuggachugga.mid" 2 10
 
 # ---------------------------------------------------------------- heldout
 seg heldout/machinery_sar-hh65-engine "$SAR/hh65/engine_inside.wav" 0 9.4
