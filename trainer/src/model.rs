@@ -63,7 +63,8 @@ impl Default for ModelSpec {
             conv3: 48,
             fc1: 64,
             embedding: 64,
-            dropout: 0.3,
+            // 0.1, as the trainer's --dropout default (see there).
+            dropout: 0.1,
             coefficients: 32,
             cepstral_mean_norm: false,
         }
