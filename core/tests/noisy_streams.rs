@@ -67,8 +67,8 @@ fn digits_are_found_one_by_one_in_recorded_noise_at_10_db() {
     let s = score(&stream.words, &recognise(&stream));
     report("10 dB SNR, 0.3-1.5 s pauses", &s);
     // Measured with the shipped model: 48 of 60 right (80.0%), 0 extra notes (the model before
-    // it: 47, 78.3%; before the stream cut: 50, 83.3%). The model and segmentation before the word boundaries got
-    // 51.7% of all 300 test takes in this condition.
+    // it: 47, 78.3%; before the stream cut: 50, 83.3%). The model and segmentation before the
+    // word boundaries got 51.7% of all 300 test takes in this condition.
     assert!(s.accuracy() >= 0.75, "{:.1}%", 100.0 * s.accuracy());
     assert!(s.extra <= 3, "{} extra notes", s.extra);
 }
@@ -81,7 +81,8 @@ fn a_fast_digit_string_gives_one_note_per_digit() {
     let s = score(&stream.words, &recognise(&stream));
     report("quiet, 50-200 ms pauses", &s);
     // Measured: 60 of 60 right, 0 extra notes (the model before it: 58, 1 missed, 1 extra;
-    // 59 before the stream cut); before the word boundaries, 30% of all test takes in this condition.
+    // 59 before the stream cut); before the word boundaries, 30% of all test takes in this
+    // condition.
     assert!(s.accuracy() >= 0.93, "{:.1}%", 100.0 * s.accuracy());
     assert!(s.missed <= 4, "{} missed", s.missed);
     assert!(s.extra <= 3, "{} extra notes", s.extra);

@@ -12,8 +12,7 @@ use fsdd_core::dataset::{SpeakerGroup, speaker_group};
 /// Share of non-digit words allowed to produce a note. Measured with the shipped model
 /// (2026-12-01): 10 of 156 words (6.4%), and all 60 digits between them right (the model
 /// before it: 9 of 156, 59 of 60; earlier 14 of 156). A model before the word boundaries: 10 of
-/// 156 (6.4%), 58 of 60 digits; the
-/// word boundaries (#11) cost some words, whose second syllable now and then passes for a
+/// 156 (6.4%), 58 of 60 digits; the word boundaries (#11) cost some words, whose second syllable now and then passes for a
 /// digit. The digits-only model noted about 70% of such words.
 const MAX_WORD_NOTE_SHARE: f64 = 0.12;
 /// Share of the interleaved FSDD digits that must come out as exactly their note.

@@ -83,8 +83,8 @@ fn digits_in_recorded_noise_at_10_db_make_one_note_each() {
     report("10 dB SNR", &score);
     // Measured with the shipped model: 46 of 60 right (76.7%) (the model before it: 41, 68.3%,
     // 1 extra note; before the stream cut: 47, 78.3%; on the benchmark's 300 words at 10 dB the
-    // three are level, 80.7, 81.0 and 80.3%). A word's window runs to the next word, so a note on the noise in the
-    // pause after it counts against it.
+    // three are level, 80.7, 81.0 and 80.3%). A word's window runs to the next word, so a note
+    // on the noise in the pause after it counts against it.
     assert!(score.accuracy() >= 0.65, "{:.1}% right", 100.0 * score.accuracy());
     assert!(score.extra <= 4, "{} extra notes", score.extra);
 }

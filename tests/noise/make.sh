@@ -47,6 +47,7 @@ STK=$WORK/x/supertuxkart-data/usr/share/games/supertuxkart/data
 S3D=$WORK/x/scorched3d-data/usr/share/games/scorched3d/data/globalmods
 FLARE=$WORK/x/flare-game/usr/share/games/flare/mods/fantasycore/soundfx
 FLAREE=$WORK/x/flare-game/usr/share/games/flare/mods/empyrean_campaign/soundfx
+FLAREMUSIC=$WORK/x/flare-game/usr/share/games/flare/mods/fantasycore/music
 MT=$WORK/x/minetest-data/usr/share/games/minetest/games/minetest_game/mods
 SAR=$WORK/x/searchandrescue-data/usr/share/games/searchandrescue/sounds
 BER=$WORK/x/berusky2-data/usr/share/games/berusky2/sound/sound
@@ -141,7 +142,7 @@ music train/music_openmsx-harpharmony "$MSX/harp_harmony.mid" 3 15
 # whistle, ocarina, sax, trumpet, choir-like pads, organ): a recogniser trained on only two
 # tunes took a held-out woodwind tune for digits. Still other tunes than the held-out ones.
 seg train/wind_flare-cavewind "$FLARE/environment/cave_wind_loop.ogg" 2 12
-seg train/wind_flare-windambient "$WORK/x/flare-game/usr/share/games/flare/mods/fantasycore/music/wind_ambient.ogg" 20 12
+seg train/wind_flare-windambient "$FLAREMUSIC/wind_ambient.ogg" 20 12
 music train/music_openmsx-linnsbasket "$MSX/linns_basket.mid" 2 10
 music train/music_openmsx-relaxsong "$MSX/relax_song.mid" 2 10
 music train/music_openmsx-midnightsnowrun "$MSX/midnight_snow_run.mid" 2 10

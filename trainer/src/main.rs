@@ -128,11 +128,9 @@ struct RecipeArgs {
     /// Expected appearances per epoch of each stretch of Speech Commands room noise.
     #[arg(long, default_value_t = 0.15)]
     sc_noise_weight: f64,
-    /// Dropout before fc2 and fc3. 0.1: the net underfits its augmented fit set, and with the
-    /// grown training noise corpus 0.1 got 70.7% of held-out strangers' digits in `trainer loso`
-    /// against 63.4% at 0.3 (which had made 2-4x the false notes on held-out music and wind
-    /// before the corpus grew).
-    #[arg(long, default_value_t = 0.1)]
+    /// Dropout before fc2 and fc3 (default: `ModelSpec::default()`, where the choice is
+    /// explained).
+    #[arg(long, default_value_t = ModelSpec::default().dropout)]
     dropout: f64,
     /// Per-utterance cepstral mean normalisation inside the graph.
     #[arg(long)]
