@@ -93,6 +93,11 @@ pub struct RecognizerArgs {
     /// ... but never before MS milliseconds of speech (finals are unaffected).
     #[arg(long, global = true, value_name = "MS")]
     pub earliest_ms: Option<u32>,
+
+    /// A word decided at its end makes a detection only this sure (default 0.4); higher means
+    /// fewer false detections in wind or music and more missed words (README, "In a real room").
+    #[arg(long, global = true, value_name = "P")]
+    pub min_confidence: Option<f32>,
 }
 
 impl RecognizerArgs {
@@ -128,6 +133,13 @@ impl RecognizerArgs {
         if let Some(ms) = self.earliest_ms {
             anyhow::ensure!(ms <= 2_000, "--earliest-ms must be at most 2000, got {ms}");
             policy.earliest_ms = ms;
+        }
+        if let Some(c) = self.min_confidence {
+            anyhow::ensure!(
+                c.is_finite() && (0.0..=1.0).contains(&c),
+                "--min-confidence must be in 0..=1, got {c}"
+            );
+            policy.min_confidence = c;
         }
         Ok(policy)
     }

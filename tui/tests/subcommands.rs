@@ -196,6 +196,42 @@ fn stream_finds_every_digit_of_a_long_recording_in_order() {
 }
 
 #[test]
+fn min_confidence_keeps_only_sure_final_decisions_and_is_checked() {
+    let names = ["3_theo_1.wav", "8_george_2.wav", "5_lucas_0.wav", "9_yweweler_3.wav", "0_nicolas_4.wav", "6_jackson_2.wav"];
+    let files: Vec<_> = names.iter().map(|n| fsdd_file(n)).collect();
+    let (audio, _) = concatenate(&files, 0.6);
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("long.wav");
+    fsdd_core::audio::write_wav_i16(&wav, &audio, 8000).unwrap();
+    let digits = |extra: &[&str]| {
+        // Final decisions only (--threshold 1), so every detection is subject to the bar.
+        let mut args = vec!["stream", "--json", "--threshold", "1"];
+        args.extend_from_slice(extra);
+        args.push(wav.to_str().unwrap());
+        let out = run(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        json_lines(&stdout(&out))
+            .into_iter()
+            .filter(|e| e["kind"] != "rejected")
+            .map(|e| (e["onset_s"].as_f64().unwrap(), e["digit"].as_u64().unwrap(), e["confidence"].as_f64().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let all = digits(&[]);
+    let sure = digits(&["--min-confidence", "0.99"]);
+    assert!(!sure.is_empty(), "FSDD test takes in quiet are decided surely: {all:?}");
+    for s in &sure {
+        assert!(s.2 >= 0.99, "{s:?} below the bar");
+        assert!(all.iter().any(|a| a.0 == s.0 && a.1 == s.1), "{s:?} not among the default run's {all:?}");
+    }
+    let over_bar = all.iter().filter(|a| a.2 >= 0.99).count();
+    assert_eq!(sure.len(), over_bar, "default {all:?}, at 0.99 {sure:?}");
+
+    let out = run(&["stream", "--min-confidence", "1.5", wav.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--min-confidence"), "{}", stderr(&out));
+}
+
+#[test]
 fn enroll_from_files_then_predict_with_prototypes() {
     let dir = tempfile::tempdir().unwrap();
     let protos = dir.path().join("sub/protos.json");
