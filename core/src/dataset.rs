@@ -162,8 +162,14 @@ pub enum SpeakerGroup {
 /// The group of a speaker id, fixed by its FNV-1a hash: one in ten validates, the rest spread
 /// over [`SPEAKER_FOLDS`] folds. A speaker's recordings all land in one group.
 pub fn speaker_group(speaker: &str) -> SpeakerGroup {
-    let h = speaker.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    let h = speaker_hash(speaker);
     if h % 10 == 0 { SpeakerGroup::Validation } else { SpeakerGroup::Fold(((h / 10) % SPEAKER_FOLDS as u64) as u8) }
+}
+
+/// FNV-1a of a speaker id: stable across runs and platforms, so a speaker's group (and any
+/// other per-speaker choice) never changes.
+pub fn speaker_hash(speaker: &str) -> u64 {
+    speaker.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
 #[cfg(test)]

@@ -91,15 +91,10 @@ fn is_all_digits(f: &f64) -> bool {
 
 impl SpeechCommandsRecipe {
     /// Whether `speaker`'s digits are fit under [`SpeechCommandsRecipe::digit_fraction`]
-    /// (deterministic: FNV-1a of the id, mapped to [0, 1)).
+    /// (deterministic: the speaker id's hash, mapped to [0, 1)).
     pub fn fits_digits_of(&self, speaker: &str) -> bool {
-        if self.digit_fraction >= 1.0 {
-            return true;
-        }
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in speaker.bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
+        // The top 53 bits: independent of the low digits `speaker_group` takes the fold from.
+        let h = fsdd_core::dataset::speaker_hash(speaker);
         ((h >> 11) as f64 / (1u64 << 53) as f64) < self.digit_fraction
     }
 }
@@ -563,6 +558,8 @@ pub fn train(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_digit_fraction_keeps_that_share_of_speakers_nested() {
         let recipe = |f| SpeechCommandsRecipe {
@@ -585,8 +582,6 @@ mod tests {
         let back: SpeechCommandsRecipe = serde_json::from_str(&json).unwrap();
         assert_eq!(back.digit_fraction, 1.0);
     }
-
-    use super::*;
 
     fn store_with(value: f64) -> nn::VarStore {
         let vs = nn::VarStore::new(Device::Cpu);
