@@ -21,7 +21,7 @@
 //! - MFCC 64x64: 29.3 us median (44 us at the start of the session, 94 us before that): the
 //!   window computation compiled a second time for AVX2 and picked at run time, 8x8 AVX tile
 //!   transposes of the power spectra, four DCT coefficients per pass; bit-identical output;
-//! - forward pass: 64-68 us (119 us at the start of the session): `fsdd_core::plan_rewrites`
+//! - forward pass: 64-68 us (119 us at the start of the session): `fsdd_core::inference::plan_rewrites`
 //!   (our 2x2 pool, zero padding with the ReLU and the input normalisation folded in, conv2 as
 //!   patches and a plain matrix product) and, on AMD Zen 4, tract's AVX2+FMA kernels instead of
 //!   its AVX-512 ones (`kernel_choice`); bit-identical to tract's own plan with the same kernels;
@@ -41,10 +41,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use fsdd_core::audio::read_wav;
-use fsdd_core::dataset::{Fsdd, Split};
-use fsdd_core::mfcc::MfccExtractor;
-use fsdd_core::resample::{StreamResampler, resample};
+use fsdd_core::signal::audio::read_wav;
+use fsdd_eval::corpus::{Fsdd, Split};
+use fsdd_core::signal::mfcc::MfccExtractor;
+use fsdd_core::signal::resample::{StreamResampler, resample};
 use fsdd_core::{Engine, EngineConfig, Model, Recognizer, RecognizerConfig};
 
 fn fsdd_dir() -> PathBuf {
@@ -75,7 +75,7 @@ fn decision(c: &mut Criterion) {
     let model = model();
     let audio = speech_stream(0.6, 0.0);
     let mut mfcc = MfccExtractor::new();
-    let mut window = vec![0.0f32; fsdd_core::mfcc::FEATURE_LEN];
+    let mut window = vec![0.0f32; fsdd_core::signal::mfcc::FEATURE_LEN];
     c.bench_function("decision: 64x64 MFCC + forward pass", |b| {
         b.iter(|| {
             mfcc.compute_into(black_box(&audio[..audio.len().min(8192)]), &mut window);

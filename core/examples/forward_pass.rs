@@ -13,7 +13,7 @@
 //!   (`[coefficient * 64 + frame]`), as `--save-input` writes it.
 //! - `--save-output FILE`: probabilities then embedding, little-endian f32, to compare runtimes.
 //! - `--profile`: median time per node of the optimised plan, in execution order.
-//! - `--without-rewrites`: the plan tract lowers on its own, without `fsdd_core::plan_rewrites`.
+//! - `--without-rewrites`: the plan tract lowers on its own, without `fsdd_core::inference::plan_rewrites`.
 //! - `--decision`: also the median of the bench audio's 64x64 MFCC alone and of one whole
 //!   decision (that MFCC, then the forward pass), printed as `mfcc_median_us=` and
 //!   `decision_median_us=` (needs FSDD).
@@ -25,9 +25,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fsdd_core::Model;
-use fsdd_core::audio::read_wav;
-use fsdd_core::dataset::{FSDD_DIR_ENV, Fsdd, Split};
-use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor, WINDOW_SAMPLES};
+use fsdd_core::signal::audio::read_wav;
+use fsdd_eval::corpus::{FSDD_DIR_ENV, Fsdd, Split};
+use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor, WINDOW_SAMPLES};
 
 struct Args {
     model: PathBuf,

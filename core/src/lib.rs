@@ -1,37 +1,32 @@
 //! fsdd-core: the spoken-digit recognizer every front end shares.
 //!
-//! Audio flows: [`audio`] (WAV in) or a live device -> [`resample`] to 8 kHz -> [`vad`] finds
-//! speech -> [`mfcc`] turns up to 1.024 s of it into a 64 x 64 window -> [`model`] (tract) gives
-//! digit probabilities and an embedding -> [`prototypes`] blend in the user's enrolled voice ->
-//! [`early_exit`] decides when to speak up -> [`saliency`] says why. [`plan_rewrites`] replaces
-//! the parts of tract's lowering that are slow on our graph (same outputs). [`recognizer`] is that
-//! pipeline as plain synchronous code; [`engine`] runs it on a worker thread behind lock-free
-//! rings so audio threads never allocate, lock or wait; [`settings`] are the atomics a UI turns.
+//! Audio flows through four parts, each a folder:
+//! - [`signal`]: WAV in or a live device, resampled to 8 kHz, the VAD finds speech, and up to
+//!   1.024 s of it becomes one 64 x 64 MFCC window;
+//! - [`inference`]: the shipped ONNX model (tract, with our plan rewrites) gives digit
+//!   probabilities and an embedding, and saliency says why;
+//! - [`streaming`]: the recognizer ties them together and decides when to speak up (early
+//!   exit); the engine runs it on a worker thread behind lock-free rings, so audio threads
+//!   never allocate, lock or wait; live settings are atomics a UI turns;
+//! - [`voice`]: enrollment of the user's own voice, blended in as prototypes.
+//!
+//! [`labels`] says what the outputs mean (label and detection names, file-name labels, the
+//! confusion matrix). Corpora, test streams and their scoring live in `fsdd-eval`, which the
+//! product does not link.
 
-pub mod audio;
-pub mod dataset;
-pub mod early_exit;
-pub mod engine;
-pub mod enrollment;
-mod kernel_choice;
-pub mod metrics;
-pub mod mfcc;
-pub mod model;
-pub mod plan_rewrites;
-pub mod prototypes;
-pub mod recognizer;
-pub mod resample;
-pub mod saliency;
-pub mod settings;
-pub mod stream_eval;
-pub mod vad;
+pub mod inference;
+pub mod labels;
+pub mod signal;
+pub mod streaming;
+pub mod voice;
 
-pub use early_exit::EarlyExitPolicy;
-pub use enrollment::{EnrollmentError, EnrollmentSession, Take};
-pub use engine::{AudioSender, DetectionReceiver, Engine, EngineConfig, EngineError};
-pub use model::{Inference, Model, ModelError};
-pub use prototypes::{PrototypeError, PrototypeSet, ScoringMode};
-pub use recognizer::{CapturedWord, Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig};
-pub use saliency::Saliency;
-pub use settings::SharedSettings;
-pub use vad::VadConfig;
+pub use inference::model::{Inference, Model, ModelError};
+pub use inference::saliency::Saliency;
+pub use signal::vad::VadConfig;
+pub use streaming::config::RecognizerConfig;
+pub use streaming::early_exit::EarlyExitPolicy;
+pub use streaming::engine::{AudioSender, DetectionReceiver, Engine, EngineConfig, EngineError};
+pub use streaming::recognizer::{CapturedWord, Detection, DetectionKind, LiveView, Recognizer};
+pub use streaming::settings::SharedSettings;
+pub use voice::enrollment::{EnrollmentError, EnrollmentSession, Take};
+pub use voice::prototypes::{PrototypeError, PrototypeSet, ScoringMode};

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use fsdd_core::mfcc::MfccExtractor;
-use fsdd_core::resample::resample;
-use fsdd_core::stream_eval::makes_note;
+use fsdd_core::signal::mfcc::MfccExtractor;
+use fsdd_core::signal::resample::resample;
+use fsdd_eval::streams::makes_note;
 use fsdd_core::{Detection, DetectionKind, Engine, EngineConfig, EngineError, Model, PrototypeSet, ScoringMode};
 
 /// Ten test-split utterances (one per digit, speaker jackson) with 0.6 s of silence between,

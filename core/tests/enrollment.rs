@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::fsdd_dir;
-use fsdd_core::audio::read_wav;
-use fsdd_core::enrollment::{EnrollmentSession, Prompt, build_prototypes};
-use fsdd_core::mfcc::{MfccExtractor, WINDOW_SAMPLES};
-use fsdd_core::resample::resample;
+use fsdd_core::signal::audio::read_wav;
+use fsdd_core::voice::enrollment::{EnrollmentSession, Prompt, build_prototypes};
+use fsdd_core::signal::mfcc::{MfccExtractor, WINDOW_SAMPLES};
+use fsdd_core::signal::resample::resample;
 use fsdd_core::{DetectionKind, Engine, EngineConfig, Model, Recognizer, RecognizerConfig};
 
 fn clip(name: &str) -> Vec<f32> {

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor};
+use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor};
 use fsdd_core::{Model, ModelError};
 
 #[test]
@@ -43,7 +43,7 @@ fn a_digits_only_model_loads_and_never_rejects() {
     assert!(!model.rejects());
     let window = MfccExtractor::new().compute(&(0..4000).map(|n| (n as f32 * 0.05).sin() * 0.2).collect::<Vec<_>>());
     let inf = model.infer(&window[..]).unwrap();
-    assert_eq!(inf.probs[fsdd_core::model::NOT_A_DIGIT], 0.0);
+    assert_eq!(inf.probs[fsdd_core::inference::model::NOT_A_DIGIT], 0.0);
     assert!((inf.probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
 }
 
@@ -88,5 +88,5 @@ fn the_embedded_model_loads_and_separates_digits() {
     let u = test_split(&fsdd).into_iter().find(|u| u.digit == 7).unwrap();
     let inf = m.infer(&ex.compute(&load(&u))[..]).unwrap();
     assert!((inf.probs.iter().sum::<f32>() - 1.0).abs() < 1e-3);
-    assert_eq!(fsdd_core::early_exit::top(&inf.probs).0, 7, "{:?}", inf.probs);
+    assert_eq!(fsdd_core::streaming::early_exit::top(&inf.probs).0, 7, "{:?}", inf.probs);
 }

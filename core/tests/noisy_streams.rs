@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::{fsdd, load, test_split};
-use fsdd_core::stream_eval::{
+use fsdd_eval::streams::{
     Layout, MixedStream, StreamScore, WORD_LEVEL_DB, load_noise_dir, makes_note, noise_only, play, score,
 };
 use fsdd_core::{Detection, Model, RecognizerConfig};
@@ -38,7 +38,7 @@ fn stream(layout: &Layout) -> MixedStream {
     let words = words();
     assert_eq!(words.len(), 60);
     let refs: Vec<(u8, &[f32])> = words.iter().map(|(d, w)| (*d, w.as_slice())).collect();
-    fsdd_core::stream_eval::compose(&refs, &heldout_noise(), layout).unwrap()
+    fsdd_eval::streams::compose(&refs, &heldout_noise(), layout).unwrap()
 }
 
 /// The stream at 48 kHz, through the resampler and the recogniser in 1024-frame blocks.

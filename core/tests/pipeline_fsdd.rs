@@ -5,10 +5,10 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use fsdd_core::stream_eval::makes_note;
-use fsdd_core::early_exit::top;
-use fsdd_core::mfcc::MfccExtractor;
-use fsdd_core::saliency::SaliencyComputer;
+use fsdd_eval::streams::makes_note;
+use fsdd_core::streaming::early_exit::top;
+use fsdd_core::signal::mfcc::MfccExtractor;
+use fsdd_core::inference::saliency::SaliencyComputer;
 use fsdd_core::{Detection, Model, PrototypeSet, Recognizer, RecognizerConfig, ScoringMode};
 
 fn model() -> Arc<Model> {
@@ -110,7 +110,7 @@ fn enrolling_three_examples_per_digit_keeps_or_improves_a_speakers_accuracy() {
     let model = model();
     let fsdd = fsdd();
     let mut ex = MfccExtractor::new();
-    let mut embed = |u: &fsdd_core::dataset::Utterance| model.infer(&ex.compute(&load(u))[..]).unwrap();
+    let mut embed = |u: &fsdd_eval::corpus::Utterance| model.infer(&ex.compute(&load(u))[..]).unwrap();
     let weight = fsdd_core::RecognizerConfig::default().blend_weight;
     let mut ex2 = MfccExtractor::new();
     const NOISE_RMS_RATIO: f32 = 0.25;

@@ -1,4 +1,4 @@
-//! `fsdd_core::plan_rewrites` (issue #14) changes how fast tract runs a model, never what it
+//! `fsdd_core::inference::plan_rewrites` (issue #14) changes how fast tract runs a model, never what it
 //! computes: the rewritten plan and tract's own lowering give the same outputs, bit for bit, on
 //! real FSDD windows, for the shipped model and for a graph with the edge cases.
 
@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use fsdd_core::Model;
-use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor};
+use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor};
 
 fn shipped_model_bytes() -> Vec<u8> {
     std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/fsdd.onnx")).expect("models/fsdd.onnx")

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use fsdd_core::resample::resample;
-use fsdd_core::stream_eval::makes_note;
+use fsdd_core::signal::resample::resample;
+use fsdd_eval::streams::makes_note;
 use fsdd_core::{Detection, DetectionKind, Engine, EngineConfig, Model, Recognizer, RecognizerConfig};
 
 const RATE: u32 = 48_000;

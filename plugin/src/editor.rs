@@ -20,8 +20,9 @@ use std::time::Duration;
 
 use egui::{Color32, RichText};
 use fsdd_core::DetectionKind;
-use fsdd_core::enrollment::{MAX_TAKES_PER_DIGIT, Prompt};
-use fsdd_core::model::{N_OUTPUTS, NOT_A_DIGIT};
+use fsdd_core::labels::kind_label;
+use fsdd_core::voice::enrollment::{MAX_TAKES_PER_DIGIT, Prompt};
+use fsdd_core::inference::model::{N_OUTPUTS, NOT_A_DIGIT};
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug_egui::{
     EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier,
@@ -212,15 +213,6 @@ pub enum ActionError {
     Export(#[from] ExportError),
 }
 
-pub fn kind_label(kind: DetectionKind) -> &'static str {
-    match kind {
-        DetectionKind::Early => "early",
-        DetectionKind::Final => "final",
-        DetectionKind::Unsure => "unsure",
-        DetectionKind::Rejected => "not a digit",
-    }
-}
-
 /// "how long ago" in words a glance can read.
 pub fn ago_label(seconds: Option<f32>) -> String {
     match seconds {
@@ -299,7 +291,7 @@ fn draw_level_trace(ui: &mut egui::Ui, take: &TakeView) {
     let (rect, _) = ui.allocate_exact_size(size, egui::Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 2.0, Color32::from_gray(35));
-    let hops = fsdd_core::mfcc::N_FRAMES as f32;
+    let hops = fsdd_core::signal::mfcc::N_FRAMES as f32;
     let points: Vec<egui::Pos2> = take
         .level_trace
         .iter()
@@ -344,7 +336,7 @@ fn draw_enrollment(
             ui.label(RichText::new("Building your voice...").size(24.0));
         }
     }
-    let level = view.level_db.unwrap_or(fsdd_core::vad::LEVEL_FLOOR_DB);
+    let level = view.level_db.unwrap_or(fsdd_core::signal::vad::LEVEL_FLOOR_DB);
     let speech = if view.speech { ", hearing you" } else { "" };
     ui.add(
         egui::ProgressBar::new(level_fraction(level))

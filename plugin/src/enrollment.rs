@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use fsdd_core::enrollment::{DEFAULT_TAKES_PER_DIGIT, EnrollmentSession, Prompt};
+use fsdd_core::voice::enrollment::{DEFAULT_TAKES_PER_DIGIT, EnrollmentSession, Prompt};
 use fsdd_core::{Engine, Model, PrototypeSet};
 
 /// What the window shows about the last take.

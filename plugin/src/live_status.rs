@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
 
-use fsdd_core::model::{N_DIGITS, N_OUTPUTS};
+use fsdd_core::inference::model::{N_DIGITS, N_OUTPUTS};
 use fsdd_core::{Detection, DetectionKind};
 
 /// The last detection, as the editor shows it.

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use common::headless::*;
 use common::*;
-use fsdd_core::mfcc::MfccExtractor;
+use fsdd_core::signal::mfcc::MfccExtractor;
 use fsdd_core::{DetectionKind, Model, PrototypeSet};
 use fsdd_plugin::analysis::AnalysisSession;
 use fsdd_plugin::editor::{self, EditorAction, EditorInput, StatusView};
@@ -38,7 +38,7 @@ fn enroll_speaker(model: &Model, speaker: &str, takes: u32) -> PrototypeSet {
     for digit in 0..10u8 {
         for take in 5..5 + takes {
             let path = fsdd_dir().join(format!("{digit}_{speaker}_{take}.wav"));
-            let clip = fsdd_core::audio::read_wav(&path)
+            let clip = fsdd_core::signal::audio::read_wav(&path)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(clip.sample_rate, 8_000);
             let window = mfcc.compute(&clip.samples);
@@ -210,7 +210,7 @@ fn the_editor_draws_a_real_detection_and_the_enrolled_voice() {
     let confidence = format!(
         "{:.0}% confident, {}",
         detection.confidence * 100.0,
-        editor::kind_label(detection.kind)
+        fsdd_core::labels::kind_label(detection.kind)
     );
     for needle in [
         "7",

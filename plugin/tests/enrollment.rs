@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use common::headless::*;
 use common::*;
-use fsdd_core::enrollment::{EnrollmentSession, Prompt};
+use fsdd_core::voice::enrollment::{EnrollmentSession, Prompt};
 use fsdd_core::{Engine, EngineConfig, Model, PrototypeSet, RecognizerConfig};
 use fsdd_plugin::analysis::AnalysisSession;
 use fsdd_plugin::editor::{self, EditorAction, EditorInput, Performed, StatusView};
@@ -40,7 +40,7 @@ fn speaker_utterances(speaker: &str, takes: impl Iterator<Item = u32> + Clone) -
         for take in takes.clone() {
             let name = format!("{digit}_{speaker}_{take}");
             let path = fsdd_dir().join(format!("{name}.wav"));
-            let clip = fsdd_core::audio::read_wav(&path)
+            let clip = fsdd_core::signal::audio::read_wav(&path)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(clip.sample_rate, 8_000);
             out.push(Utterance {

@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
-use fsdd_core::dataset::{SpeakerGroup, speaker_group};
+use fsdd_eval::corpus::{SpeakerGroup, speaker_group};
 
 /// Share of non-digit words allowed to produce a note. Measured with the shipped model
 /// (2026-12-01): 10 of 156 words (6.4%), and all 60 digits between them right (the model
@@ -42,7 +42,7 @@ fn held_out_words(every: usize) -> Vec<Utterance> {
         .into_iter()
         .step_by(every.max(1))
         .map(|path| {
-            let clip = fsdd_core::audio::read_wav(&path).expect("reading a Speech Commands file");
+            let clip = fsdd_core::signal::audio::read_wav(&path).expect("reading a Speech Commands file");
             assert_eq!(clip.sample_rate, 8_000);
             Utterance {
                 // Placements of words carry no digit: any note in their window is wrong.

@@ -1,7 +1,7 @@
 //! The hosted plugin in a real room (#11): FSDD test takes over held-out recorded noise
 //! (`tests/noise/heldout`: kitchen, crowd, rain, steps, music..., never used in training) at
 //! 10 dB SNR, and read out like a phone number (50-200 ms between digits). The MIDI must come
-//! out one note per digit. Streams are composed by the core's `stream_eval` (the benchmark's
+//! out one note per digit. Streams are composed by `fsdd_eval::streams` (the benchmark's
 //! own code) at 8 kHz and played at 48 kHz.
 
 mod common;
@@ -9,7 +9,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
-use fsdd_core::stream_eval::{Layout as StreamLayout, compose, load_noise_dir};
+use fsdd_eval::streams::{Layout as StreamLayout, compose, load_noise_dir};
 
 /// A word's window for its note starts this long after the word does: a word decided at its
 /// end inside a fast string is decided when the next word rises (the valley between them is
@@ -26,7 +26,7 @@ fn room_stream(every: usize, layout: &StreamLayout) -> TestStream {
     let rate = 48_000u32;
     let mut utterances = test_utterances(every);
     // Shuffled, so the string is not 0 0 0 ... 1 1 1 (file-name order).
-    let mut rng = fsdd_core::stream_eval::StreamRng::new(layout.seed);
+    let mut rng = fsdd_eval::streams::StreamRng::new(layout.seed);
     for i in (1..utterances.len()).rev() {
         utterances.swap(i, rng.range(0..=i));
     }

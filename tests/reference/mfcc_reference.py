@@ -2,13 +2,13 @@
 """Independent MFCC reference for fsdd-core's MfccExtractor.
 
 Run once to (re)generate the committed fixtures; the Rust test `mfcc_reference` compares
-fsdd_core::mfcc against them. Nothing here shares code with the Rust side: the filterbank is
+fsdd_core::signal::mfcc against them. Nothing here shares code with the Rust side: the filterbank is
 librosa's, the window scipy's, the FFT numpy's, the DCT scipy's.
 
     python3 -m pip install numpy scipy librosa
     python3 tests/reference/mfcc_reference.py ../shared/fsdd/recordings tests/fixtures/mfcc
 
-Definition (must match core/src/mfcc.rs): 8 kHz, the first 8192 samples of the clip
+Definition (must match core/src/signal/mfcc.rs): 8 kHz, the first 8192 samples of the clip
 (zero-padded), frame t = samples [t*128 - 64, t*128 + 192) (zeros outside), periodic Hann 256,
 rfft n=512, power, librosa mel (htk, slaney norm, 64 bands, 0-4000 Hz),
 10*log10(max(., 1e-10)), DCT-II ortho, 64 coefficients; stored coefficient-major float32 LE.

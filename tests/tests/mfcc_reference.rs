@@ -1,8 +1,8 @@
 //! fsdd-core's MFCC against an independent numpy/scipy/librosa implementation
 //! (tests/reference/mfcc_reference.py), on real FSDD recordings.
 
-use fsdd_core::audio::read_wav;
-use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor, N_FRAMES};
+use fsdd_core::signal::audio::read_wav;
+use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor, N_FRAMES};
 use fsdd_integration_tests::{fixture, fsdd_dir};
 
 /// Tolerance, in the units of the coefficients (dB-scaled cepstra, typical magnitudes 1-800).

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor};
+use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor};
 use trainer::tract_model::TractModel;
 
 fn workspace_root() -> PathBuf {
@@ -21,7 +21,7 @@ fn decision(c: &mut Criterion) {
     let model_path = workspace_root().join("models/fsdd.onnx");
     let model = TractModel::load(&model_path).expect("models/fsdd.onnx loads");
     let wav = fsdd_dir().join("7_jackson_0.wav");
-    let samples = fsdd_core::audio::read_wav(&wav)
+    let samples = fsdd_core::signal::audio::read_wav(&wav)
         .expect("FSDD recording")
         .samples;
     let mut extractor = MfccExtractor::new();

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor};
+use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor};
 use trainer::tract_model::TractModel;
 
 fn median(mut v: Vec<f64>) -> f64 {

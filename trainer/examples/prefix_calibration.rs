@@ -10,8 +10,8 @@
 //! recipes without looking at the test split.
 
 use anyhow::Result;
-use fsdd_core::dataset::Split;
-use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor, WINDOW_SAMPLES};
+use fsdd_eval::corpus::Split;
+use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor, WINDOW_SAMPLES};
 use rand::{Rng, SeedableRng};
 use trainer::data::{load_clips, open_dataset, partition};
 use trainer::tract_model::TractModel;

@@ -9,9 +9,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor};
-use fsdd_core::early_exit::classify;
-use fsdd_core::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
+use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor};
+use fsdd_core::streaming::early_exit::classify;
+use fsdd_core::inference::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
 use trainer::speech_commands::{self as sc, SpeakerGroup, SpeechCommands};
 use trainer::tract_model::{TractModel, argmax};
 
@@ -38,9 +38,9 @@ fn main() -> Result<()> {
     }
     let mut fsdd_scored = Vec::new();
     if let Some((fsdd_dir, speaker)) = fsdd {
-        let fsdd = fsdd_core::dataset::Fsdd::open(fsdd_dir)?;
+        let fsdd = fsdd_eval::corpus::Fsdd::open(fsdd_dir)?;
         for u in fsdd.utterances.iter().filter(|u| &u.speaker == speaker) {
-            extractor.compute_into(&fsdd_core::audio::read_wav(&u.path)?.samples, &mut mfcc);
+            extractor.compute_into(&fsdd_core::signal::audio::read_wav(&u.path)?.samples, &mut mfcc);
             fsdd_scored.push((u.digit, model.run(&mfcc)?.probs));
         }
     }

@@ -7,8 +7,8 @@
 //! during streaming early exit is exactly a "prefix crop": the first k% of the word, zeros after,
 //! label unchanged. Training on prefix crops keeps the model's confidence on partial words honest.
 
-use fsdd_core::mfcc::WINDOW_SAMPLES;
-use fsdd_core::vad::{VadConfig, speech_segments};
+use fsdd_core::signal::mfcc::WINDOW_SAMPLES;
+use fsdd_core::signal::vad::{VadConfig, speech_segments};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -274,7 +274,7 @@ impl AugmentPolicy {
     /// Colours `speech` like a random microphone: low shelf (100-400 Hz), high shelf
     /// (1-3 kHz) and a peak (300-3000 Hz, Q 0.5-2), log-uniform frequencies.
     fn colour_channel(&self, speech: &mut [f32], rng: &mut impl Rng) {
-        let rate = fsdd_core::mfcc::SAMPLE_RATE as f64;
+        let rate = fsdd_core::signal::mfcc::SAMPLE_RATE as f64;
         let log_uniform = |rng: &mut dyn rand::RngCore, lo: f64, hi: f64| {
             (rng.gen_range(lo.ln()..=hi.ln())).exp()
         };
@@ -460,7 +460,7 @@ fn stream_cut_window(mixture: &[f32], word_start: usize, word_end: usize, prefix
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fsdd_core::mfcc::HOP;
+    use fsdd_core::signal::mfcc::HOP;
     use rand::SeedableRng;
 
     fn tone(len: usize) -> Vec<f32> {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use fsdd_core::metrics::ConfusionMatrix;
+use fsdd_core::labels::ConfusionMatrix;
 use serde::Serialize;
 
 use crate::augment::AugmentPolicy;
@@ -51,7 +51,7 @@ impl Contract {
         Self {
             opset: OPSET,
             input: format!(
-                "{INPUT_NAME}: f32 [N,1,64,64] raw MFCC (fsdd_core::mfcc); per-band normalisation is inside the graph"
+                "{INPUT_NAME}: f32 [N,1,64,64] raw MFCC (fsdd_core::signal::mfcc); per-band normalisation is inside the graph"
             ),
             outputs: vec![
                 format!(

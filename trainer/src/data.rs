@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use fsdd_core::dataset::{Fsdd, LAST_VALIDATION_TAKE, Split, Utterance};
-use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor, SAMPLE_RATE};
+use fsdd_eval::corpus::{Fsdd, LAST_VALIDATION_TAKE, Split, Utterance};
+use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor, SAMPLE_RATE};
 
 
 /// Where a clip comes from; the recipe weighs each source per epoch.
@@ -29,7 +29,7 @@ pub enum ClipSource {
 #[derive(Debug, Clone)]
 pub struct Clip {
     pub samples: Vec<f32>,
-    /// The digit, or `fsdd_core::model::NOT_A_DIGIT` (10) for a word or a noise.
+    /// The digit, or `fsdd_core::inference::model::NOT_A_DIGIT` (10) for a word or a noise.
     pub label: u8,
     pub speaker: String,
     pub take: u32,
@@ -43,14 +43,14 @@ const NOISE_PIECES: [usize; 4] = [2_400, 4_000, 5_600, 8_000];
 /// The recorded noise corpus (every WAV in `dir`, name order, resampled to 8 kHz) cut into
 /// consecutive pieces, each "not a digit". The speaker field names the source file.
 pub fn recorded_noise_clips(dir: &Path) -> Result<Vec<Clip>> {
-    let noise = fsdd_core::stream_eval::load_noise_dir(dir)?;
+    let noise = fsdd_eval::streams::load_noise_dir(dir)?;
     let mut clips = Vec::new();
     let (mut at, mut k) = (0, 0);
     while at + NOISE_PIECES[0] <= noise.len() {
         let len = NOISE_PIECES[k % NOISE_PIECES.len()].min(noise.len() - at);
         clips.push(Clip {
             samples: noise[at..at + len].to_vec(),
-            label: fsdd_core::model::NOT_A_DIGIT as u8,
+            label: fsdd_core::inference::model::NOT_A_DIGIT as u8,
             speaker: "recorded-noise".into(),
             take: k as u32,
             source: ClipSource::RecordedNoise,
@@ -66,7 +66,7 @@ pub fn recorded_noise_clips(dir: &Path) -> Result<Vec<Clip>> {
 
 /// Opens the dataset directory (flag, else `$FSDD_DIR`, else `data/fsdd/recordings`).
 pub fn open_dataset(flag: Option<&Path>) -> Result<Fsdd> {
-    let dir = fsdd_core::dataset::resolve_dir(flag);
+    let dir = fsdd_eval::corpus::resolve_dir(flag);
     Ok(Fsdd::open(&dir)?)
 }
 
@@ -81,7 +81,7 @@ pub fn load_clips_as(utterances: &[&Utterance], source: ClipSource) -> Result<Ve
     utterances
         .iter()
         .map(|u| {
-            let audio = fsdd_core::audio::read_wav(&u.path)
+            let audio = fsdd_core::signal::audio::read_wav(&u.path)
                 .with_context(|| format!("reading {}", u.path.display()))?;
             if audio.sample_rate != SAMPLE_RATE {
                 bail!(

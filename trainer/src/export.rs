@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use fsdd_core::mfcc::{N_FRAMES, N_MFCC};
+use fsdd_core::signal::mfcc::{N_FRAMES, N_MFCC};
 use prost::Message;
 use tch::{Kind, Tensor, nn};
 use tract_onnx::pb::{

@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use fsdd_core::dataset::{Fsdd, Split, Utterance};
-use fsdd_core::metrics::ConfusionMatrix;
-use fsdd_core::mfcc::FEATURE_LEN;
+use fsdd_eval::corpus::{Fsdd, Split, Utterance};
+use fsdd_core::labels::ConfusionMatrix;
+use fsdd_core::signal::mfcc::FEATURE_LEN;
 
 use trainer::augment::AugmentPolicy;
 use trainer::card::{

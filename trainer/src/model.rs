@@ -21,13 +21,13 @@
 //! Convolutions and dense layers carry no bias of their own: the batch norm after each one has
 //! it, and export folds every batch norm into the layer before it.
 
-use fsdd_core::mfcc::{N_FRAMES, N_MFCC};
+use fsdd_core::signal::mfcc::{N_FRAMES, N_MFCC};
 use serde::{Deserialize, Serialize};
 use tch::nn;
 use tch::{Kind, Tensor};
 
-/// Outputs: digits 0-9 and "not a digit" (`fsdd_core::model::NOT_A_DIGIT`).
-pub const N_CLASSES: i64 = fsdd_core::model::N_OUTPUTS as i64;
+/// Outputs: digits 0-9 and "not a digit" (`fsdd_core::inference::model::NOT_A_DIGIT`).
+pub const N_CLASSES: i64 = fsdd_core::inference::model::N_OUTPUTS as i64;
 
 /// Layer widths; kept in checkpoints and the model card.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -348,7 +348,7 @@ mod tests {
     /// MFCC of 0.3 s of a synthetic vowel (harmonics of 140 Hz under a decaying envelope) after
     /// 0.1 s of -80 dBFS noise, then padding: the window the recognizer sees.
     fn vowel_mfcc() -> Tensor {
-        use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor};
+        use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor};
         let mut wave = Vec::new();
         let mut seed = 1u32;
         for i in 0..3200 {

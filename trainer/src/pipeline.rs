@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
-use fsdd_core::metrics::ConfusionMatrix;
-use fsdd_core::mfcc::{FEATURE_LEN, MfccExtractor};
-use fsdd_core::early_exit::{DEFAULT_REJECT_THRESHOLD, classify};
-use fsdd_core::model::{N_OUTPUTS, NOT_A_DIGIT};
-use fsdd_core::prototypes::{PrototypeSet, ScoringMode};
-use fsdd_core::recognizer::RecognizerConfig;
+use fsdd_core::labels::ConfusionMatrix;
+use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor};
+use fsdd_core::streaming::early_exit::{DEFAULT_REJECT_THRESHOLD, classify};
+use fsdd_core::inference::model::{N_OUTPUTS, NOT_A_DIGIT};
+use fsdd_core::voice::prototypes::{PrototypeSet, ScoringMode};
+use fsdd_core::streaming::config::RecognizerConfig;
 
 use crate::augment::AugmentPolicy;
 use crate::data::Clip;
@@ -195,7 +195,7 @@ impl SetScore {
     /// Digits heard right, as the product decides (rejections count as errors).
     pub fn digit_accuracy(&self) -> f64 {
         let cm = &self.confusion;
-        let right: u32 = (0..fsdd_core::model::N_DIGITS).map(|d| cm.counts[d][d]).sum();
+        let right: u32 = (0..fsdd_core::inference::model::N_DIGITS).map(|d| cm.counts[d][d]).sum();
         right as f64 / cm.digit_total().max(1) as f64
     }
 
@@ -216,7 +216,7 @@ impl SetScore {
 }
 
 /// Scores whole clips (MFCC of the clip as cut, batch 1) with the exported model, deciding
-/// "not a digit" as the recogniser does (`fsdd_core::early_exit::classify` at the default
+/// "not a digit" as the recogniser does (`fsdd_core::streaming::early_exit::classify` at the default
 /// rejection bar).
 pub fn score_clips(model: &TractModel, clips: &[Clip]) -> Result<SetScore> {
     let mut extractor = MfccExtractor::new();

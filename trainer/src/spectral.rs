@@ -14,7 +14,7 @@
 //! Frames of digital silence (zero padding, c0 at the log floor) are left alone: a microphone
 //! does not colour the zeros after a word.
 
-use fsdd_core::mfcc::{
+use fsdd_core::signal::mfcc::{
     N_FRAMES, N_MELS, N_MFCC, dct_basis_transposed, log_mel_of_window, mfcc_of_log_mel,
 };
 use rand::Rng;
@@ -128,7 +128,7 @@ impl LogMelAugmenter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fsdd_core::mfcc::{MfccExtractor, SAMPLE_RATE, mel_band_centres_hz};
+    use fsdd_core::signal::mfcc::{MfccExtractor, SAMPLE_RATE, mel_band_centres_hz};
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 

@@ -20,10 +20,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-pub use fsdd_core::dataset::{SPEAKER_FOLDS as FOLDS, SpeakerGroup, speaker_group};
-use fsdd_core::mfcc::SAMPLE_RATE;
-use fsdd_core::model::NOT_A_DIGIT;
-use fsdd_core::vad::{VadConfig, first_speech_span};
+pub use fsdd_eval::corpus::{SPEAKER_FOLDS as FOLDS, SpeakerGroup, speaker_group};
+use fsdd_core::signal::mfcc::SAMPLE_RATE;
+use fsdd_core::inference::model::NOT_A_DIGIT;
+use fsdd_core::signal::vad::{VadConfig, first_speech_span};
 
 use crate::data::{Clip, ClipSource};
 
@@ -130,7 +130,7 @@ pub fn load(recordings: &[&Recording]) -> Result<Vec<Loaded>> {
     recordings
         .iter()
         .map(|r| {
-            let audio = fsdd_core::audio::read_wav(&r.path)
+            let audio = fsdd_core::signal::audio::read_wav(&r.path)
                 .with_context(|| format!("reading {}", r.path.display()))?;
             if audio.sample_rate != SAMPLE_RATE {
                 bail!("{}: {} Hz, expected {SAMPLE_RATE} Hz", r.path.display(), audio.sample_rate);
@@ -146,7 +146,7 @@ pub fn load(recordings: &[&Recording]) -> Result<Vec<Loaded>> {
             };
             let mut noise = Vec::new();
             // Keep a hop of margin from the word on either side, so no syllable leaks in.
-            let margin = fsdd_core::mfcc::HOP;
+            let margin = fsdd_core::signal::mfcc::HOP;
             if start >= MIN_NOISE_SAMPLES + margin {
                 noise.push(clip(&samples[..start - margin], NOT_A_DIGIT as u8, ClipSource::RoomNoise));
             }

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, ensure};
-use fsdd_core::metrics::ConfusionMatrix;
+use fsdd_core::labels::ConfusionMatrix;
 use fsdd_core::Model;
-use fsdd_core::mfcc::FEATURE_LEN;
+use fsdd_core::signal::mfcc::FEATURE_LEN;
 
 use crate::model::N_CLASSES;
 

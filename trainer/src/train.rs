@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use fsdd_core::metrics::ConfusionMatrix;
-use fsdd_core::mfcc::FEATURE_LEN;
+use fsdd_core::labels::ConfusionMatrix;
+use fsdd_core::signal::mfcc::FEATURE_LEN;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{Rng, SeedableRng};
 use rand::rngs::StdRng;
@@ -94,7 +94,7 @@ impl SpeechCommandsRecipe {
     /// (deterministic: the speaker id's hash, mapped to [0, 1)).
     pub fn fits_digits_of(&self, speaker: &str) -> bool {
         // The top 53 bits: independent of the low digits `speaker_group` takes the fold from.
-        let h = fsdd_core::dataset::speaker_hash(speaker);
+        let h = fsdd_eval::corpus::speaker_hash(speaker);
         ((h >> 11) as f64 / (1u64 << 53) as f64) < self.digit_fraction
     }
 }

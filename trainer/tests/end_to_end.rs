@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use fsdd_core::dataset::{Fsdd, Split};
+use fsdd_eval::corpus::{Fsdd, Split};
 use prost::Message;
 use trainer::augment::AugmentPolicy;
 use trainer::data::{load_clips, partition};
@@ -168,8 +168,8 @@ fn cepstral_mean_channel_exports_with_parity() {
     let data = fsdd();
     let clips = load_clips(&data.split(Split::Test)[..40]).unwrap();
     let mut features = Batchable::clean(&clips).features;
-    let mut extractor = fsdd_core::mfcc::MfccExtractor::new();
-    let mut window = vec![0.0f32; fsdd_core::mfcc::FEATURE_LEN];
+    let mut extractor = fsdd_core::signal::mfcc::MfccExtractor::new();
+    let mut window = vec![0.0f32; fsdd_core::signal::mfcc::FEATURE_LEN];
     for wave in [&clips[0].samples[..900], &clips[1].samples[..300], &[][..]] {
         extractor.compute_into(wave, &mut window);
         features.extend_from_slice(&window);

@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use fsdd_core::model::NOT_A_DIGIT;
-use fsdd_core::vad::{first_speech_span, level_db};
+use fsdd_core::inference::model::NOT_A_DIGIT;
+use fsdd_core::signal::vad::{first_speech_span, level_db};
 use trainer::data::ClipSource;
 use trainer::speech_commands::{self as sc, SpeakerGroup, SpeechCommands};
 
@@ -53,7 +53,7 @@ fn clips_are_cut_to_the_word_and_the_room_around_it_is_kept_apart() {
         assert_eq!(l.word.label, r.label);
         assert_eq!(l.word.source, if (r.label as usize) < NOT_A_DIGIT { ClipSource::RealDigit } else { ClipSource::Word });
         // Clips are one second; a found word is shorter and is the loudest part of it.
-        let whole = fsdd_core::audio::read_wav(&r.path).unwrap().samples;
+        let whole = fsdd_core::signal::audio::read_wav(&r.path).unwrap().samples;
         if let Some((start, end)) = first_speech_span(&whole, vad) {
             assert_eq!(l.word.samples.as_slice(), &whole[start..end]);
             cut += (l.word.samples.len() < whole.len()) as usize;

@@ -28,7 +28,7 @@ fn busy_app() -> App {
     app.toggle_quiz();
     for d in 0..10 {
         let clip =
-            fsdd_core::audio::read_wav(dir.join(format!("{d}_george_{d}.wav"))).expect("FSDD file");
+            fsdd_core::signal::audio::read_wav(dir.join(format!("{d}_george_{d}.wav"))).expect("FSDD file");
         let mut audio = vec![0.0f32; 4000];
         audio.extend_from_slice(&clip.samples);
         audio.extend(std::iter::repeat_n(0.0, 4000));

@@ -5,14 +5,14 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
-use fsdd_core::metrics::ConfusionMatrix;
-use fsdd_core::mfcc::FEATURE_LEN;
-use fsdd_core::model::NOT_A_DIGIT;
+use fsdd_core::labels::ConfusionMatrix;
+use fsdd_core::signal::mfcc::FEATURE_LEN;
+use fsdd_core::inference::model::NOT_A_DIGIT;
 use fsdd_core::{Detection, DetectionKind, LiveView, Saliency, ScoringMode};
 
 use crate::enrollment::{Enrollment, EnrollmentStep};
 use fsdd_core::CapturedWord;
-use fsdd_core::enrollment::Take;
+use fsdd_core::voice::enrollment::Take;
 
 /// Detections kept in the history panel.
 pub const HISTORY_LEN: usize = 64;
@@ -259,7 +259,7 @@ impl App {
         if detection.kind == DetectionKind::Rejected {
             self.last_decision = Some(LastDecision::Rejected {
                 confidence: detection.confidence,
-                closest: fsdd_core::early_exit::top_digit(&detection.probs),
+                closest: fsdd_core::streaming::early_exit::top_digit(&detection.probs),
             });
         } else if let Some(saliency) = detection.saliency {
             self.last_decision = Some(LastDecision::Digit(saliency));
@@ -421,13 +421,4 @@ impl App {
         &self.live.mfcc
     }
 
-    /// Label of the newest detection kind, for the history panel.
-    pub fn kind_label(kind: DetectionKind) -> &'static str {
-        match kind {
-            DetectionKind::Early => "early",
-            DetectionKind::Final => "final",
-            DetectionKind::Unsure => "unsure",
-            DetectionKind::Rejected => "not a digit",
-        }
-    }
 }

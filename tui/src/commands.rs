@@ -24,7 +24,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             dirs,
         }) => {
             let dirs = if dirs.is_empty() {
-                vec![fsdd_core::dataset::resolve_dir(data.as_deref())]
+                vec![fsdd_core::labels::file_names::resolve_dir(data.as_deref())]
             } else {
                 dirs
             };

@@ -20,7 +20,7 @@ use crate::file_input::{FilePlayer, Playlist};
 use crate::offline::{check_prototypes, load_model, load_prototypes};
 use crate::terminal::TerminalGuard;
 use crate::{events, ui};
-use fsdd_core::enrollment::{Take, build_prototypes};
+use fsdd_core::voice::enrollment::{Take, build_prototypes};
 
 /// Redraw interval (~30 fps).
 const FRAME: Duration = Duration::from_millis(33);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use fsdd_core::AudioSender;
-use fsdd_core::mfcc::SAMPLE_RATE;
+use fsdd_core::signal::mfcc::SAMPLE_RATE;
 
 use crate::app::FileLabels;
 use crate::offline::{collect_wavs, label_from_name, read_8k};

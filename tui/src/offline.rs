@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
-use fsdd_core::dataset::{Utterance, label_from_file_name};
-use fsdd_core::metrics::ConfusionMatrix;
-use fsdd_core::mfcc::{MfccExtractor, SAMPLE_RATE, WINDOW_SAMPLES};
-use fsdd_core::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
-use fsdd_core::vad::first_speech_span;
+use fsdd_core::labels::file_names::{Utterance, label_from_file_name};
+use fsdd_core::labels::ConfusionMatrix;
+use fsdd_core::signal::mfcc::{MfccExtractor, SAMPLE_RATE, WINDOW_SAMPLES};
+use fsdd_core::inference::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
+use fsdd_core::signal::vad::first_speech_span;
 use fsdd_core::{
     Detection, DetectionKind, Model, PrototypeSet, Recognizer, RecognizerConfig, ScoringMode,
     VadConfig,
@@ -125,11 +125,11 @@ pub fn collect_wavs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 
 /// Reads a WAV file as 8 kHz mono.
 pub fn read_8k(path: &Path) -> anyhow::Result<Vec<f32>> {
-    let clip = fsdd_core::audio::read_wav(path).map_err(|e| anyhow!("{e}"))?;
+    let clip = fsdd_core::signal::audio::read_wav(path).map_err(|e| anyhow!("{e}"))?;
     if clip.sample_rate == SAMPLE_RATE {
         return Ok(clip.samples);
     }
-    fsdd_core::resample::resample_to_8k(&clip.samples, clip.sample_rate).with_context(|| {
+    fsdd_core::signal::resample::resample_to_8k(&clip.samples, clip.sample_rate).with_context(|| {
         format!(
             "{}: cannot resample from {} Hz",
             path.display(),
@@ -208,7 +208,7 @@ impl FileClassifier {
         Self {
             scoring,
             mfcc: MfccExtractor::new(),
-            window: vec![0.0; fsdd_core::mfcc::FEATURE_LEN],
+            window: vec![0.0; fsdd_core::signal::mfcc::FEATURE_LEN],
         }
     }
 
@@ -229,7 +229,7 @@ impl FileClassifier {
             ),
             None => inference.probs,
         };
-        let (label, confidence) = fsdd_core::early_exit::top(&probs);
+        let (label, confidence) = fsdd_core::streaming::early_exit::top(&probs);
         Ok(Prediction {
             digit: (label as usize != NOT_A_DIGIT).then_some(label),
             confidence,
@@ -304,7 +304,7 @@ pub fn labelled_files(dirs: &[PathBuf], fsdd_test: bool) -> anyhow::Result<Vec<(
         .filter(|p| {
             !fsdd_test
                 || Utterance::from_path(p)
-                    .is_some_and(|u| u.take <= fsdd_core::dataset::LAST_TEST_TAKE)
+                    .is_some_and(|u| u.take <= fsdd_core::labels::file_names::LAST_TEST_TAKE)
         })
         .filter_map(|p| label_from_name(&p).map(|d| (p, d)))
         .collect();
@@ -418,7 +418,7 @@ pub fn enroll_from_files(
         bail!("no labelled WAV files (named {{digit}}_...wav) among the --from paths");
     }
     // The core's enrollment (the dashboard's and the plugin's): embeddings averaged per digit.
-    let set = fsdd_core::enrollment::build_prototypes(&model, &takes)
+    let set = fsdd_core::voice::enrollment::build_prototypes(&model, &takes)
         .context("cannot build prototypes from the --from files")?;
     Ok((set, used))
 }
@@ -434,7 +434,7 @@ pub fn file_take(digit: u8, path: &Path) -> anyhow::Result<fsdd_core::Take> {
 
 #[cfg(test)]
 mod tests {
-    use fsdd_core::mfcc::HOP;
+    use fsdd_core::signal::mfcc::HOP;
 
     use super::*;
 

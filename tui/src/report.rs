@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use fsdd_core::DetectionKind;
-use fsdd_core::metrics::{N_DIGITS, N_LABELS, label_name};
+use fsdd_core::labels::{N_DIGITS, N_LABELS, label_name};
 use serde_json::{Value, json};
 
 use crate::offline::{EvalReport, Prediction, StreamEvent};

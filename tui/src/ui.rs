@@ -2,10 +2,10 @@
 //! No I/O and no state changes, so every panel can be checked with ratatui's `TestBackend`.
 
 use fsdd_core::DetectionKind;
-use fsdd_core::metrics::{N_LABELS, label_name};
-use fsdd_core::mfcc::{FEATURE_LEN, N_FRAMES, N_MFCC};
-use fsdd_core::model::{N_DIGITS, NOT_A_DIGIT};
-use fsdd_core::saliency::{N_BANDS, N_SLICES};
+use fsdd_core::labels::{N_LABELS, kind_label, label_name};
+use fsdd_core::signal::mfcc::{FEATURE_LEN, N_FRAMES, N_MFCC};
+use fsdd_core::inference::model::{N_DIGITS, NOT_A_DIGIT};
+use fsdd_core::inference::saliency::{N_BANDS, N_SLICES};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -314,7 +314,7 @@ const PROB_LABEL_WIDTH: usize = 12;
 /// "not a digit" (no marker: early exit only ever decides digits).
 fn render_probabilities(app: &App, area: Rect, buf: &mut Buffer) {
     let probs = &app.live.probs;
-    let top = fsdd_core::early_exit::top(probs).0 as usize;
+    let top = fsdd_core::streaming::early_exit::top(probs).0 as usize;
     let any = probs.iter().any(|&p| p > 0.0);
     let block = Block::bordered().title(format!(
         " digit probabilities ({}; ┃ = early-exit {:.2}) ",
@@ -502,11 +502,11 @@ fn render_history(app: &App, area: Rect, buf: &mut Buffer) {
     let kind_width = app
         .history
         .iter()
-        .map(|e| App::kind_label(e.detection.kind).chars().count())
+        .map(|e| kind_label(e.detection.kind).chars().count())
         .fold(6, usize::max) as u16;
     let rows = app.history.iter().map(|e| {
         let d = &e.detection;
-        let kind = App::kind_label(d.kind);
+        let kind = kind_label(d.kind);
         let vs_end = match (e.decision_vs_end_ms(), d.end) {
             (Some(ms), Some(_)) => format!("{ms:+.0}ms"),
             (Some(ms), None) => format!("~{ms:+.0}ms"),

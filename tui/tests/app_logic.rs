@@ -5,8 +5,8 @@ mod common;
 
 use common::{concatenate, fsdd_file, model};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use fsdd_core::enrollment::build_prototypes;
-use fsdd_core::model::{N_OUTPUTS, NOT_A_DIGIT};
+use fsdd_core::voice::enrollment::build_prototypes;
+use fsdd_core::inference::model::{N_OUTPUTS, NOT_A_DIGIT};
 use fsdd_core::{Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig, ScoringMode};
 use fsdd_tui::app::{App, Effect, FileLabels, LabelSource, LastDecision, SourceInfo};
 use fsdd_tui::enrollment::EnrollmentStep;

@@ -292,7 +292,7 @@ fn live_capture_through_cpal_and_alsa_from_a_file_device() {
     let names = ["2_nicolas_0.wav", "6_george_3.wav", "9_theo_2.wav"];
     let files: Vec<_> = names.iter().map(|n| fsdd_file(n)).collect();
     let (audio, _) = concatenate(&files, 0.7);
-    let audio = fsdd_core::resample::resample(&audio, 8000, rate).unwrap();
+    let audio = fsdd_core::signal::resample::resample(&audio, 8000, rate).unwrap();
     // Raw interleaved frames in the device's own format (the file plugin does no conversion).
     let encode = |s: f32, out: &mut Vec<u8>| {
         for _ in 0..channels {

@@ -6,8 +6,8 @@ mod common;
 use std::path::PathBuf;
 
 use common::{buffer_lines, concatenate, fsdd_file, model, speech_commands_file};
-use fsdd_core::mfcc::{FEATURE_LEN, N_FRAMES};
-use fsdd_core::model::{N_OUTPUTS, NOT_A_DIGIT};
+use fsdd_core::signal::mfcc::{FEATURE_LEN, N_FRAMES};
+use fsdd_core::inference::model::{N_OUTPUTS, NOT_A_DIGIT};
 use fsdd_core::{Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig, ScoringMode};
 use fsdd_tui::app::{App, FileLabels, LabelSource, SourceInfo};
 use fsdd_tui::ui;

@@ -164,8 +164,8 @@ fn stream_finds_every_digit_of_a_long_recording_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("long.wav");
     // Stored at 16 kHz so the subcommand's resampling is exercised too.
-    let audio_16k = fsdd_core::resample::resample(&audio, 8000, 16000).unwrap();
-    fsdd_core::audio::write_wav_i16(&wav, &audio_16k, 16000).unwrap();
+    let audio_16k = fsdd_core::signal::resample::resample(&audio, 8000, 16000).unwrap();
+    fsdd_core::signal::audio::write_wav_i16(&wav, &audio_16k, 16000).unwrap();
 
     let out = run(&["stream", "--json", wav.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -202,7 +202,7 @@ fn min_confidence_keeps_only_sure_final_decisions_and_is_checked() {
     let (audio, _) = concatenate(&files, 0.6);
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("long.wav");
-    fsdd_core::audio::write_wav_i16(&wav, &audio, 8000).unwrap();
+    fsdd_core::signal::audio::write_wav_i16(&wav, &audio, 8000).unwrap();
     let digits = |extra: &[&str]| {
         // Final decisions only (--threshold 1), so every detection is subject to the bar.
         let mut args = vec!["stream", "--json", "--threshold", "1"];
@@ -589,7 +589,7 @@ fn stream_reports_rejected_words_in_json_and_text() {
     let (audio, starts) = concatenate(&files, 0.6);
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("mixed.wav");
-    fsdd_core::audio::write_wav_i16(&wav, &audio, 8000).unwrap();
+    fsdd_core::signal::audio::write_wav_i16(&wav, &audio, 8000).unwrap();
 
     let out = run(&["stream", "--json", wav.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -644,7 +644,7 @@ fn stream_reports_rejected_words_in_json_and_text() {
         .iter()
         .zip(&files)
         .map(|(&s, f)| {
-            let len = fsdd_core::audio::read_wav(f).unwrap().samples.len();
+            let len = fsdd_core::signal::audio::read_wav(f).unwrap().samples.len();
             (s as f64 / 8000.0, (s + len) as f64 / 8000.0)
         })
         .collect();
@@ -677,10 +677,10 @@ fn stream_reports_rejected_words_in_json_and_text() {
 }
 
 /// The same report on the Speech Commands speakers the shipped model never fit (its validation
-/// group, `fsdd_core::dataset::speaker_group`): how it does on strangers' voices and words.
+/// group, `fsdd_eval::corpus::speaker_group`): how it does on strangers' voices and words.
 #[test]
 fn eval_on_held_out_speech_commands_speakers() {
-    use fsdd_core::dataset::{SpeakerGroup, speaker_group};
+    use fsdd_eval::corpus::{SpeakerGroup, speaker_group};
     let dir = tempfile::tempdir().unwrap();
     let (mut words, mut digits) = (0u64, 0u64);
     for sub in ["words", "digits"] {

@@ -22,7 +22,7 @@ commands:
                         (espeak-ng, flite, festival; the shipped model's --extra-fit)
   bench-stream [args]   the streaming benchmark: FSDD test takes and held-out Speech Commands
                         digits at 48 kHz, quiet and in held-out recorded noise at 20/10/0 dB
-                        SNR, spaced and fast; then noise alone (core/examples/stream_bench.rs;
+                        SNR, spaced and fast; then noise alone (core/eval/examples/stream_bench.rs;
                         data from $FSDD_DIR / $SPEECH_COMMANDS_DIR, else ../shared);
                         --per-noise: one row per held-out noise recording instead;
                         --dev: the development set (FSDD validation takes, training noise)
@@ -97,7 +97,7 @@ fn bench_stream(root: &Path, extra: &[String]) -> Result<()> {
     let dir = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.to_string());
     let fsdd = dir("FSDD_DIR", "../shared/fsdd/recordings");
     let sc = dir("SPEECH_COMMANDS_DIR", "../shared/speech-commands");
-    let mut args = vec!["run", "--release", "--quiet", "-p", "fsdd-core", "--example", "stream_bench", "--"];
+    let mut args = vec!["run", "--release", "--quiet", "-p", "fsdd-eval", "--example", "stream_bench", "--"];
     // `--dev` scores the FSDD validation takes under the training noise, so rules are chosen
     // on data the reported (held-out) numbers never see.
     let noise = if extra.iter().any(|a| a == "--dev") { "tests/noise/train" } else { "tests/noise/heldout" };

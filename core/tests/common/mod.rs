@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use fsdd_core::audio::read_wav;
-use fsdd_core::dataset::{FSDD_DIR_ENV, Fsdd, Split, Utterance};
+use fsdd_core::signal::audio::read_wav;
+use fsdd_eval::corpus::{FSDD_DIR_ENV, Fsdd, Split, Utterance};
 use prost::Message;
 use tract_onnx::pb;
 

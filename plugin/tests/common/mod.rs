@@ -569,7 +569,7 @@ pub fn test_utterances(every: usize) -> Vec<Utterance> {
         .into_iter()
         .step_by(every.max(1))
         .map(|path| {
-            let clip = fsdd_core::audio::read_wav(&path).expect("reading an FSDD file");
+            let clip = fsdd_core::signal::audio::read_wav(&path).expect("reading an FSDD file");
             assert_eq!(clip.sample_rate, 8_000);
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
             let digit = name[..1].parse().unwrap();

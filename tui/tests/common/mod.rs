@@ -106,7 +106,7 @@ pub fn concatenate(files: &[PathBuf], gap_s: f32) -> (Vec<f32>, Vec<usize>) {
     };
     for f in files {
         noise(gap, &mut out);
-        let clip = fsdd_core::audio::read_wav(f).expect("read an 8 kHz test file");
+        let clip = fsdd_core::signal::audio::read_wav(f).expect("read an 8 kHz test file");
         assert_eq!(clip.sample_rate, 8000);
         starts.push(out.len());
         out.extend_from_slice(&clip.samples);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tract_onnx::prelude::*;
 
-use crate::mfcc::{FEATURE_LEN, N_FRAMES, N_MFCC};
+use crate::signal::mfcc::{FEATURE_LEN, N_FRAMES, N_MFCC};
 
 /// Digits the model scores (outputs 0-9).
 pub const N_DIGITS: usize = 10;
@@ -97,7 +97,7 @@ impl std::fmt::Debug for Model {
 }
 
 #[cfg(fsdd_embedded_model)]
-static EMBEDDED: Option<&[u8]> = Some(include_bytes!("../../models/fsdd.onnx"));
+static EMBEDDED: Option<&[u8]> = Some(include_bytes!("../../../models/fsdd.onnx"));
 #[cfg(not(fsdd_embedded_model))]
 static EMBEDDED: Option<&[u8]> = None;
 
@@ -129,14 +129,14 @@ impl Model {
         Self::load(bytes, true)
     }
 
-    /// The same model lowered by tract alone, without [`crate::plan_rewrites`]: what the
+    /// The same model lowered by tract alone, without [`crate::inference::plan_rewrites`]: what the
     /// rewrites are measured and checked against.
     pub fn from_bytes_without_rewrites(bytes: &[u8]) -> Result<Model, ModelError> {
         Self::load(bytes, false)
     }
 
     fn load(bytes: &[u8], rewrite: bool) -> Result<Model, ModelError> {
-        crate::kernel_choice::configure_tract();
+        crate::inference::kernel_choice::configure_tract();
         let inference_model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).map_err(parse_err)?;
         let inputs = inference_model.input_outlets().map_err(parse_err)?.len();
         let outputs = inference_model.output_outlets().map_err(parse_err)?.len();
@@ -200,7 +200,7 @@ impl Model {
 
         let optimize = |m: TypedModel| -> Result<Plan, ModelError> {
             m.into_decluttered()
-                .and_then(|mut m| if rewrite { crate::plan_rewrites::apply(&mut m).map(|_| m) } else { Ok(m) })
+                .and_then(|mut m| if rewrite { crate::inference::plan_rewrites::apply(&mut m).map(|_| m) } else { Ok(m) })
                 .and_then(|m| m.into_optimized())
                 .and_then(|m| m.into_runnable())
                 .map_err(|e| ModelError::Parse(format!("cannot optimize: {e:#}")))
@@ -216,7 +216,7 @@ impl Model {
         let model = Model { single, batch, states: Arc::default(), embedding_dim, outputs, fingerprint: fnv1a(bytes) };
         // A graph can pass shape checks and still fail at run time (unsupported op variant):
         // find out now, with a clear error, rather than on the first spoken digit.
-        let silence = crate::mfcc::MfccExtractor::new().compute(&[]);
+        let silence = crate::signal::mfcc::MfccExtractor::new().compute(&[]);
         let check = model.infer(&silence[..])?;
         if check.probs.iter().any(|p| !p.is_finite()) || check.embedding.iter().any(|e| !e.is_finite()) {
             return Err(ModelError::Shape("the model returns non-finite values on silence".into()));

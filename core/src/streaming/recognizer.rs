@@ -9,13 +9,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::early_exit::{EarlyExitPolicy, EarlyExitState, EarlyVerdict, FinalVerdict, final_verdict, top_digit};
-use crate::mfcc::{FEATURE_LEN, HOP, MfccExtractor, WINDOW_SAMPLES};
-use crate::model::{Model, N_OUTPUTS, NOT_A_DIGIT};
-use crate::prototypes::{PrototypeSet, ScoringMode};
-use crate::saliency::{Saliency, SaliencyComputer};
-use crate::settings::SharedSettings;
-use crate::vad::{BOUNDARY_MIN_WORD_MS, BoundaryKind, LEVEL_FLOOR_DB, Vad, VadConfig, VadEvent, ms_to_hops};
+use crate::streaming::early_exit::{EarlyExitState, EarlyVerdict, FinalVerdict, final_verdict, top_digit};
+use crate::signal::mfcc::{FEATURE_LEN, HOP, MfccExtractor, WINDOW_SAMPLES};
+use crate::inference::model::{Model, N_OUTPUTS, NOT_A_DIGIT};
+use crate::voice::prototypes::PrototypeSet;
+use crate::inference::saliency::{Saliency, SaliencyComputer};
+use crate::streaming::config::RecognizerConfig;
+use crate::streaming::settings::SharedSettings;
+use crate::signal::vad::{BOUNDARY_MIN_WORD_MS, BoundaryKind, LEVEL_FLOOR_DB, Vad, VadEvent, ms_to_hops};
 
 /// A segment that began at a word boundary is decided at its end only this sure (else it is
 /// unsure): the next word of a fast string is nearly always decided early or surely, while
@@ -31,29 +32,6 @@ const RISE_SPLIT_AFTER_DECIDED_MS: u32 = 480;
 
 /// Longest pre-roll kept, samples (0.5 s).
 const MAX_PRE_ROLL: usize = 4_000;
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RecognizerConfig {
-    pub early_exit: EarlyExitPolicy,
-    pub vad: VadConfig,
-    pub mode: ScoringMode,
-    /// The prototypes' share in [`ScoringMode::Hybrid`].
-    pub blend_weight: f32,
-    /// Compute a [`Saliency`] for every decision.
-    pub saliency: bool,
-}
-
-impl Default for RecognizerConfig {
-    fn default() -> Self {
-        Self {
-            early_exit: EarlyExitPolicy::default(),
-            vad: VadConfig::default(),
-            mode: ScoringMode::Base,
-            blend_weight: 0.5,
-            saliency: true,
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DetectionKind {
@@ -110,7 +88,7 @@ impl Default for LiveView {
     fn default() -> Self {
         Self {
             level_db: LEVEL_FLOOR_DB,
-            noise_floor_db: crate::vad::INITIAL_FLOOR_DB,
+            noise_floor_db: crate::signal::vad::INITIAL_FLOOR_DB,
             speech: false,
             mfcc: Box::new([0.0; FEATURE_LEN]),
             probs: [0.0; N_OUTPUTS],
@@ -138,7 +116,7 @@ impl LiveView {
 /// A whole spoken word as the VAD closed it: the segment's 8 kHz audio from the start of its
 /// pre-roll to the end of speech (at most one MFCC window), exactly what the end-of-word
 /// evaluation scores. Handed out only while [`Recognizer::set_capture_words`] is on (guided
-/// enrollment, [`crate::enrollment`]).
+/// enrollment, [`crate::voice::enrollment`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CapturedWord {
     /// Speech onset and end of speech (stream positions at the caller's rate, like

@@ -5,10 +5,10 @@
 
 use std::fmt;
 
-pub use crate::model::{N_DIGITS, NOT_A_DIGIT};
+use crate::inference::model::{N_DIGITS, NOT_A_DIGIT};
 
 /// Labels: digits 0-9 and [`NOT_A_DIGIT`].
-pub const N_LABELS: usize = crate::model::N_OUTPUTS;
+pub const N_LABELS: usize = crate::inference::model::N_OUTPUTS;
 
 /// Rows are the true label, columns the predicted one.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

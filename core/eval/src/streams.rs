@@ -22,11 +22,12 @@ use thiserror::Error;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::audio::{AudioError, read_wav};
-use crate::mfcc::SAMPLE_RATE;
-use crate::model::{Model, NOT_A_DIGIT};
-use crate::recognizer::{Detection, DetectionKind, Recognizer, RecognizerConfig};
-use crate::resample::{ResampleError, StreamResampler, resample, resample_to_8k};
+use fsdd_core::signal::audio::{AudioError, read_wav};
+use fsdd_core::signal::mfcc::SAMPLE_RATE;
+use fsdd_core::inference::model::{Model, NOT_A_DIGIT};
+use fsdd_core::streaming::recognizer::{Detection, DetectionKind, Recognizer};
+use fsdd_core::RecognizerConfig;
+use fsdd_core::signal::resample::{ResampleError, StreamResampler, resample, resample_to_8k};
 
 /// Small deterministic generator (xorshift64*), so a stream is the same on every machine.
 #[derive(Clone, Debug)]
@@ -114,7 +115,7 @@ pub enum StreamError {
 
 /// RMS level in dBFS (-100 for silence).
 pub fn rms_db(samples: &[f32]) -> f32 {
-    crate::vad::level_db(samples)
+    fsdd_core::signal::vad::level_db(samples)
 }
 
 /// The WAV files in `dir`, sorted by name; an error when there are none.
@@ -200,7 +201,7 @@ pub fn noise_only(noise: &[f32], seconds: f32, level_db: f32, seed: u64) -> Resu
 
 /// Adds looped noise scaled to `level_db` (RMS over the stretch used); returns that level.
 fn add_noise(samples: &mut [f32], noise: &[f32], level_db: f32, rng: &mut StreamRng) -> Result<f32, StreamError> {
-    if noise.is_empty() || rms_db(noise) <= crate::vad::LEVEL_FLOOR_DB {
+    if noise.is_empty() || rms_db(noise) <= fsdd_core::signal::vad::LEVEL_FLOOR_DB {
         return Err(StreamError::SilentNoise);
     }
     let stretch = noise_stretch(noise, samples.len(), rng);
@@ -335,7 +336,7 @@ pub fn score(words: &[PlacedWord], detections: &[Detection]) -> StreamScore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::N_OUTPUTS;
+    use fsdd_core::inference::model::N_OUTPUTS;
 
     fn det(digit: Option<u8>, kind: DetectionKind, onset: u64, decision: u64, end: Option<u64>) -> Detection {
         Detection {

@@ -10,17 +10,17 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use fsdd_core::audio::read_wav;
-use fsdd_core::dataset::{Fsdd, Split, resolve_dir};
-use fsdd_core::early_exit::top;
+use fsdd_core::signal::audio::read_wav;
+use fsdd_eval::corpus::{Fsdd, Split, resolve_dir};
+use fsdd_core::streaming::early_exit::top;
 use fsdd_core::{DetectionKind, EarlyExitPolicy, Model, Recognizer, RecognizerConfig};
 
 struct Trace {
     truth: u8,
     len: usize,
     /// (segment hops at evaluation, probs)
-    evals: Vec<(u32, [f32; fsdd_core::model::N_OUTPUTS])>,
-    final_probs: Option<[f32; fsdd_core::model::N_OUTPUTS]>,
+    evals: Vec<(u32, [f32; fsdd_core::inference::model::N_OUTPUTS])>,
+    final_probs: Option<[f32; fsdd_core::inference::model::N_OUTPUTS]>,
     onset_offset: i64,
 }
 
@@ -48,7 +48,7 @@ fn trace(model: &Arc<Model>, samples: &[f32], truth: u8, noisy: bool, seed: u64,
             min_confidence: 0.0,
             emit_unsure: true,
             earliest_ms: 0,
-            reject_threshold: fsdd_core::early_exit::DEFAULT_REJECT_THRESHOLD,
+            reject_threshold: fsdd_core::streaming::early_exit::DEFAULT_REJECT_THRESHOLD,
         },
         saliency: false,
         ..Default::default()

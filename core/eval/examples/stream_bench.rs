@@ -8,7 +8,7 @@
 //! p95 decision time relative to the end of each word, and the CPU share of one core the
 //! resampler + recogniser needed (what the engine's worker does).
 //!
-//! `cargo run --release -p fsdd-core --example stream_bench -- --fsdd DIR --speech-commands DIR
+//! `cargo run --release -p fsdd-eval --example stream_bench -- --fsdd DIR --speech-commands DIR
 //! --noise DIR [--model FILE.onnx] [--noise-minutes 10] [--seed N] [--threshold P]
 //! [--min-confidence P] [--sensitivity DB] [--noise-only] [--per-noise]` (threshold,
 //! min-confidence, sensitivity and noise-only study the rules: early-exit threshold, final
@@ -29,12 +29,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use fsdd_core::audio::read_wav;
-use fsdd_core::dataset::{Fsdd, Split, SpeakerGroup, speaker_group};
-use fsdd_core::resample::resample_to_8k;
-use fsdd_core::mfcc::{MfccExtractor, WINDOW_SAMPLES};
-use fsdd_core::stream_eval::{Layout, MixedStream, Played, StreamRng, compose, noise_only, play, rms_db, score};
-use fsdd_core::vad::{VadConfig, first_speech_span};
+use fsdd_core::signal::audio::read_wav;
+use fsdd_eval::corpus::{Fsdd, Split, SpeakerGroup, speaker_group};
+use fsdd_core::signal::resample::resample_to_8k;
+use fsdd_core::signal::mfcc::{MfccExtractor, WINDOW_SAMPLES};
+use fsdd_eval::streams::{Layout, MixedStream, Played, StreamRng, compose, noise_only, play, rms_db, score};
+use fsdd_core::signal::vad::{VadConfig, first_speech_span};
 use fsdd_core::{Detection, Model, RecognizerConfig};
 
 const RATE: u32 = 48_000;
@@ -157,7 +157,7 @@ fn speech_commands_words(dir: &Path, every: usize) -> Vec<(u8, Vec<f32>)> {
             stem.split('_').nth(1).is_some_and(|speaker| speaker_group(speaker) == SpeakerGroup::Validation)
         })
         .step_by(every.max(1))
-        .map(|p| (fsdd_core::model::NOT_A_DIGIT as u8, cut(load_8k(p))))
+        .map(|p| (fsdd_core::inference::model::NOT_A_DIGIT as u8, cut(load_8k(p))))
         .collect()
 }
 
@@ -177,7 +177,7 @@ fn run(model: &Arc<Model>, stream: &MixedStream, args: &Args) -> Played {
 
 /// Each missed or wrong word with the detections near it (for studying the segmentation).
 fn show_misses(stream: &MixedStream, detections: &[Detection]) {
-    let near = |w: &fsdd_core::stream_eval::PlacedWord| {
+    let near = |w: &fsdd_eval::streams::PlacedWord| {
         detections
             .iter()
             .filter(|d| d.onset < w.end as u64 + 4000 && d.end.unwrap_or(d.decision) + 4000 > w.start as u64)
@@ -193,7 +193,7 @@ fn show_misses(stream: &MixedStream, detections: &[Detection]) {
             })
             .collect::<Vec<_>>()
     };
-    for d in detections.iter().filter(|d| fsdd_core::stream_eval::makes_note(d)) {
+    for d in detections.iter().filter(|d| fsdd_eval::streams::makes_note(d)) {
         let (from, to) = (d.onset, d.end.unwrap_or(d.decision));
         let words: Vec<_> = stream.words.iter().filter(|w| (w.start as u64) < to && w.end as u64 > from).collect();
         if words.is_empty() {
@@ -202,14 +202,14 @@ fn show_misses(stream: &MixedStream, detections: &[Detection]) {
     }
     for (i, w) in stream.words.iter().enumerate() {
         let answered = detections.iter().any(|d| {
-            fsdd_core::stream_eval::makes_note(d)
+            fsdd_eval::streams::makes_note(d)
                 && d.digit == Some(w.label)
                 && d.onset < w.end as u64
                 && d.end.unwrap_or(d.decision) > w.start as u64
         });
         let notes: Vec<_> = detections
             .iter()
-            .filter(|d| fsdd_core::stream_eval::makes_note(d) && d.onset < w.end as u64 && d.end.unwrap_or(d.decision) > w.start as u64)
+            .filter(|d| fsdd_eval::streams::makes_note(d) && d.onset < w.end as u64 && d.end.unwrap_or(d.decision) > w.start as u64)
             .collect();
         if notes.len() > 1 {
             println!("   word {i} '{}' [{:.2}-{:.2}] has {} notes: {:?}", w.label, w.start as f32 / 8000.0, w.end as f32 / 8000.0, notes.len(), near(w));
@@ -235,7 +235,7 @@ fn shuffled(words: &[(u8, Vec<f32>)], seed: u64) -> Vec<(u8, &[f32])> {
 /// under words at 10 dB SNR, looped for `--noise-minutes`, and the model alone on words cut as
 /// in quiet at `--alone-snr` (10 dB).
 fn per_noise(model: &Arc<Model>, args: &Args, words: &[(u8, Vec<f32>)]) {
-    let paths = fsdd_core::stream_eval::noise_files(&args.noise).unwrap_or_else(|e| panic!("{e}"));
+    let paths = fsdd_eval::streams::noise_files(&args.noise).unwrap_or_else(|e| panic!("{e}"));
     let refs = shuffled(words, args.seed);
     println!(
         "\n{} takes ({} words) under each recording; cells: digit accuracy (wrong / missed / extra notes)\n",
@@ -248,7 +248,7 @@ fn per_noise(model: &Arc<Model>, args: &Args, words: &[(u8, Vec<f32>)]) {
     );
     println!("|---|---|---|---|---|---|---|");
     for path in &paths {
-        let noise = fsdd_core::stream_eval::load_noise(path).unwrap_or_else(|e| panic!("{e}"));
+        let noise = fsdd_eval::streams::load_noise(path).unwrap_or_else(|e| panic!("{e}"));
         let mut cells = Vec::new();
         for (snr, fast) in [(20.0, false), (10.0, false), (0.0, false), (10.0, true)] {
             let layout = if fast { Layout::fast(Some(snr), args.seed) } else { Layout::spaced(Some(snr), args.seed) };
@@ -256,9 +256,9 @@ fn per_noise(model: &Arc<Model>, args: &Args, words: &[(u8, Vec<f32>)]) {
             let s = score(&stream.words, &run(model, &stream, args).detections);
             cells.push(format!("{:.1}% ({} / {} / {})", 100.0 * s.accuracy(), s.wrong, s.missed, s.extra));
         }
-        let level = fsdd_core::stream_eval::WORD_LEVEL_DB - 10.0;
+        let level = fsdd_eval::streams::WORD_LEVEL_DB - 10.0;
         let alone = noise_only(&noise, args.noise_minutes * 60.0, level, args.seed).unwrap_or_else(|e| panic!("{e}"));
-        let notes = run(model, &alone, args).detections.iter().filter(|d| fsdd_core::stream_eval::makes_note(d)).count();
+        let notes = run(model, &alone, args).detections.iter().filter(|d| fsdd_eval::streams::makes_note(d)).count();
         println!(
             "| {} | {} | {:.1} | {:.1}% |",
             path.file_stem().and_then(|s| s.to_str()).unwrap_or("?"),
@@ -285,7 +285,7 @@ fn clean_cut_accuracy(model: &Model, words: &[(u8, Vec<f32>)], noise: &[f32], sn
         let gain = 10f32.powf((rms_db(cut) - snr_db - rms_db(&stretch)) / 20.0);
         let mixed: Vec<f32> = cut.iter().zip(&stretch).map(|(s, n)| s + gain * n).collect();
         let inference = model.infer(&mfcc.compute(&mixed)[..]).unwrap_or_else(|e| panic!("{e}"));
-        right += (fsdd_core::early_exit::top(&inference.probs).0 == *digit) as usize;
+        right += (fsdd_core::streaming::early_exit::top(&inference.probs).0 == *digit) as usize;
     }
     right as f64 / words.len().max(1) as f64
 }
@@ -299,7 +299,7 @@ fn main() {
         Some(p) => Model::from_path(p).unwrap_or_else(|e| panic!("{e}")),
         None => Model::embedded().expect("embedded model"),
     });
-    let noise = fsdd_core::stream_eval::load_noise_dir(&args.noise).unwrap_or_else(|e| panic!("{e}"));
+    let noise = fsdd_eval::streams::load_noise_dir(&args.noise).unwrap_or_else(|e| panic!("{e}"));
     println!(
         "{} noise: {} ({:.0} s at 8 kHz)",
         if args.dev { "development (training)" } else { "held-out" },
@@ -308,7 +308,7 @@ fn main() {
     );
 
     let fsdd = Fsdd::open(&args.fsdd).unwrap_or_else(|e| panic!("{e}"));
-    let takes: Vec<&fsdd_core::dataset::Utterance> = if args.dev {
+    let takes: Vec<&fsdd_eval::corpus::Utterance> = if args.dev {
         fsdd.validation_takes()
     } else {
         fsdd.split(Split::Test)
@@ -403,21 +403,21 @@ fn main() {
     println!("\n| noise alone | minutes | notes (false detections) | of them early | per 10 min | rejected as not a digit |");
     println!("|---|---|---|---|---|---|");
     for snr in [10.0f32, 0.0] {
-        let level = fsdd_core::stream_eval::WORD_LEVEL_DB - snr;
+        let level = fsdd_eval::streams::WORD_LEVEL_DB - snr;
         let stream = noise_only(&noise, args.noise_minutes * 60.0, level, args.seed).unwrap_or_else(|e| panic!("{e}"));
         let r = run(&model, &stream, &args);
-        let notes = r.detections.iter().filter(|d| fsdd_core::stream_eval::makes_note(d)).count();
+        let notes = r.detections.iter().filter(|d| fsdd_eval::streams::makes_note(d)).count();
         if let Some(rule) = &args.scan {
             println!("|   scan only on noise alone | notes {} |", scan(&model, &stream.samples, rule).len());
         }
         let early = r
             .detections
             .iter()
-            .filter(|d| fsdd_core::stream_eval::makes_note(d) && d.kind == fsdd_core::DetectionKind::Early)
+            .filter(|d| fsdd_eval::streams::makes_note(d) && d.kind == fsdd_core::DetectionKind::Early)
             .count();
         let rejected = r.detections.iter().filter(|d| d.digit.is_none()).count();
         if std::env::var_os("SHOW_NOISE_NOTES").is_some() {
-            for d in r.detections.iter().filter(|d| fsdd_core::stream_eval::makes_note(d)) {
+            for d in r.detections.iter().filter(|d| fsdd_eval::streams::makes_note(d)) {
                 println!("   note {:?}/{:?} {:.2} at {:.2}s, {:.0} ms of segment", d.digit, d.kind, d.confidence, d.onset as f32 / 8000.0, (d.end.unwrap_or(d.decision) - d.onset) as f32 / 8.0);
             }
         }
@@ -475,7 +475,7 @@ fn print_scan(stream: &MixedStream, recogniser: &[Detection], scanned: &[Detecti
     for (name, counts) in [("recogniser + scan where no note", true), ("recogniser + scan where no segment", false)] {
         let mut union = recogniser.to_vec();
         union.extend(scanned.iter().filter(|d| {
-            !recogniser.iter().any(|v| (!counts || fsdd_core::stream_eval::makes_note(v)) && near(d, v))
+            !recogniser.iter().any(|v| (!counts || fsdd_eval::streams::makes_note(v)) && near(d, v))
         }));
         row(name, &union);
     }
@@ -483,7 +483,7 @@ fn print_scan(stream: &MixedStream, recogniser: &[Detection], scanned: &[Detecti
 
 /// The notes `rule` makes on an 8 kHz stream (positions in its samples).
 fn scan(model: &Model, samples: &[f32], rule: &ScanRule) -> Vec<Detection> {
-    use fsdd_core::mfcc::HOP;
+    use fsdd_core::signal::mfcc::HOP;
     let pre = VadConfig::default().pre_roll_samples();
     let mut mfcc = MfccExtractor::new();
     let mut out = Vec::new();
@@ -496,8 +496,8 @@ fn scan(model: &Model, samples: &[f32], rule: &ScanRule) -> Vec<Detection> {
         let from = (c * HOP).saturating_sub(pre);
         let to = (h * HOP).min(from + WINDOW_SAMPLES);
         let inference = model.infer(&mfcc.compute(&samples[from..to])[..]).unwrap_or_else(|e| panic!("{e}"));
-        let (d, p) = fsdd_core::early_exit::top(&inference.probs);
-        let hit = (d as usize) < fsdd_core::model::NOT_A_DIGIT && p >= rule.theta && c >= blocked_until;
+        let (d, p) = fsdd_core::streaming::early_exit::top(&inference.probs);
+        let hit = (d as usize) < fsdd_core::inference::model::NOT_A_DIGIT && p >= rule.theta && c >= blocked_until;
         run = match (hit, run) {
             (true, Some((rd, first, n, best))) if rd == d => Some((d, first, n + 1, best.max(p))),
             (true, _) => Some((d, c, 1, p)),

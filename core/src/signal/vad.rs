@@ -38,7 +38,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::mfcc::{HOP, SAMPLE_RATE};
+use crate::signal::mfcc::{HOP, SAMPLE_RATE};
 
 /// Floor the noise estimate starts at and never goes below, dBFS.
 pub const INITIAL_FLOOR_DB: f32 = -70.0;

@@ -1,5 +1,5 @@
 //! WAV in: any bit depth hound reads (8/16/24/32-bit integer, 32-bit float), any channel count
-//! (downmixed to mono by averaging), any sample rate (kept; see [`crate::resample`]).
+//! (downmixed to mono by averaging), any sample rate (kept; see [`crate::signal::resample`]).
 
 use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};

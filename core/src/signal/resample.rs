@@ -16,7 +16,7 @@
 
 use rubato::{FftFixedIn, Resampler, SincFixedIn, SincInterpolationParameters, SincInterpolationType, WindowFunction};
 
-use crate::mfcc::SAMPLE_RATE;
+use crate::signal::mfcc::SAMPLE_RATE;
 
 /// Lowest sample rate accepted, Hz.
 pub const MIN_RATE: u32 = 8_000;

@@ -9,8 +9,8 @@
 //! forward pass. Importance = how much the decided digit's probability drops (clamped at 0).
 //! Deterministic: same window and model, same numbers.
 
-use crate::mfcc::{N_FRAMES, N_MELS, N_MFCC, SAMPLE_RATE, dct_basis_transposed, log_mel_of_window, mfcc_of_log_mel};
-use crate::model::{Model, ModelError};
+use crate::signal::mfcc::{N_FRAMES, N_MELS, N_MFCC, SAMPLE_RATE, dct_basis_transposed, log_mel_of_window, mfcc_of_log_mel};
+use crate::inference::model::{Model, ModelError};
 
 /// Frequency band groups reported.
 pub const N_BANDS: usize = 8;
@@ -105,7 +105,7 @@ impl SaliencyComputer {
         log_mel_of_window(&self.dct_t, mfcc, &mut self.log_mel);
     }
 
-    /// Saliency of `digit` in `mfcc` (a [`crate::mfcc::FEATURE_LEN`] window); `base_prob` is the
+    /// Saliency of `digit` in `mfcc` (a [`crate::signal::mfcc::FEATURE_LEN`] window); `base_prob` is the
     /// digit's probability on the unoccluded window (the recognizer already has it).
     pub fn compute(&mut self, model: &Model, mfcc: &[f32], digit: u8, base_prob: f32) -> Result<Saliency, ModelError> {
         if mfcc.len() != N_MFCC * N_FRAMES {
@@ -113,7 +113,7 @@ impl SaliencyComputer {
         }
         self.invert(mfcc);
         // Frames of zero padding are -100 dB (the log floor) in every band, up to rounding.
-        let padding_db = 10.0 * crate::mfcc::LOG_FLOOR.log10() + 0.5;
+        let padding_db = 10.0 * crate::signal::mfcc::LOG_FLOOR.log10() + 0.5;
         let mut audio_frame = [false; N_FRAMES];
         for (t, a) in audio_frame.iter_mut().enumerate() {
             *a = (0..N_MELS).any(|m| self.log_mel[m * N_FRAMES + t] > padding_db);
@@ -160,7 +160,7 @@ impl SaliencyComputer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mfcc::MfccExtractor;
+    use crate::signal::mfcc::MfccExtractor;
 
     #[test]
     fn inverse_dct_recovers_the_log_mel_and_forward_restores_the_mfcc() {

@@ -19,7 +19,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
+use crate::inference::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
 
 /// Softmax temperature over cosine similarities (cosines live in [-1, 1]; 0.05 makes a 0.1
 /// cosine gap a factor e^2 in probability).
@@ -292,7 +292,7 @@ impl PrototypeSet {
                 file.version
             )));
         }
-        if file.embedding_dim == 0 || file.embedding_dim > crate::model::MAX_EMBEDDING_DIM {
+        if file.embedding_dim == 0 || file.embedding_dim > crate::inference::model::MAX_EMBEDDING_DIM {
             return Err(invalid(format!("embedding_dim {} is out of range", file.embedding_dim)));
         }
         let mut set = PrototypeSet::new(file.embedding_dim);
@@ -390,7 +390,7 @@ mod tests {
         let mut emb = onehot(10, 4);
         emb[5] = 0.3;
         let proto = set.blend(&base, &emb, ScoringMode::Proto, 0.5);
-        assert_eq!(crate::early_exit::top(&proto).0, 4);
+        assert_eq!(crate::streaming::early_exit::top(&proto).0, 4);
         assert!((proto.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         let hybrid = set.blend(&base, &emb, ScoringMode::Hybrid, 0.5);
         assert!((hybrid[4] - (0.05 + 0.5 * proto[4])).abs() < 1e-6);

@@ -18,11 +18,12 @@ use std::time::{Duration, Instant};
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
-use crate::model::Model;
-use crate::prototypes::PrototypeSet;
-use crate::recognizer::{CapturedWord, Detection, LiveView, Recognizer, RecognizerConfig};
-use crate::resample::{ResampleError, StreamResampler};
-use crate::settings::SharedSettings;
+use crate::inference::model::Model;
+use crate::voice::prototypes::PrototypeSet;
+use crate::streaming::recognizer::{CapturedWord, Detection, LiveView, Recognizer};
+use crate::streaming::config::RecognizerConfig;
+use crate::signal::resample::{ResampleError, StreamResampler};
+use crate::streaming::settings::SharedSettings;
 
 /// Detections the ring holds before the oldest unread ones are dropped.
 const DETECTION_CAPACITY: usize = 256;

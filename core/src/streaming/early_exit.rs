@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
+use crate::inference::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
 
 /// The early-exit rule. `Default` holds values measured on FSDD.
 ///
@@ -88,7 +88,7 @@ fn default_earliest_ms() -> u32 {
 impl EarlyExitPolicy {
     /// [`earliest_ms`](Self::earliest_ms) in whole hops, rounded up: never earlier than asked.
     pub fn earliest_hops(&self) -> u32 {
-        self.earliest_ms.div_ceil(crate::mfcc::HOP as u32 * 1000 / crate::mfcc::SAMPLE_RATE)
+        self.earliest_ms.div_ceil(crate::signal::mfcc::HOP as u32 * 1000 / crate::signal::mfcc::SAMPLE_RATE)
     }
 }
 
