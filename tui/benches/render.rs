@@ -4,7 +4,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use fsdd_core::{Recognizer, RecognizerConfig, ScoringMode};
-use fsdd_tui::app::{App, SourceInfo};
+use fsdd_tui::dashboard::app::{App, SourceInfo};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
@@ -50,7 +50,7 @@ fn render(c: &mut Criterion) {
         c.bench_function(&format!("render_dashboard_{w}x{h}"), |b| {
             b.iter(|| {
                 buf.reset();
-                fsdd_tui::ui::render_into(&app, area, &mut buf);
+                fsdd_tui::dashboard::ui::render_into(&app, area, &mut buf);
             })
         });
     }

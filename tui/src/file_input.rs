@@ -10,7 +10,7 @@ use anyhow::Context;
 use fsdd_core::AudioSender;
 use fsdd_core::signal::mfcc::SAMPLE_RATE;
 
-use crate::app::FileLabels;
+use crate::dashboard::app::FileLabels;
 use crate::offline::{collect_wavs, label_from_name, read_8k};
 
 /// The files, back to back at 8 kHz.

@@ -8,9 +8,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use fsdd_core::voice::enrollment::build_prototypes;
 use fsdd_core::inference::model::{N_OUTPUTS, NOT_A_DIGIT};
 use fsdd_core::{Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig, ScoringMode};
-use fsdd_tui::app::{App, Effect, FileLabels, LabelSource, LastDecision, SourceInfo};
-use fsdd_tui::enrollment::EnrollmentStep;
-use fsdd_tui::events::handle_key;
+use fsdd_tui::dashboard::app::{App, Effect, FileLabels, LabelSource, LastDecision, SourceInfo};
+use fsdd_tui::dashboard::enrollment::EnrollmentStep;
+use fsdd_tui::dashboard::events::handle_key;
 
 fn app() -> App {
     App::new(

@@ -481,7 +481,7 @@ fn guided_enrollment_in_the_dashboard_saves_prototypes_and_switches_to_hybrid() 
         120,
         40,
     );
-    for (d, word) in fsdd_tui::app::DIGIT_WORDS.iter().enumerate() {
+    for (d, word) in fsdd_tui::dashboard::app::DIGIT_WORDS.iter().enumerate() {
         let screen = t.wait_for(
             &format!("capture of {word}"),
             Duration::from_secs(20),

@@ -9,8 +9,8 @@ use common::{buffer_lines, concatenate, fsdd_file, model, speech_commands_file};
 use fsdd_core::signal::mfcc::{FEATURE_LEN, N_FRAMES};
 use fsdd_core::inference::model::{N_OUTPUTS, NOT_A_DIGIT};
 use fsdd_core::{Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig, ScoringMode};
-use fsdd_tui::app::{App, FileLabels, LabelSource, SourceInfo};
-use fsdd_tui::ui;
+use fsdd_tui::dashboard::app::{App, FileLabels, LabelSource, SourceInfo};
+use fsdd_tui::dashboard::ui;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
@@ -101,7 +101,7 @@ fn a_spoken_seven_shows_in_bars_history_matrix_and_saliency() {
         .map(|d| {
             lines
                 .iter()
-                .find(|l| l.contains(&format!("│{d} {:<5} ", fsdd_tui::app::DIGIT_WORDS[d])))
+                .find(|l| l.contains(&format!("│{d} {:<5} ", fsdd_tui::dashboard::app::DIGIT_WORDS[d])))
                 .unwrap()
         })
         .collect();

@@ -10,7 +10,7 @@ use fsdd_core::signal::mfcc::FEATURE_LEN;
 use fsdd_core::inference::model::NOT_A_DIGIT;
 use fsdd_core::{Detection, DetectionKind, LiveView, Saliency, ScoringMode};
 
-use crate::enrollment::{Enrollment, EnrollmentStep};
+use crate::dashboard::enrollment::{Enrollment, EnrollmentStep};
 use fsdd_core::CapturedWord;
 use fsdd_core::voice::enrollment::Take;
 

@@ -3,7 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::app::{App, Effect, NOT_A_DIGIT_LABEL};
+use crate::dashboard::app::{App, Effect, NOT_A_DIGIT_LABEL};
 
 /// (keys, what they do), in the order the help overlay lists them.
 pub const KEY_HELP: &[(&str, &str)] = &[

@@ -13,9 +13,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Row, Table, Widget, Wrap};
 
-use crate::app::{App, DIGIT_WORDS, LabelSource, LastDecision, NOT_A_DIGIT_LABEL, label_words};
-use crate::enrollment::EnrollmentStep;
-use crate::events::{FOOTER, KEY_HELP};
+use crate::dashboard::app::{App, DIGIT_WORDS, LabelSource, LastDecision, NOT_A_DIGIT_LABEL, label_words};
+use crate::dashboard::enrollment::EnrollmentStep;
+use crate::dashboard::events::{FOOTER, KEY_HELP};
 
 /// Smallest terminal the full dashboard fits in.
 pub const MIN_WIDTH: u16 = 80;

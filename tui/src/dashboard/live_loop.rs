@@ -12,14 +12,14 @@ use fsdd_core::{
     DetectionReceiver, Engine, EngineConfig, Model, PrototypeSet, RecognizerConfig, ScoringMode,
 };
 
-use crate::app::{App, Effect, SourceInfo};
+use crate::dashboard::app::{App, Effect, SourceInfo};
 use crate::audio_input::InputDevice;
 use crate::cli::LiveArgs;
-use crate::cpu::CpuMeter;
+use crate::dashboard::cpu::CpuMeter;
 use crate::file_input::{FilePlayer, Playlist};
 use crate::offline::{check_prototypes, load_model, load_prototypes};
-use crate::terminal::TerminalGuard;
-use crate::{events, ui};
+use crate::dashboard::terminal::TerminalGuard;
+use crate::dashboard::{events, ui};
 use fsdd_core::voice::enrollment::{Take, build_prototypes};
 
 /// Redraw interval (~30 fps).
