@@ -4,8 +4,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     match std::env::var("DEP_TCH_LIBTORCH_LIB") {
         Ok(lib) => println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}"),
-        Err(_) => println!(
-            "cargo:warning=torch-sys did not report DEP_TCH_LIBTORCH_LIB; set LD_LIBRARY_PATH to libtorch/lib"
-        ),
+        Err(_) => {
+            println!("cargo:warning=torch-sys did not report DEP_TCH_LIBTORCH_LIB; set LD_LIBRARY_PATH to libtorch/lib")
+        }
     }
 }

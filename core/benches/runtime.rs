@@ -42,10 +42,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use fsdd_core::signal::audio::read_wav;
-use fsdd_eval::corpus::{Fsdd, Split};
 use fsdd_core::signal::mfcc::MfccExtractor;
 use fsdd_core::signal::resample::{StreamResampler, resample};
 use fsdd_core::{Engine, EngineConfig, Model, Recognizer, RecognizerConfig};
+use fsdd_eval::corpus::{Fsdd, Split};
 
 fn fsdd_dir() -> PathBuf {
     std::env::var_os("FSDD_DIR")

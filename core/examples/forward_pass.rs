@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use fsdd_core::Model;
 use fsdd_core::signal::audio::read_wav;
-use fsdd_eval::corpus::{FSDD_DIR_ENV, Fsdd, Split};
 use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor, WINDOW_SAMPLES};
+use fsdd_eval::corpus::{FSDD_DIR_ENV, Fsdd, Split};
 
 struct Args {
     model: PathBuf,
@@ -127,8 +127,9 @@ fn median(mut times: Vec<Duration>) -> Duration {
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let bytes = std::fs::read(&args.model).map_err(|e| format!("{}: {e}", args.model.display()))?;
-    let model = if args.without_rewrites { Model::from_bytes_without_rewrites(&bytes) } else { Model::from_bytes(&bytes) }
-        .map_err(|e| format!("{}: {e}", args.model.display()))?;
+    let model =
+        if args.without_rewrites { Model::from_bytes_without_rewrites(&bytes) } else { Model::from_bytes(&bytes) }
+            .map_err(|e| format!("{}: {e}", args.model.display()))?;
     let window = match &args.input {
         Some(path) => read_f32s(path)?,
         None => bench_window()?,

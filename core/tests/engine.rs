@@ -9,8 +9,8 @@ use std::time::Duration;
 use common::*;
 use fsdd_core::signal::mfcc::MfccExtractor;
 use fsdd_core::signal::resample::resample;
-use fsdd_eval::streams::makes_note;
 use fsdd_core::{Detection, DetectionKind, Engine, EngineConfig, EngineError, Model, PrototypeSet, ScoringMode};
+use fsdd_eval::streams::makes_note;
 
 /// Ten test-split utterances (one per digit, speaker jackson) with 0.6 s of silence between,
 /// at 8 kHz; returns the stream and each utterance's (digit, start, end).
@@ -71,7 +71,9 @@ fn positions_come_back_at_the_input_rate_and_settings_reach_the_worker() {
         // onset is the vowel's), end near the true end.
         let &(digit, start, end) = spans
             .iter()
-            .find(|(_, start, end)| d.onset as f64 > to_input(*start) - 0.25 * rate as f64 && (d.onset as f64) < to_input(*end))
+            .find(|(_, start, end)| {
+                d.onset as f64 > to_input(*start) - 0.25 * rate as f64 && (d.onset as f64) < to_input(*end)
+            })
             .unwrap_or_else(|| panic!("{d:?} is in no word"));
         assert!((d.onset as f64 - to_input(start)).abs() < 0.25 * rate as f64, "{d:?} vs {start}");
         if let Some(e) = d.end {
@@ -93,9 +95,7 @@ fn positions_come_back_at_the_input_rate_and_settings_reach_the_worker() {
     let finals = run_interleaved(&engine, &mut sender, &mut rx, &stereo);
     assert!((9..=10).contains(&finals.iter().filter(|d| makes_note(d)).count()), "{finals:?}");
     assert!(
-        finals
-            .iter()
-            .all(|d| matches!(d.kind, DetectionKind::Final | DetectionKind::Rejected) && d.saliency.is_none()),
+        finals.iter().all(|d| matches!(d.kind, DetectionKind::Final | DetectionKind::Rejected) && d.saliency.is_none()),
         "{finals:?}"
     );
     // Positions keep counting across flushes.

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use common::fsdd_dir;
 use fsdd_core::signal::audio::read_wav;
-use fsdd_core::voice::enrollment::{EnrollmentSession, Prompt, build_prototypes};
 use fsdd_core::signal::mfcc::{MfccExtractor, WINDOW_SAMPLES};
 use fsdd_core::signal::resample::resample;
+use fsdd_core::voice::enrollment::{EnrollmentSession, Prompt, build_prototypes};
 use fsdd_core::{DetectionKind, Engine, EngineConfig, Model, Recognizer, RecognizerConfig};
 
 fn clip(name: &str) -> Vec<f32> {

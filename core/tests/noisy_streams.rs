@@ -11,10 +11,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::{fsdd, load, test_split};
+use fsdd_core::{Detection, Model, RecognizerConfig};
 use fsdd_eval::streams::{
     Layout, MixedStream, StreamScore, WORD_LEVEL_DB, load_noise_dir, makes_note, noise_only, play, score,
 };
-use fsdd_core::{Detection, Model, RecognizerConfig};
 
 const RATE: u32 = 48_000;
 

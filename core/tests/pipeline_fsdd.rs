@@ -5,11 +5,11 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use fsdd_eval::streams::makes_note;
-use fsdd_core::streaming::early_exit::top;
-use fsdd_core::signal::mfcc::MfccExtractor;
 use fsdd_core::inference::saliency::SaliencyComputer;
+use fsdd_core::signal::mfcc::MfccExtractor;
+use fsdd_core::streaming::early_exit::top;
 use fsdd_core::{Detection, Model, PrototypeSet, Recognizer, RecognizerConfig, ScoringMode};
+use fsdd_eval::streams::makes_note;
 
 fn model() -> Arc<Model> {
     Arc::new(Model::embedded().expect("embedded model"))

@@ -39,7 +39,11 @@ fn assert_same_outputs(bytes: &[u8], windows: &[f32]) -> (Vec<String>, Vec<Strin
         assert_eq!(a.embedding, b.embedding, "window {i}: embeddings differ");
     }
     if rewritten.supports_batch() {
-        assert_eq!(rewritten.infer_batch(windows).unwrap(), plain.infer_batch(windows).unwrap(), "batched plans differ");
+        assert_eq!(
+            rewritten.infer_batch(windows).unwrap(),
+            plain.infer_batch(windows).unwrap(),
+            "batched plans differ"
+        );
     }
     (ops_of(&rewritten), ops_of(&plain))
 }

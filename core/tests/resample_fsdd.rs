@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use common::*;
 use fsdd_core::Model;
-use fsdd_core::streaming::early_exit::top;
 use fsdd_core::signal::mfcc::{MfccExtractor, N_FRAMES};
 use fsdd_core::signal::resample::resample;
+use fsdd_core::streaming::early_exit::top;
 
 #[test]
 fn fsdd_round_trips_through_device_rates_keep_mfcc_and_decisions() {

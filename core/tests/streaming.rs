@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use fsdd_core::signal::resample::resample;
-use fsdd_eval::streams::makes_note;
 use fsdd_core::{Detection, DetectionKind, Engine, EngineConfig, Model, Recognizer, RecognizerConfig};
+use fsdd_eval::streams::makes_note;
 
 const RATE: u32 = 48_000;
 
@@ -130,12 +130,15 @@ fn fsdd_digits_in_silence_and_noise_come_out_in_order_at_48_khz() {
     }
     let exactly_one = matched.iter().filter(|m| m.len() == 1).count();
     let correct = placed.iter().zip(&matched).filter(|(p, m)| m.len() == 1 && m[0].digit == Some(p.digit)).count();
-    let agrees_offline =
-        placed.iter().zip(&matched).filter(|(p, m)| match m.as_slice() {
+    let agrees_offline = placed
+        .iter()
+        .zip(&matched)
+        .filter(|(p, m)| match m.as_slice() {
             [] => p.offline.is_none(),
             [one] => one.digit == p.offline,
             _ => false,
-        }).count();
+        })
+        .count();
     let offline_correct = placed.iter().filter(|p| p.offline == Some(p.digit)).count();
 
     // Decision positions, relative to each utterance, in ms.

@@ -38,8 +38,7 @@ impl Feeder<'_> {
             self.offset = 0;
         }
         for (c, buf) in input.iter_mut().enumerate() {
-            buf[..frames]
-                .copy_from_slice(&self.stream.channels[c][self.offset..self.offset + frames]);
+            buf[..frames].copy_from_slice(&self.stream.channels[c][self.offset..self.offset + frames]);
         }
         self.offset += frames;
     }
@@ -48,24 +47,14 @@ impl Feeder<'_> {
 fn process_cost(c: &mut Criterion) {
     let stream = speech_stream();
     let mut group = c.benchmark_group("process_48k_stereo");
-    group
-        .sample_size(30)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3));
+    group.sample_size(30).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
     for block in [64usize, 512] {
         group.throughput(Throughput::Elements(block as u64));
         group.bench_function(BenchmarkId::from_parameter(block), |b| {
-            let config = HostConfig {
-                sample_rate: RATE as f64,
-                layout: Layout::Stereo,
-                max_block: 512,
-                offline: false,
-            };
+            let config =
+                HostConfig { sample_rate: RATE as f64, layout: Layout::Stereo, max_block: 512, offline: false };
             let mut plugin = HostedPlugin::new(config, None);
-            let mut feeder = Feeder {
-                stream: &stream,
-                offset: 0,
-            };
+            let mut feeder = Feeder { stream: &stream, offset: 0 };
             let mut input = vec![vec![0.0f32; 512]; 2];
             let mut output = input.clone();
             let mut midi = Vec::with_capacity(1024);
@@ -100,15 +89,8 @@ fn process_cost(c: &mut Criterion) {
 fn threads_cpu_ns(name: &str, only: Option<&[u32]>) -> (u64, Vec<u32>) {
     let mut total = 0;
     let mut tids = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task")
-        .expect("/proc/self/task")
-        .flatten()
-    {
-        let Some(tid) = task
-            .file_name()
-            .to_str()
-            .and_then(|t| t.parse::<u32>().ok())
-        else {
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task").flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse::<u32>().ok()) else {
             continue;
         };
         if only.is_some_and(|only| !only.contains(&tid)) {
@@ -119,11 +101,7 @@ fn threads_cpu_ns(name: &str, only: Option<&[u32]>) -> (u64, Vec<u32>) {
             continue;
         }
         let schedstat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-        total += schedstat
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
+        total += schedstat.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
         tids.push(tid);
     }
     (total, tids)
@@ -133,20 +111,12 @@ fn threads_cpu_ns(name: &str, only: Option<&[u32]>) -> (u64, Vec<u32>) {
 fn worker_cpu_share(c: &mut Criterion) {
     let stream = speech_stream();
     let mut group = c.benchmark_group("worker_cpu_per_audio_second_48k");
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(100))
-        .measurement_time(Duration::from_millis(500));
+    group.sample_size(10).warm_up_time(Duration::from_millis(100)).measurement_time(Duration::from_millis(500));
     group.bench_function("speech_with_pauses", |b| {
         // Offline mode: process() waits until the worker has analysed each block, so all the
         // work for one second of audio happens inside the measured window.
         let (_, before) = threads_cpu_ns("fsdd-recognizer", None);
-        let config = HostConfig {
-            sample_rate: RATE as f64,
-            layout: Layout::Stereo,
-            max_block: 512,
-            offline: true,
-        };
+        let config = HostConfig { sample_rate: RATE as f64, layout: Layout::Stereo, max_block: 512, offline: true };
         let mut plugin = HostedPlugin::new(config, None);
         // The worker names itself once it runs: give it a moment.
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -159,10 +129,7 @@ fn worker_cpu_share(c: &mut Criterion) {
             std::thread::sleep(Duration::from_millis(5));
         };
         assert_eq!(ours.len(), 1, "expected one new recognizer thread");
-        let mut feeder = Feeder {
-            stream: &stream,
-            offset: 0,
-        };
+        let mut feeder = Feeder { stream: &stream, offset: 0 };
         let mut input = vec![vec![0.0f32; 512]; 2];
         let mut output = input.clone();
         let mut midi = Vec::with_capacity(1024);

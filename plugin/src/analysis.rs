@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use fsdd_core::{
-    AudioSender, Detection, DetectionReceiver, Engine, EngineConfig, EngineError, Model,
-    RecognizerConfig, SharedSettings,
+    AudioSender, Detection, DetectionReceiver, Engine, EngineConfig, EngineError, Model, RecognizerConfig,
+    SharedSettings,
 };
 
 use crate::live_status::LiveStatus;
@@ -55,11 +55,7 @@ impl AnalysisSession {
         enrolling: Arc<AtomicBool>,
     ) -> Result<Self, EngineError> {
         let input_rate = sample_rate.round().max(1.0) as u32;
-        let config = EngineConfig {
-            input_rate,
-            recognizer,
-            ring_seconds: RING_SECONDS,
-        };
+        let config = EngineConfig { input_rate, recognizer, ring_seconds: RING_SECONDS };
         let (engine, sender, receiver) = Engine::start(model, config)?;
         let settings = engine.settings();
         status.started(input_rate as f32);

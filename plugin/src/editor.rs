@@ -20,13 +20,11 @@ use std::time::Duration;
 
 use egui::{Color32, RichText};
 use fsdd_core::DetectionKind;
+use fsdd_core::inference::model::{N_OUTPUTS, NOT_A_DIGIT};
 use fsdd_core::labels::kind_label;
 use fsdd_core::voice::enrollment::{MAX_TAKES_PER_DIGIT, Prompt};
-use fsdd_core::inference::model::{N_OUTPUTS, NOT_A_DIGIT};
 use nice_plug::editor::dpi::LogicalSize;
-use nice_plug_egui::{
-    EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier,
-};
+use nice_plug_egui::{EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier};
 
 use crate::enrollment::{DEFAULT_TAKES, EnrollmentOutcome, EnrollmentView, Finished, TakeView};
 use crate::live_status::LiveStatus;
@@ -47,19 +45,10 @@ pub fn default_state() -> Arc<EguiEditorState> {
 
 /// The editor `Plugin::editor()` returns. Nothing is drawn (and no window system is touched)
 /// until a host opens it.
-pub fn create(
-    params: Arc<FsddParams>,
-    status: Arc<LiveStatus>,
-    state: Arc<EguiEditorState>,
-) -> Option<FsddEditor> {
+pub fn create(params: Arc<FsddParams>, status: Arc<LiveStatus>, state: Arc<EguiEditorState>) -> Option<FsddEditor> {
     let settings = EguiNiceSettings::new().with_tile("FSDD Spoken Digits");
     let input = EditorInput::for_params(&params);
-    let app = StatusApp {
-        params,
-        status,
-        input,
-        gui: None,
-    };
+    let app = StatusApp { params, status, input, gui: None };
     nice_plug_egui::create_egui_editor(state, RepaintNotifier::new(), settings, app)
 }
 
@@ -118,15 +107,9 @@ impl StatusView {
             kind: d.kind,
             seconds_ago: snapshot.seconds_since_last(),
         });
-        let live = if snapshot.running {
-            params.prototypes.live_view()
-        } else {
-            None
-        };
+        let live = if snapshot.running { params.prototypes.live_view() } else { None };
         let (bars, bars_source) = match (&live, snapshot.last) {
-            (Some(live), _) if live.probs.iter().any(|&p| p > 0.0) => {
-                (live.probs, BarsSource::Live)
-            }
+            (Some(live), _) if live.probs.iter().any(|&p| p > 0.0) => (live.probs, BarsSource::Live),
             (_, Some(last)) => (last.probs, BarsSource::LastDetection),
             _ => ([0.0; N_OUTPUTS], BarsSource::Empty),
         };
@@ -156,10 +139,7 @@ pub struct EditorInput {
 
 impl Default for EditorInput {
     fn default() -> Self {
-        EditorInput {
-            path_text: String::new(),
-            takes_per_digit: DEFAULT_TAKES,
-        }
+        EditorInput { path_text: String::new(), takes_per_digit: DEFAULT_TAKES }
     }
 }
 
@@ -167,10 +147,7 @@ impl EditorInput {
     /// The field as the persisted setting has it (empty = default file).
     pub fn for_params(params: &FsddParams) -> Self {
         EditorInput {
-            path_text: params
-                .prototype_path()
-                .map(|p| p.display().to_string())
-                .unwrap_or_default(),
+            path_text: params.prototype_path().map(|p| p.display().to_string()).unwrap_or_default(),
             ..EditorInput::default()
         }
     }
@@ -225,19 +202,12 @@ pub fn ago_label(seconds: Option<f32>) -> String {
 
 /// One line on the enrolled voice, e.g. "Enrolled: 10/10 digits, 30 examples (digits 0-9)".
 pub fn enrollment_summary(status: &EnrollmentStatus) -> String {
-    let enrolled: Vec<String> = (0..10)
-        .filter(|&d| status.per_digit[d] > 0)
-        .map(|d| d.to_string())
-        .collect();
+    let enrolled: Vec<String> = (0..10).filter(|&d| status.per_digit[d] > 0).map(|d| d.to_string()).collect();
     if enrolled.is_empty() {
         return "Enrolled voice: none (base model only)".to_owned();
     }
     let examples: usize = status.per_digit.iter().sum();
-    format!(
-        "Enrolled voice: {}/10 digits, {examples} examples (digits {})",
-        enrolled.len(),
-        enrolled.join(" ")
-    )
+    format!("Enrolled voice: {}/10 digits, {examples} examples (digits {})", enrolled.len(), enrolled.join(" "))
 }
 
 pub fn origin_label(origin: &PrototypeOrigin) -> String {
@@ -245,32 +215,22 @@ pub fn origin_label(origin: &PrototypeOrigin) -> String {
         PrototypeOrigin::None => "Source: -".to_owned(),
         PrototypeOrigin::Project => "Source: saved with the project".to_owned(),
         PrototypeOrigin::File(path) => format!("Source: {}", path.display()),
-        PrototypeOrigin::Enrolled => {
-            "Source: enrolled in this window (saved with the project)".to_owned()
-        }
+        PrototypeOrigin::Enrolled => "Source: enrolled in this window (saved with the project)".to_owned(),
     }
 }
 
-pub const DIGIT_WORDS: [&str; 10] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-];
+pub const DIGIT_WORDS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
 
 /// "0:3 1:3 2:1 ...": takes per digit.
 pub fn takes_label(counts: &[usize; 10]) -> String {
-    counts
-        .iter()
-        .enumerate()
-        .map(|(d, n)| format!("{d}:{n}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    counts.iter().enumerate().map(|(d, n)| format!("{d}:{n}")).collect::<Vec<_>>().join(" ")
 }
 
 pub fn outcome_label(outcome: &EnrollmentOutcome) -> String {
     match outcome {
-        EnrollmentOutcome::Finished { per_digit } => format!(
-            "Enrollment done, takes per digit {}; mode set to Hybrid",
-            takes_label(per_digit)
-        ),
+        EnrollmentOutcome::Finished { per_digit } => {
+            format!("Enrollment done, takes per digit {}; mode set to Hybrid", takes_label(per_digit))
+        }
         EnrollmentOutcome::Cancelled => "Enrollment cancelled; the previous voice stays".to_owned(),
         EnrollmentOutcome::Failed(message) => format!("Enrollment failed: {message}"),
     }
@@ -278,11 +238,7 @@ pub fn outcome_label(outcome: &EnrollmentOutcome) -> String {
 
 /// Level in dBFS as a 0..1 bar (-80 dBFS empty, 0 dBFS full).
 fn level_fraction(db: f32) -> f32 {
-    if db.is_finite() {
-        ((db + 80.0) / 80.0).clamp(0.0, 1.0)
-    } else {
-        0.0
-    }
+    if db.is_finite() { ((db + 80.0) / 80.0).clamp(0.0, 1.0) } else { 0.0 }
 }
 
 /// The last take's level per hop, over the 1.024 s the model sees (so its length shows).
@@ -303,32 +259,18 @@ fn draw_level_trace(ui: &mut egui::Ui, take: &TakeView) {
             )
         })
         .collect();
-    painter.add(egui::Shape::line(
-        points,
-        egui::Stroke::new(1.5, Color32::from_rgb(90, 200, 110)),
-    ));
+    painter.add(egui::Shape::line(points, egui::Stroke::new(1.5, Color32::from_rgb(90, 200, 110))));
 }
 
 /// The enrollment in progress (in place of the last digit and the bars).
-fn draw_enrollment(
-    ui: &mut egui::Ui,
-    view: &StatusView,
-    e: &EnrollmentView,
-) -> Option<EditorAction> {
+fn draw_enrollment(ui: &mut egui::Ui, view: &StatusView, e: &EnrollmentView) -> Option<EditorAction> {
     let mut action = None;
     ui.label(RichText::new("Enrolling your voice").size(18.0).strong());
-    ui.colored_label(
-        Color32::from_rgb(230, 180, 60),
-        "No digit MIDI is sent while enrolling",
-    );
+    ui.colored_label(Color32::from_rgb(230, 180, 60), "No digit MIDI is sent while enrolling");
     match e.prompt {
         Prompt::Say { digit, take, of } | Prompt::Review { digit, take, of } => {
             ui.horizontal(|ui| {
-                ui.label(
-                    RichText::new(format!("Say \"{}\"", DIGIT_WORDS[digit as usize]))
-                        .size(34.0)
-                        .strong(),
-                );
+                ui.label(RichText::new(format!("Say \"{}\"", DIGIT_WORDS[digit as usize])).size(34.0).strong());
                 ui.label(format!("take {take} of {of}"));
             });
         }
@@ -344,17 +286,11 @@ fn draw_enrollment(
             .text(format!("Input {level:.0} dBFS{speech}")),
     );
     if !view.running {
-        ui.colored_label(
-            ERROR_RED,
-            "The plugin is not processing: start the transport or enable the track's input",
-        );
+        ui.colored_label(ERROR_RED, "The plugin is not processing: start the transport or enable the track's input");
     }
     match &e.last_take {
         Some(take) => {
-            ui.label(format!(
-                "Last take: \"{}\", {:.0} ms",
-                DIGIT_WORDS[take.digit as usize], take.duration_ms
-            ));
+            ui.label(format!("Last take: \"{}\", {:.0} ms", DIGIT_WORDS[take.digit as usize], take.duration_ms));
             draw_level_trace(ui, take);
         }
         None => {
@@ -363,10 +299,7 @@ fn draw_enrollment(
     }
     ui.label(format!("Takes so far: {}", takes_label(&e.counts)));
     ui.horizontal(|ui| {
-        if ui
-            .add_enabled(e.last_take.is_some(), egui::Button::new("Redo last take"))
-            .clicked()
-        {
+        if ui.add_enabled(e.last_take.is_some(), egui::Button::new("Redo last take")).clicked() {
             action = Some(EditorAction::RedoTake);
         }
         if ui.button("Skip digit").clicked() {
@@ -386,10 +319,7 @@ const OK_GREEN: Color32 = Color32::from_rgb(90, 200, 110);
 pub fn draw(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Option<EditorAction> {
     ui.heading("FSDD Spoken Digits");
     if !view.running {
-        ui.colored_label(
-            ERROR_RED,
-            "Recogniser not running (plugin inactive, or the model did not load)",
-        );
+        ui.colored_label(ERROR_RED, "Recogniser not running (plugin inactive, or the model did not load)");
     } else if let Some(level) = view.level_db {
         let speech = if view.speech { ", speech" } else { "" };
         ui.label(format!("Input {level:.0} dBFS{speech}"));
@@ -419,11 +349,7 @@ fn draw_recognition(ui: &mut egui::Ui, view: &StatusView) {
                 ui.label(RichText::new(big).size(72.0).strong());
                 ui.vertical(|ui| {
                     ui.label(RichText::new(line).size(18.0));
-                    ui.label(format!(
-                        "{:.0}% confident, {}",
-                        last.confidence * 100.0,
-                        kind_label(last.kind)
-                    ));
+                    ui.label(format!("{:.0}% confident, {}", last.confidence * 100.0, kind_label(last.kind)));
                     ui.label(ago_label(last.seconds_ago));
                 });
             });
@@ -443,14 +369,9 @@ fn draw_recognition(ui: &mut egui::Ui, view: &StatusView) {
     let top = (0..N_OUTPUTS).max_by(|&a, &b| view.bars[a].total_cmp(&view.bars[b]));
     for (digit, &p) in view.bars.iter().enumerate() {
         let name = if digit == NOT_A_DIGIT { "not a digit".to_owned() } else { digit.to_string() };
-        let p = if p.is_finite() {
-            p.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let mut bar = egui::ProgressBar::new(p)
-            .desired_width(ui.available_width())
-            .text(format!("{name}: {:.0}%", p * 100.0));
+        let p = if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 };
+        let mut bar =
+            egui::ProgressBar::new(p).desired_width(ui.available_width()).text(format!("{name}: {:.0}%", p * 100.0));
         if top == Some(digit) && p > 0.0 {
             bar = bar.fill(Color32::from_rgb(70, 130, 200));
         }
@@ -459,18 +380,11 @@ fn draw_recognition(ui: &mut egui::Ui, view: &StatusView) {
 }
 
 /// The enrolled voice: summary, enrollment, import and export.
-fn draw_voice(
-    ui: &mut egui::Ui,
-    view: &StatusView,
-    input: &mut EditorInput,
-) -> Option<EditorAction> {
+fn draw_voice(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Option<EditorAction> {
     let mut action = None;
     ui.label(enrollment_summary(&view.enrollment));
     if let Some(reason) = &view.enrollment.model_mismatch {
-        ui.colored_label(
-            ERROR_RED,
-            format!("Not used: enrolled with another model ({reason}); enroll again"),
-        );
+        ui.colored_label(ERROR_RED, format!("Not used: enrolled with another model ({reason}); enroll again"));
     }
     ui.label(origin_label(&view.enrollment.origin));
     match &view.enrollment.last_import {
@@ -504,11 +418,7 @@ fn draw_voice(
             if ui.button("Enroll").clicked() {
                 action = Some(EditorAction::StartEnrollment(input.takes_per_digit));
             }
-            ui.add(
-                egui::DragValue::new(&mut input.takes_per_digit)
-                    .range(1..=MAX_TAKES_PER_DIGIT)
-                    .speed(0.1),
-            );
+            ui.add(egui::DragValue::new(&mut input.takes_per_digit).range(1..=MAX_TAKES_PER_DIGIT).speed(0.1));
             ui.label("takes per digit, from the track's input");
         });
     }
@@ -522,23 +432,15 @@ fn draw_voice(
     });
     ui.horizontal(|ui| {
         let path = input.path_text.trim();
-        if ui
-            .add_enabled(!path.is_empty(), egui::Button::new("Import"))
-            .clicked()
-        {
+        if ui.add_enabled(!path.is_empty(), egui::Button::new("Import")).clicked() {
             action = Some(EditorAction::Import(PathBuf::from(path)));
         }
         if ui.button("Use default file").clicked() {
             action = Some(EditorAction::UseDefault);
         }
         let enrolled = view.enrollment.per_digit.iter().any(|&n| n > 0);
-        if ui
-            .add_enabled(enrolled, egui::Button::new("Export"))
-            .clicked()
-        {
-            action = Some(EditorAction::Export(
-                (!path.is_empty()).then(|| PathBuf::from(path)),
-            ));
+        if ui.add_enabled(enrolled, egui::Button::new("Export")).clicked() {
+            action = Some(EditorAction::Export((!path.is_empty()).then(|| PathBuf::from(path))));
         }
     });
     match &view.default_path {
@@ -552,12 +454,7 @@ fn draw_voice(
 /// vertical scroll area (a long error message or path wraps; the buttons stay reachable).
 pub fn show(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Option<EditorAction> {
     egui::CentralPanel::default_margins()
-        .show(ui, |ui| {
-            egui::ScrollArea::vertical()
-                .auto_shrink(false)
-                .show(ui, |ui| draw(ui, view, input))
-                .inner
-        })
+        .show(ui, |ui| egui::ScrollArea::vertical().auto_shrink(false).show(ui, |ui| draw(ui, view, input)).inner)
         .inner
 }
 
@@ -572,23 +469,15 @@ pub struct StatusApp {
 
 /// Carries out a button's action on the calling (editor) thread: it may read or write a file.
 /// Failures are logged and kept in the prototype store, which the next frame shows.
-pub fn perform(
-    params: &FsddParams,
-    input: &mut EditorInput,
-    action: EditorAction,
-) -> Result<Performed, ActionError> {
+pub fn perform(params: &FsddParams, input: &mut EditorInput, action: EditorAction) -> Result<Performed, ActionError> {
     match action {
-        EditorAction::Import(path) => {
-            Ok(Performed::Imported(params.import_prototypes(Some(&path))?))
-        }
+        EditorAction::Import(path) => Ok(Performed::Imported(params.import_prototypes(Some(&path))?)),
         EditorAction::UseDefault => {
             let file = params.import_prototypes(None)?;
             input.path_text.clear();
             Ok(Performed::Imported(file))
         }
-        EditorAction::Export(path) => Ok(Performed::Exported(
-            params.export_prototypes(path.as_deref())?,
-        )),
+        EditorAction::Export(path) => Ok(Performed::Exported(params.export_prototypes(path.as_deref())?)),
         EditorAction::StartEnrollment(per_digit) => {
             params.enrollment.start(per_digit);
             // Capture starts at once if the plugin is running (else at its next activation).

@@ -93,9 +93,7 @@ impl FsddPlugin {
                     self.params.enrollment.set_model(model.clone());
                     self.model = Some(model);
                 }
-                Err(err) => nice_error!(
-                    "fsdd: the embedded model did not load ({err}); audio passes through, no MIDI"
-                ),
+                Err(err) => nice_error!("fsdd: the embedded model did not load ({err}); audio passes through, no MIDI"),
             }
         }
         self.model.clone()
@@ -116,14 +114,9 @@ impl FsddPlugin {
         }
         self.tried_default_prototypes = true;
         let store = &self.params.prototypes;
-        if store.current().is_none()
-            && fsdd_core::PrototypeSet::default_path().is_some_and(|p| p.is_file())
-        {
+        if store.current().is_none() && fsdd_core::PrototypeSet::default_path().is_some_and(|p| p.is_file()) {
             match store.import(None) {
-                Ok(file) => nice_log!(
-                    "fsdd: imported enrolled prototypes from the fsdd-tui file {}",
-                    file.display()
-                ),
+                Ok(file) => nice_log!("fsdd: imported enrolled prototypes from the fsdd-tui file {}", file.display()),
                 Err(err) => nice_warn!("fsdd: {err}"),
             }
         }
@@ -144,9 +137,7 @@ fn output_for(p: &FsddParams, sample_rate: f32, digit: u8, detection: &Detection
         key: p.key_for(digit),
         channel,
         velocity: midi_out::velocity_from_confidence(detection.confidence),
-        length_samples: (p.note_length_ms.value() as f64 * 1e-3 * sample_rate as f64)
-            .round()
-            .max(1.0) as u64,
+        length_samples: (p.note_length_ms.value() as f64 * 1e-3 * sample_rate as f64).round().max(1.0) as u64,
     });
     let cc = output.cc().then(|| CcSpec {
         channel,
@@ -159,11 +150,7 @@ fn output_for(p: &FsddParams, sample_rate: f32, digit: u8, detection: &Detection
 fn to_note_event(event: &TimedMidi) -> NoteEvent<()> {
     let timing = event.timing;
     match event.event {
-        MidiOut::NoteOn {
-            key,
-            channel,
-            velocity,
-        } => NoteEvent::NoteOn {
+        MidiOut::NoteOn { key, channel, velocity } => NoteEvent::NoteOn {
             timing,
             voice_id: VoiceID::Wildcard,
             channel: Channel::Number(channel),
@@ -177,12 +164,9 @@ fn to_note_event(event: &TimedMidi) -> NoteEvent<()> {
             key: Key::Number(key),
             velocity: 0.0,
         },
-        MidiOut::ControlChange { channel, cc, value } => NoteEvent::MidiCC {
-            timing,
-            channel,
-            cc,
-            value: value as f32 / 127.0,
-        },
+        MidiOut::ControlChange { channel, cc, value } => {
+            NoteEvent::MidiCC { timing, channel, cc, value: value as f32 / 127.0 }
+        }
     }
 }
 
@@ -218,11 +202,7 @@ impl Plugin for FsddPlugin {
     }
 
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        editor::create(
-            self.params.clone(),
-            self.live_status.clone(),
-            self.editor_state.clone(),
-        )
+        editor::create(self.params.clone(), self.live_status.clone(), self.editor_state.clone())
     }
 
     fn activate(
@@ -254,14 +234,10 @@ impl Plugin for FsddPlugin {
                 self.params.enrollment.active_flag(),
             ) {
                 Ok(session) => {
-                    self.params
-                        .prototypes
-                        .attach(Arc::downgrade(session.engine()));
+                    self.params.prototypes.attach(Arc::downgrade(session.engine()));
                     self.session = Some(session);
                 }
-                Err(err) => nice_error!(
-                    "fsdd: the recogniser did not start ({err}); audio passes through, no MIDI"
-                ),
+                Err(err) => nice_error!("fsdd: the recogniser did not start ({err}); audio passes through, no MIDI"),
             }
         }
         // Even without a recogniser the plugin stays usable as a clean pass-through.
@@ -342,11 +318,8 @@ impl ClapPlugin for FsddPlugin {
 
 impl Vst3Plugin for FsddPlugin {
     const VST3_CLASS_ID: [u8; 16] = VST3_CLASS_ID;
-    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[
-        Vst3SubCategory::Fx,
-        Vst3SubCategory::Analyzer,
-        Vst3SubCategory::Tools,
-    ];
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] =
+        &[Vst3SubCategory::Fx, Vst3SubCategory::Analyzer, Vst3SubCategory::Tools];
 }
 
 nice_export_clap!(FsddPlugin);

@@ -122,8 +122,7 @@ impl LiveStatus {
     pub fn started(&self, sample_rate: f32) {
         self.write(|s| {
             s.position.store(0, Ordering::Relaxed);
-            s.sample_rate_bits
-                .store(sample_rate.to_bits(), Ordering::Relaxed);
+            s.sample_rate_bits.store(sample_rate.to_bits(), Ordering::Relaxed);
             s.running.store(true, Ordering::Relaxed);
         });
     }
@@ -145,8 +144,7 @@ impl LiveStatus {
             // N_DIGITS (10) stands for "no digit".
             let digit = detection.digit.map_or(N_DIGITS as u32, u32::from);
             s.digit.store(digit, Ordering::Relaxed);
-            s.confidence_bits
-                .store(detection.confidence.to_bits(), Ordering::Relaxed);
+            s.confidence_bits.store(detection.confidence.to_bits(), Ordering::Relaxed);
             s.kind.store(kind_code(detection.kind), Ordering::Relaxed);
             for (slot, p) in s.probs_bits.iter().zip(detection.probs) {
                 slot.store(p.to_bits(), Ordering::Relaxed);
@@ -158,14 +156,10 @@ impl LiveStatus {
     fn read_fields(&self) -> LiveSnapshot {
         let sequence = self.detections.load(Ordering::Relaxed);
         let last = (sequence > 0).then(|| LastDetection {
-            digit: Some(self.digit.load(Ordering::Relaxed))
-                .filter(|&d| d < N_DIGITS as u32)
-                .map(|d| d as u8),
+            digit: Some(self.digit.load(Ordering::Relaxed)).filter(|&d| d < N_DIGITS as u32).map(|d| d as u8),
             confidence: f32::from_bits(self.confidence_bits.load(Ordering::Relaxed)),
             kind: kind_from_code(self.kind.load(Ordering::Relaxed)),
-            probs: std::array::from_fn(|d| {
-                f32::from_bits(self.probs_bits[d].load(Ordering::Relaxed))
-            }),
+            probs: std::array::from_fn(|d| f32::from_bits(self.probs_bits[d].load(Ordering::Relaxed))),
             decision: self.decision.load(Ordering::Relaxed),
             sequence,
         });
@@ -248,9 +242,7 @@ mod tests {
         let mut checked = 0;
         while !writer.is_finished() {
             if let Some(last) = status.snapshot().last {
-                let top = (0..10)
-                    .max_by(|&a, &b| last.probs[a].total_cmp(&last.probs[b]))
-                    .unwrap();
+                let top = (0..10).max_by(|&a, &b| last.probs[a].total_cmp(&last.probs[b])).unwrap();
                 let digit = last.digit.expect("only digits were recorded");
                 assert_eq!(top, digit as usize, "probs from another detection");
                 assert_eq!(last.decision % 10, digit as u64, "decision torn");

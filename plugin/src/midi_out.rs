@@ -80,11 +80,7 @@ pub struct CcSpec {
 /// Velocity (0..=1, as nice-plug expects) from the recogniser's confidence: a sure detection
 /// plays loud, a borderline one soft, never silent.
 pub fn velocity_from_confidence(confidence: f32) -> f32 {
-    if confidence.is_finite() {
-        confidence.clamp(1.0 / 127.0, 1.0)
-    } else {
-        1.0 / 127.0
-    }
+    if confidence.is_finite() { confidence.clamp(1.0 / 127.0, 1.0) } else { 1.0 / 127.0 }
 }
 
 pub struct NoteScheduler {
@@ -108,10 +104,7 @@ impl NoteScheduler {
     pub fn new() -> Self {
         Self {
             sounding: [None; MAX_SOUNDING],
-            events: [TimedMidi {
-                timing: 0,
-                event: MidiOut::NoteOff { key: 0, channel: 0 },
-            }; MAX_BLOCK_EVENTS],
+            events: [TimedMidi { timing: 0, event: MidiOut::NoteOff { key: 0, channel: 0 } }; MAX_BLOCK_EVENTS],
             event_count: 0,
             block_start: 0,
             block_len: 0,
@@ -145,10 +138,7 @@ impl NoteScheduler {
                         &mut self.events,
                         &mut self.event_count,
                         0,
-                        MidiOut::NoteOff {
-                            key: note.key,
-                            channel: note.channel,
-                        },
+                        MidiOut::NoteOff { key: note.key, channel: note.channel },
                     );
                 }
             }
@@ -170,11 +160,7 @@ impl NoteScheduler {
                 &mut self.events,
                 &mut self.event_count,
                 timing,
-                MidiOut::ControlChange {
-                    channel: cc.channel,
-                    cc: cc.cc,
-                    value: cc.value.min(127),
-                },
+                MidiOut::ControlChange { channel: cc.channel, cc: cc.cc, value: cc.value.min(127) },
             );
         }
         if let Some(note) = output.note {
@@ -184,38 +170,25 @@ impl NoteScheduler {
 
     fn note_on(&mut self, timing: u32, note: NoteSpec) {
         // A retriggered key ends first, so the host never sees two overlapping NoteOns.
-        let retriggered = self
-            .sounding
-            .iter()
-            .position(|s| matches!(s, Some(s) if s.key == note.key && s.channel == note.channel));
-        let slot = retriggered
-            .or_else(|| self.sounding.iter().position(Option::is_none))
-            .unwrap_or_else(|| {
-                // Full: end the note that would have ended first.
-                (0..MAX_SOUNDING)
-                    .min_by_key(|&i| self.sounding[i].map_or(0, |s| s.off_at))
-                    .unwrap_or(0)
-            });
+        let retriggered =
+            self.sounding.iter().position(|s| matches!(s, Some(s) if s.key == note.key && s.channel == note.channel));
+        let slot = retriggered.or_else(|| self.sounding.iter().position(Option::is_none)).unwrap_or_else(|| {
+            // Full: end the note that would have ended first.
+            (0..MAX_SOUNDING).min_by_key(|&i| self.sounding[i].map_or(0, |s| s.off_at)).unwrap_or(0)
+        });
         if let Some(previous) = self.sounding[slot].take() {
             Self::push(
                 &mut self.events,
                 &mut self.event_count,
                 timing,
-                MidiOut::NoteOff {
-                    key: previous.key,
-                    channel: previous.channel,
-                },
+                MidiOut::NoteOff { key: previous.key, channel: previous.channel },
             );
         }
         Self::push(
             &mut self.events,
             &mut self.event_count,
             timing,
-            MidiOut::NoteOn {
-                key: note.key,
-                channel: note.channel,
-                velocity: note.velocity,
-            },
+            MidiOut::NoteOn { key: note.key, channel: note.channel, velocity: note.velocity },
         );
         self.sounding[slot] = Some(Sounding {
             key: note.key,
@@ -237,10 +210,7 @@ impl NoteScheduler {
                     &mut self.events,
                     &mut self.event_count,
                     timing,
-                    MidiOut::NoteOff {
-                        key: note.key,
-                        channel: note.channel,
-                    },
+                    MidiOut::NoteOff { key: note.key, channel: note.channel },
                 );
             }
         }
@@ -276,15 +246,7 @@ mod tests {
     use super::*;
 
     fn note(key: u8, length_samples: u64) -> DigitOutput {
-        DigitOutput {
-            note: Some(NoteSpec {
-                key,
-                channel: 0,
-                velocity: 0.9,
-                length_samples,
-            }),
-            cc: None,
-        }
+        DigitOutput { note: Some(NoteSpec { key, channel: 0, velocity: 0.9, length_samples }), cc: None }
     }
 
     #[test]
@@ -294,26 +256,10 @@ mod tests {
         s.digit(90, note(64, 30));
         assert_eq!(
             s.finish_block(),
-            &[TimedMidi {
-                timing: 90,
-                event: MidiOut::NoteOn {
-                    key: 64,
-                    channel: 0,
-                    velocity: 0.9
-                }
-            }]
+            &[TimedMidi { timing: 90, event: MidiOut::NoteOn { key: 64, channel: 0, velocity: 0.9 } }]
         );
         s.begin_block(100, 100);
-        assert_eq!(
-            s.finish_block(),
-            &[TimedMidi {
-                timing: 20,
-                event: MidiOut::NoteOff {
-                    key: 64,
-                    channel: 0
-                }
-            }]
-        );
+        assert_eq!(s.finish_block(), &[TimedMidi { timing: 20, event: MidiOut::NoteOff { key: 64, channel: 0 } }]);
         assert_eq!(s.sounding_count(), 0);
     }
 
@@ -339,24 +285,12 @@ mod tests {
         s.digit(
             100,
             DigitOutput {
-                note: Some(NoteSpec {
-                    key: 62,
-                    channel: 3,
-                    velocity: 0.5,
-                    length_samples: 5,
-                }),
-                cc: Some(CcSpec {
-                    channel: 3,
-                    cc: 20,
-                    value: 2,
-                }),
+                note: Some(NoteSpec { key: 62, channel: 3, velocity: 0.5, length_samples: 5 }),
+                cc: Some(CcSpec { channel: 3, cc: 20, value: 2 }),
             },
         );
         let timings: Vec<(u32, u8)> = s.finish_block().iter().map(key).collect();
-        assert_eq!(
-            timings,
-            vec![(100, 1), (100, 2), (105, 0), (300, 2), (310, 0)]
-        );
+        assert_eq!(timings, vec![(100, 1), (100, 2), (105, 0), (300, 2), (310, 0)]);
     }
 
     #[test]
@@ -371,10 +305,7 @@ mod tests {
         s.begin_block(0, 16);
         let offs: Vec<_> = s.finish_block().to_vec();
         assert_eq!(offs.len(), 2);
-        assert!(
-            offs.iter()
-                .all(|e| e.timing == 0 && matches!(e.event, MidiOut::NoteOff { .. }))
-        );
+        assert!(offs.iter().all(|e| e.timing == 0 && matches!(e.event, MidiOut::NoteOff { .. })));
         assert_eq!(s.sounding_count(), 0);
     }
 
@@ -397,14 +328,8 @@ mod tests {
             s.digit(i as u32, note(i, 100_000 + i as u64));
         }
         let events = s.finish_block().to_vec();
-        let ons = events
-            .iter()
-            .filter(|e| matches!(e.event, MidiOut::NoteOn { .. }))
-            .count();
-        let offs = events
-            .iter()
-            .filter(|e| matches!(e.event, MidiOut::NoteOff { .. }))
-            .count();
+        let ons = events.iter().filter(|e| matches!(e.event, MidiOut::NoteOn { .. })).count();
+        let offs = events.iter().filter(|e| matches!(e.event, MidiOut::NoteOff { .. })).count();
         assert_eq!(ons, MAX_SOUNDING + 4);
         assert_eq!(offs, 4);
         assert_eq!(s.sounding_count(), MAX_SOUNDING);

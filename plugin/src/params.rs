@@ -154,10 +154,7 @@ impl Default for FsddParams {
             threshold: FloatParam::new(
                 "Early-exit threshold",
                 policy.threshold,
-                FloatRange::Linear {
-                    min: 0.5,
-                    max: 0.999,
-                },
+                FloatRange::Linear { min: 0.5, max: 0.999 },
             )
             .with_step_size(0.001),
             consecutive: IntParam::new(
@@ -171,12 +168,8 @@ impl Default for FsddParams {
                 IntRange::Linear { min: 0, max: 1000 },
             )
             .with_unit(" ms"),
-            check_interval: IntParam::new(
-                "Check interval",
-                policy.every as i32,
-                IntRange::Linear { min: 1, max: 16 },
-            )
-            .with_unit(" hops"),
+            check_interval: IntParam::new("Check interval", policy.every as i32, IntRange::Linear { min: 1, max: 16 })
+                .with_unit(" hops"),
             min_confidence: FloatParam::new(
                 "Minimum confidence",
                 policy.min_confidence,
@@ -193,43 +186,22 @@ impl Default for FsddParams {
             vad_sensitivity_db: FloatParam::new(
                 "VAD sensitivity",
                 vad.sensitivity_db,
-                FloatRange::Linear {
-                    min: 1.0,
-                    max: 40.0,
-                },
+                FloatRange::Linear { min: 1.0, max: 40.0 },
             )
             .with_unit(" dB")
             .with_step_size(0.5),
-            input_gain_db: FloatParam::new(
-                "Input gain (analysis)",
-                0.0,
-                FloatRange::Linear {
-                    min: -24.0,
-                    max: 24.0,
-                },
-            )
-            .with_unit(" dB")
-            .with_step_size(0.1),
+            input_gain_db: FloatParam::new("Input gain (analysis)", 0.0, FloatRange::Linear { min: -24.0, max: 24.0 })
+                .with_unit(" dB")
+                .with_step_size(0.1),
             output: EnumParam::new("Output", OutputChoice::Notes),
-            base_note: IntParam::new(
-                "Base note",
-                60,
-                IntRange::Linear {
-                    min: 0,
-                    max: MAX_BASE_NOTE,
-                },
-            )
-            .with_value_to_string(formatters::v2s_i32_key_formatter())
-            .with_string_to_value(formatters::s2v_i32_key_formatter()),
+            base_note: IntParam::new("Base note", 60, IntRange::Linear { min: 0, max: MAX_BASE_NOTE })
+                .with_value_to_string(formatters::v2s_i32_key_formatter())
+                .with_string_to_value(formatters::s2v_i32_key_formatter()),
             channel: IntParam::new("MIDI channel", 1, IntRange::Linear { min: 1, max: 16 }),
             note_length_ms: FloatParam::new(
                 "Note length",
                 250.0,
-                FloatRange::Skewed {
-                    min: 10.0,
-                    max: 4000.0,
-                    factor: FloatRange::skew_factor(-1.0),
-                },
+                FloatRange::Skewed { min: 10.0, max: 4000.0, factor: FloatRange::skew_factor(-1.0) },
             )
             .with_unit(" ms")
             .with_step_size(1.0),
@@ -253,10 +225,7 @@ impl FsddParams {
                 min_confidence: self.min_confidence.value(),
                 ..defaults.early_exit
             },
-            vad: VadConfig {
-                sensitivity_db: self.vad_sensitivity_db.value(),
-                ..defaults.vad
-            },
+            vad: VadConfig { sensitivity_db: self.vad_sensitivity_db.value(), ..defaults.vad },
             mode: self.mode.value().into(),
             blend_weight: self.blend_weight.value(),
             // Saliency is for dashboards; the plugin only needs the digit.
@@ -266,20 +235,14 @@ impl FsddParams {
 
     /// The prototype file set by the user, if any (`None` = the default file).
     pub fn prototype_path(&self) -> Option<PathBuf> {
-        let path = self
-            .prototype_path
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let path = self.prototype_path.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         let path = path.trim();
         (!path.is_empty()).then(|| PathBuf::from(path))
     }
 
     fn set_prototype_path(&self, path: Option<&Path>) {
         let text = path.map(|p| p.display().to_string()).unwrap_or_default();
-        *self
-            .prototype_path
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = text;
+        *self.prototype_path.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = text;
     }
 
     /// Imports prototypes from `path` (or the default file) and, if that worked, remembers the

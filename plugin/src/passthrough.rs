@@ -6,11 +6,7 @@
 /// mix). Every other value passes bit for bit.
 #[inline]
 pub fn sanitize(sample: f32) -> f32 {
-    if sample.is_normal() || sample == 0.0 {
-        sample
-    } else {
-        0.0
-    }
+    if sample.is_normal() || sample == 0.0 { sample } else { 0.0 }
 }
 
 /// Sanitizes every channel in place.
@@ -53,29 +49,14 @@ mod tests {
 
     #[test]
     fn normal_values_and_zeros_pass_bit_for_bit() {
-        for x in [
-            0.0f32,
-            -0.0,
-            1.0,
-            -1.0,
-            0.25,
-            f32::MIN_POSITIVE,
-            -f32::MIN_POSITIVE,
-            3.0e38,
-        ] {
+        for x in [0.0f32, -0.0, 1.0, -1.0, 0.25, f32::MIN_POSITIVE, -f32::MIN_POSITIVE, 3.0e38] {
             assert_eq!(sanitize(x).to_bits(), x.to_bits());
         }
     }
 
     #[test]
     fn subnormal_nan_and_inf_become_zero() {
-        for x in [
-            1.0e-40f32,
-            -1.0e-45,
-            f32::NAN,
-            f32::INFINITY,
-            f32::NEG_INFINITY,
-        ] {
+        for x in [1.0e-40f32, -1.0e-45, f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
             assert_eq!(sanitize(x), 0.0);
         }
     }

@@ -20,10 +20,7 @@ pub enum ImportError {
     NoDefaultPath,
     /// The core's error names the file already; `path` is kept for callers.
     #[error("could not import prototypes: {source}")]
-    Load {
-        path: String,
-        source: fsdd_core::PrototypeError,
-    },
+    Load { path: String, source: fsdd_core::PrototypeError },
     #[error("{path} was enrolled with another model ({reason}); enroll again with fsdd-tui")]
     OtherModel { path: String, reason: String },
 }
@@ -75,10 +72,7 @@ pub struct ModelIdentity {
 
 impl ModelIdentity {
     pub fn of(model: &fsdd_core::Model) -> Self {
-        Self {
-            embedding_dim: model.embedding_dim(),
-            fingerprint: model.fingerprint(),
-        }
+        Self { embedding_dim: model.embedding_dim(), fingerprint: model.fingerprint() }
     }
 
     /// Why `set` does not fit this model, if it does not.
@@ -134,9 +128,7 @@ impl StoreInner {
 
     fn check_model(&mut self) {
         self.mismatch = match (&self.model, self.json.is_empty()) {
-            (Some(model), false) => PrototypeSet::from_json(&self.json)
-                .ok()
-                .and_then(|set| model.mismatch(&set)),
+            (Some(model), false) => PrototypeSet::from_json(&self.json).ok().and_then(|set| model.mismatch(&set)),
             _ => None,
         };
     }
@@ -146,19 +138,13 @@ impl PrototypeStore {
     fn lock(&self) -> MutexGuard<'_, StoreInner> {
         // A panic while holding this lock cannot leave the data half-written (every write is a
         // whole-value assignment), so a poisoned lock is still usable.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The current set, if any (parsed from the stored JSON).
     pub fn current(&self) -> Option<PrototypeSet> {
         let json = self.lock().json.clone();
-        if json.is_empty() {
-            None
-        } else {
-            PrototypeSet::from_json(&json).ok()
-        }
+        if json.is_empty() { None } else { PrototypeSet::from_json(&json).ok() }
     }
 
     /// Enrolled examples per digit (all zero when no voice is enrolled).
@@ -251,16 +237,11 @@ impl PrototypeStore {
             Some(path) => path.to_owned(),
             None => PrototypeSet::default_path().ok_or(ImportError::NoDefaultPath)?,
         };
-        let set = PrototypeSet::load(&path).map_err(|source| ImportError::Load {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let set = PrototypeSet::load(&path)
+            .map_err(|source| ImportError::Load { path: path.display().to_string(), source })?;
         let model = self.lock().model;
         if let Some(reason) = model.and_then(|model| model.mismatch(&set)) {
-            return Err(ImportError::OtherModel {
-                path: path.display().to_string(),
-                reason,
-            });
+            return Err(ImportError::OtherModel { path: path.display().to_string(), reason });
         }
         Ok((set, path))
     }

@@ -33,13 +33,11 @@ const BLOCK: usize = 512;
 /// `PrototypeSet` stamped with the model's fingerprint.
 fn enroll_speaker(model: &Model, speaker: &str, takes: u32) -> PrototypeSet {
     let mut mfcc = MfccExtractor::new();
-    let mut set =
-        PrototypeSet::new(model.embedding_dim()).with_model_fingerprint(model.fingerprint());
+    let mut set = PrototypeSet::new(model.embedding_dim()).with_model_fingerprint(model.fingerprint());
     for digit in 0..10u8 {
         for take in 5..5 + takes {
             let path = fsdd_dir().join(format!("{digit}_{speaker}_{take}.wav"));
-            let clip = fsdd_core::signal::audio::read_wav(&path)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let clip = fsdd_core::signal::audio::read_wav(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(clip.sample_rate, 8_000);
             let window = mfcc.compute(&clip.samples);
             let embedding = model.infer(&window[..]).expect("inference").embedding;
@@ -71,11 +69,7 @@ fn feed(session: &mut AnalysisSession, samples: &[f32], popped: &mut Vec<fsdd_co
     }
 }
 
-fn offline_session(
-    model: Arc<Model>,
-    params: &FsddParams,
-    status: Arc<LiveStatus>,
-) -> AnalysisSession {
+fn offline_session(model: Arc<Model>, params: &FsddParams, status: Arc<LiveStatus>) -> AnalysisSession {
     AnalysisSession::start(
         model,
         RATE as f32,
@@ -131,28 +125,21 @@ fn live_status_follows_the_digits_spoken_into_the_analysis() {
         } else {
             eprintln!(
                 "{}: status shows {} ({:?})",
-                placement.name, last.digit.map_or("-".to_owned(), |d| d.to_string()), last.kind
+                placement.name,
+                last.digit.map_or("-".to_owned(), |d| d.to_string()),
+                last.kind
             );
         }
     }
-    eprintln!(
-        "live status right after {right}/{} utterances",
-        stream.placements.len()
-    );
+    eprintln!("live status right after {right}/{} utterances", stream.placements.len());
     assert!(
         right * 10 >= stream.placements.len() * 9,
         "the last digit should be the spoken one (got {right}/{})",
         stream.placements.len()
     );
     drop(session);
-    assert!(
-        !status.snapshot().running,
-        "a stopped session clears `running`"
-    );
-    assert!(
-        status.snapshot().last.is_some(),
-        "the last digit stays visible"
-    );
+    assert!(!status.snapshot().running, "a stopped session clears `running`");
+    assert!(status.snapshot().last.is_some(), "the last digit stays visible");
 }
 
 #[test]
@@ -163,12 +150,8 @@ fn the_editor_draws_a_real_detection_and_the_enrolled_voice() {
     write_enrollment(&model, "theo", 3, &file);
 
     let params = Arc::new(FsddParams::default());
-    params
-        .prototypes
-        .set_model(fsdd_plugin::prototype_store::ModelIdentity::of(&model));
-    params
-        .import_prototypes(Some(&file))
-        .expect("importing a real enrollment");
+    params.prototypes.set_model(fsdd_plugin::prototype_store::ModelIdentity::of(&model));
+    params.import_prototypes(Some(&file)).expect("importing a real enrollment");
 
     let status = Arc::new(LiveStatus::default());
     let mut session = offline_session(model, &params, status.clone());
@@ -176,10 +159,8 @@ fn the_editor_draws_a_real_detection_and_the_enrolled_voice() {
     params.prototypes.attach(Arc::downgrade(session.engine()));
 
     // "seven" by a test-split speaker, with silence after it.
-    let utterance = test_utterances(1)
-        .into_iter()
-        .find(|u| u.name == "7_jackson_0")
-        .expect("7_jackson_0 in the test split");
+    let utterance =
+        test_utterances(1).into_iter().find(|u| u.name == "7_jackson_0").expect("7_jackson_0 in the test split");
     let stream = build_stream(std::slice::from_ref(&utterance), RATE, Layout::Mono, 3);
     let mut popped = Vec::new();
     feed(&mut session, &stream.channels[0], &mut popped);
@@ -197,21 +178,14 @@ fn the_editor_draws_a_real_detection_and_the_enrolled_voice() {
     // The engine is running: the bars are the worker's latest evaluation, not a copy of the detection.
     assert_eq!(view.bars_source, editor::BarsSource::Live);
     let bars_sum: f32 = view.bars.iter().sum();
-    assert!(
-        (bars_sum - 1.0).abs() < 0.05,
-        "bars are probabilities: {:?}",
-        view.bars
-    );
+    assert!((bars_sum - 1.0).abs() < 0.05, "bars are probabilities: {:?}", view.bars);
 
     let mut input = EditorInput::default();
     let mut headless = HeadlessEditor::new();
     let texts = headless.texts(&view, &mut input);
     headless.assert_fits(&view, &mut input);
-    let confidence = format!(
-        "{:.0}% confident, {}",
-        detection.confidence * 100.0,
-        fsdd_core::labels::kind_label(detection.kind)
-    );
+    let confidence =
+        format!("{:.0}% confident, {}", detection.confidence * 100.0, fsdd_core::labels::kind_label(detection.kind));
     for needle in [
         "7",
         "Last digit: 7",
@@ -222,19 +196,13 @@ fn the_editor_draws_a_real_detection_and_the_enrolled_voice() {
         "Import",
         "Use default file",
     ] {
-        assert!(
-            contains(&texts, needle),
-            "{needle:?} not drawn in {texts:?}"
-        );
+        assert!(contains(&texts, needle), "{needle:?} not drawn in {texts:?}");
     }
     assert!(texts.iter().any(|t| t == "7"), "the big digit: {texts:?}");
     // Ten bars, one per digit, with their percentages.
     for digit in 0..10 {
         let label = format!("{digit}: {:.0}%", view.bars[digit].clamp(0.0, 1.0) * 100.0);
-        assert!(
-            texts.contains(&label),
-            "bar {label:?} not drawn in {texts:?}"
-        );
+        assert!(texts.contains(&label), "bar {label:?} not drawn in {texts:?}");
     }
 }
 
@@ -246,12 +214,8 @@ fn a_garbage_prototype_file_is_refused_the_old_voice_stays_and_the_editor_says_w
     let enrolled = write_enrollment(&model, "nicolas", 2, &good);
 
     let params = FsddParams::default();
-    params
-        .prototypes
-        .set_model(fsdd_plugin::prototype_store::ModelIdentity::of(&model));
-    params
-        .import_prototypes(Some(&good))
-        .expect("good file imports");
+    params.prototypes.set_model(fsdd_plugin::prototype_store::ModelIdentity::of(&model));
+    params.import_prototypes(Some(&good)).expect("good file imports");
     assert_eq!(params.prototypes.current().as_ref(), Some(&enrolled));
 
     let garbage = scratch.path("garbage.json");
@@ -261,15 +225,10 @@ fn a_garbage_prototype_file_is_refused_the_old_voice_stays_and_the_editor_says_w
     // A well-formed file from a model with another embedding size.
     let foreign = scratch.path("foreign.json");
     let mut other = PrototypeSet::new(model.embedding_dim() + 3);
-    other
-        .add_example(4, &vec![0.5; model.embedding_dim() + 3])
-        .unwrap();
+    other.add_example(4, &vec![0.5; model.embedding_dim() + 3]).unwrap();
     other.save(&foreign).unwrap();
     let err_foreign = params.import_prototypes(Some(&foreign)).unwrap_err();
-    assert!(
-        matches!(err_foreign, ImportError::OtherModel { .. }),
-        "{err_foreign:?}"
-    );
+    assert!(matches!(err_foreign, ImportError::OtherModel { .. }), "{err_foreign:?}");
     // A file that is not there.
     let missing = scratch.path("missing.json");
     assert!(params.import_prototypes(Some(&missing)).is_err());
@@ -291,15 +250,9 @@ fn a_garbage_prototype_file_is_refused_the_old_voice_stays_and_the_editor_says_w
         .iter()
         .find(|t| t.starts_with("Import failed: "))
         .unwrap_or_else(|| panic!("no import error drawn: {texts:?}"));
-    assert!(
-        failure.contains(&garbage.display().to_string()),
-        "{failure}"
-    );
+    assert!(failure.contains(&garbage.display().to_string()), "{failure}");
     assert!(failure.contains("not a valid prototypes file"), "{failure}");
-    assert!(contains(
-        &texts,
-        "Enrolled voice: 10/10 digits, 20 examples"
-    ));
+    assert!(contains(&texts, "Enrolled voice: 10/10 digits, 20 examples"));
     assert!(contains(&texts, "Recogniser not running"));
     assert!(contains(&texts, "No digit heard yet"));
 }
@@ -329,10 +282,7 @@ fn the_import_button_imports_the_typed_path() {
     assert_eq!(params.prototype_path().as_deref(), Some(file.as_path()));
 
     let texts = editor.texts(&StatusView::gather(&params, &status), &mut input);
-    assert!(
-        contains(&texts, "Enrolled voice: 10/10 digits, 10 examples"),
-        "{texts:?}"
-    );
+    assert!(contains(&texts, "Enrolled voice: 10/10 digits, 10 examples"), "{texts:?}");
 
     // A typo: the import is refused, the enrolled voice and the saved path stay, the
     // window says what went wrong.
@@ -344,24 +294,14 @@ fn the_import_button_imports_the_typed_path() {
     assert_eq!(params.prototypes.current().as_ref(), Some(&enrolled));
     assert_eq!(params.prototype_path().as_deref(), Some(file.as_path()));
     let texts = editor.texts(&StatusView::gather(&params, &status), &mut input);
-    assert!(
-        texts
-            .iter()
-            .any(|t| t.starts_with("Import failed: ") && t.contains("lucsa.json")),
-        "{texts:?}"
-    );
-    assert_eq!(
-        editor.click(&view, &mut input, "Use default file"),
-        Some(EditorAction::UseDefault)
-    );
+    assert!(texts.iter().any(|t| t.starts_with("Import failed: ") && t.contains("lucsa.json")), "{texts:?}");
+    assert_eq!(editor.click(&view, &mut input, "Use default file"), Some(EditorAction::UseDefault));
 }
 
 #[test]
 fn a_host_sees_the_editor_without_opening_a_window() {
     let mut plugin = HostedPlugin::new(HostConfig::offline_48k(), None);
-    let (x11, size) = plugin
-        .gui_x11_size()
-        .expect("the plugin offers the CLAP GUI extension");
+    let (x11, size) = plugin.gui_x11_size().expect("the plugin offers the CLAP GUI extension");
     assert!(x11, "an embedded X11 window is supported");
     assert_eq!(size, Some((460, 660)), "the editor's size");
     // Asking about the editor changes nothing for the audio side.
@@ -379,15 +319,12 @@ fn stored_prototypes(state: &serde_json::Value) -> Option<PrototypeSet> {
 }
 
 fn stored_path(state: &serde_json::Value) -> String {
-    let field = state["fields"]["prototype_path"]
-        .as_str()
-        .expect("prototype_path field in the state");
+    let field = state["fields"]["prototype_path"].as_str().expect("prototype_path field in the state");
     serde_json::from_str(field).expect("a JSON-encoded string")
 }
 
 fn with_path(mut state: serde_json::Value, path: &Path) -> serde_json::Value {
-    state["fields"]["prototype_path"] =
-        json!(serde_json::to_string(&path.display().to_string()).unwrap());
+    state["fields"]["prototype_path"] = json!(serde_json::to_string(&path.display().to_string()).unwrap());
     state
 }
 
@@ -405,11 +342,7 @@ fn the_prototype_path_persists_and_is_imported_at_activation() {
     let mut first = HostedPlugin::new(HostConfig::offline_48k(), Some(&state_bytes(&state)));
     let saved = state_json(&first.save_state());
     assert_eq!(stored_path(&saved), file.display().to_string());
-    assert_eq!(
-        stored_prototypes(&saved).as_ref(),
-        Some(&enrolled),
-        "imported at activation"
-    );
+    assert_eq!(stored_prototypes(&saved).as_ref(), Some(&enrolled), "imported at activation");
 
     // The file is enrolled again: the next activation picks the new voice up.
     let reenrolled = write_enrollment(&model, "george", 4, &file);

@@ -40,14 +40,9 @@ fn speaker_utterances(speaker: &str, takes: impl Iterator<Item = u32> + Clone) -
         for take in takes.clone() {
             let name = format!("{digit}_{speaker}_{take}");
             let path = fsdd_dir().join(format!("{name}.wav"));
-            let clip = fsdd_core::signal::audio::read_wav(&path)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let clip = fsdd_core::signal::audio::read_wav(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(clip.sample_rate, 8_000);
-            out.push(Utterance {
-                digit,
-                name,
-                samples_8k: clip.samples,
-            });
+            out.push(Utterance { digit, name, samples_8k: clip.samples });
         }
     }
     out
@@ -55,10 +50,7 @@ fn speaker_utterances(speaker: &str, takes: impl Iterator<Item = u32> + Clone) -
 
 /// The plugin as `activate()` leaves it: params that know the model, an offline analysis
 /// session linked to the prototype store.
-fn plugin_parts(
-    model: &Arc<Model>,
-    rate: u32,
-) -> (Arc<FsddParams>, Arc<LiveStatus>, AnalysisSession) {
+fn plugin_parts(model: &Arc<Model>, rate: u32) -> (Arc<FsddParams>, Arc<LiveStatus>, AnalysisSession) {
     let params = Arc::new(FsddParams::default());
     params.prototypes.set_model(ModelIdentity::of(model));
     params.enrollment.set_model(model.clone());
@@ -115,18 +107,12 @@ fn enroll_in_the_window(speaker: &str, rate: u32) -> Enrolled {
 
     let mut headless = HeadlessEditor::new();
     let mut input = EditorInput::default();
-    assert_eq!(
-        input.takes_per_digit, 3,
-        "the window offers 3 takes by default"
-    );
+    assert_eq!(input.takes_per_digit, 3, "the window offers 3 takes by default");
     input.takes_per_digit = TAKES.len();
     let view = StatusView::gather(&params, &status);
     let action = headless.click(&view, &mut input, "Enroll");
     assert_eq!(action, Some(EditorAction::StartEnrollment(5)));
-    assert_eq!(
-        editor::perform(&params, &mut input, action.unwrap()).unwrap(),
-        Performed::Enrollment
-    );
+    assert_eq!(editor::perform(&params, &mut input, action.unwrap()).unwrap(), Performed::Enrollment);
     assert!(params.enrollment.active());
 
     let mut fed = 0usize;
@@ -134,17 +120,10 @@ fn enroll_in_the_window(speaker: &str, rate: u32) -> Enrolled {
     let mut midi = 0;
     for (i, placement) in stream.placements.iter().enumerate() {
         let view = StatusView::gather(&params, &status);
-        let enrolling = view
-            .enrolling
-            .clone()
-            .expect("enrolling until the last take");
+        let enrolling = view.enrolling.clone().expect("enrolling until the last take");
         // Take k of the speaker (after the redone wrong word) is take k % 5 + 1 of digit k / 5.
         let k = i.saturating_sub(1);
-        let expected = Prompt::Say {
-            digit: (k / 5) as u8,
-            take: k % 5 + 1,
-            of: 5,
-        };
+        let expected = Prompt::Say { digit: (k / 5) as u8, take: k % 5 + 1, of: 5 };
         assert_eq!(enrolling.prompt, expected, "before {}", placement.name);
         if i <= 1 || i == 27 {
             let texts = headless.texts(&view, &mut input);
@@ -168,10 +147,7 @@ fn enroll_in_the_window(speaker: &str, rate: u32) -> Enrolled {
         fed = end;
         // The window polls every frame; a frame after each word is enough here.
         switched |= editor::poll_enrollment(&params);
-        assert!(
-            status.snapshot().last.is_some(),
-            "detections still reach the window"
-        );
+        assert!(status.snapshot().last.is_some(), "detections still reach the window");
 
         if i == 0 {
             // The wrong word was taken as "zero": the window shows it; redo it.
@@ -196,25 +172,16 @@ fn enroll_in_the_window(speaker: &str, rate: u32) -> Enrolled {
                 placement.name,
                 take.duration_ms
             );
-            assert_eq!(
-                take.level_trace.len(),
-                (take.duration_ms * 8.0 / 128.0).ceil() as usize
-            );
+            assert_eq!(take.level_trace.len(), (take.duration_ms * 8.0 / 128.0).ceil() as usize);
         }
     }
     assert_eq!(midi, 0, "no digit MIDI while enrolling");
-    assert!(
-        switched,
-        "the window asks for Hybrid when the voice is enrolled"
-    );
+    assert!(switched, "the window asks for Hybrid when the voice is enrolled");
     assert!(!params.enrollment.active(), "MIDI flows again");
 
     let view = StatusView::gather(&params, &status);
     assert!(view.enrolling.is_none());
-    assert_eq!(
-        view.enroll_outcome,
-        Some(EnrollmentOutcome::Finished { per_digit: [5; 10] })
-    );
+    assert_eq!(view.enroll_outcome, Some(EnrollmentOutcome::Finished { per_digit: [5; 10] }));
     assert_eq!(view.enrollment.per_digit, [5; 10]);
     assert_eq!(view.enrollment.origin, PrototypeOrigin::Enrolled);
     assert_eq!(params.prototype_path(), None);
@@ -234,11 +201,7 @@ fn enroll_in_the_window(speaker: &str, rate: u32) -> Enrolled {
     // After enrolling, digits become MIDI again.
     let tail = speaker_utterances(speaker, 10..11);
     let more = build_stream(&tail[3..4], rate, Layout::Mono, 13);
-    assert_eq!(
-        feed(&mut session, &more.channels[0]),
-        1,
-        "\"three\" plays again"
-    );
+    assert_eq!(feed(&mut session, &more.channels[0]), 1, "\"three\" plays again");
 
     // Export: the file `fsdd-tui --prototypes` reads holds the same bytes.
     let scratch = TempDir::new(&format!("export-{speaker}-{rate}"));
@@ -246,19 +209,13 @@ fn enroll_in_the_window(speaker: &str, rate: u32) -> Enrolled {
     input.path_text = file.display().to_string();
     let action = headless.click(&view, &mut input, "Export");
     assert_eq!(action, Some(EditorAction::Export(Some(file.clone()))));
-    assert_eq!(
-        editor::perform(&params, &mut input, action.unwrap()).unwrap(),
-        Performed::Exported(file.clone())
-    );
+    assert_eq!(editor::perform(&params, &mut input, action.unwrap()).unwrap(), Performed::Exported(file.clone()));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), set.to_json());
     assert_eq!(PrototypeSet::load(&file).unwrap(), set);
     let texts = headless.texts(&StatusView::gather(&params, &status), &mut input);
     assert!(contains(&texts, &format!("Exported to {}", file.display())));
 
-    Enrolled {
-        json: set.to_json(),
-        stream,
-    }
+    Enrolled { json: set.to_json(), stream }
 }
 
 /// The dashboard's path: the core engine with word capture, fed at the pace of a device (push,
@@ -266,11 +223,8 @@ fn enroll_in_the_window(speaker: &str, rate: u32) -> Enrolled {
 /// (wrong) word and Enter on every other, then the core's prototype builder.
 fn enroll_like_the_dashboard(stream: &TestStream) -> String {
     let model = Arc::new(Model::embedded().expect("embedded model"));
-    let config = EngineConfig {
-        input_rate: stream.sample_rate,
-        recognizer: RecognizerConfig::default(),
-        ring_seconds: 2.0,
-    };
+    let config =
+        EngineConfig { input_rate: stream.sample_rate, recognizer: RecognizerConfig::default(), ring_seconds: 2.0 };
     let (engine, mut sender, _receiver) = Engine::start(model.clone(), config).expect("engine");
     engine.capture_words(true);
     let mut session = EnrollmentSession::with_review(5);
@@ -308,12 +262,7 @@ fn hosted_accuracy(speaker: &str, rate: u32, voice: &str) -> (Score, Score) {
     let takes = (0..5).chain((10..50).step_by(4));
     let utterances = speaker_utterances(speaker, takes);
     let stream = build_stream(&utterances, rate, Layout::Stereo, 21);
-    let config = || HostConfig {
-        sample_rate: rate as f64,
-        layout: Layout::Stereo,
-        max_block: 1024,
-        offline: true,
-    };
+    let config = || HostConfig { sample_rate: rate as f64, layout: Layout::Stereo, max_block: 1024, offline: true };
     let mut base = HostedPlugin::new(config(), Some(&state_with(&[])));
     let rendered = render(&mut base, &stream, 22, Pace::Unpaced);
     rendered.assert_clean_passthrough();
@@ -323,8 +272,7 @@ fn hosted_accuracy(speaker: &str, rate: u32, voice: &str) -> (Score, Score) {
     // The restored instance holds exactly the enrolled voice, in Hybrid mode.
     let saved = state_json(&enrolled.save_state());
     assert_eq!(saved["params"]["mode"], json!({"string": "hybrid"}));
-    let stored: String =
-        serde_json::from_str(saved["fields"]["prototypes"].as_str().unwrap()).unwrap();
+    let stored: String = serde_json::from_str(saved["fields"]["prototypes"].as_str().unwrap()).unwrap();
     assert_eq!(stored, voice);
     let rendered = render(&mut enrolled, &stream, 22, Pace::Unpaced);
     rendered.assert_clean_passthrough();
@@ -394,10 +342,7 @@ fn skip_and_cancel_keep_the_previous_voice_until_a_voice_is_complete() {
     assert!(!params.enrollment.active());
     assert!(params.prototypes.current().is_none());
     let texts = headless.texts(&StatusView::gather(&params, &status), &mut input);
-    assert!(contains(
-        &texts,
-        "Enrollment cancelled; the previous voice stays"
-    ));
+    assert!(contains(&texts, "Enrollment cancelled; the previous voice stays"));
 
     // One take of "zero" and "one", every other digit skipped: a partial voice.
     input.takes_per_digit = 1;
@@ -414,31 +359,18 @@ fn skip_and_cancel_keep_the_previous_voice_until_a_voice_is_complete() {
         let skip = headless.click(&view, &mut input, "Skip digit").unwrap();
         editor::perform(&params, &mut input, skip).unwrap();
     }
-    assert!(
-        editor::poll_enrollment(&params),
-        "complete after the last skip"
-    );
-    let set = params
-        .prototypes
-        .current()
-        .expect("the partial voice is stored");
-    assert_eq!(
-        (0..10).map(|d| set.count(d)).collect::<Vec<_>>(),
-        [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
-    );
+    assert!(editor::poll_enrollment(&params), "complete after the last skip");
+    let set = params.prototypes.current().expect("the partial voice is stored");
+    assert_eq!((0..10).map(|d| set.count(d)).collect::<Vec<_>>(), [1, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
     let texts = headless.texts(&StatusView::gather(&params, &status), &mut input);
-    assert!(contains(
-        &texts,
-        "Enrollment done, takes per digit 0:1 1:1 2:0 3:0 4:0 5:0 6:0 7:0 8:0 9:0"
-    ));
+    assert!(contains(&texts, "Enrollment done, takes per digit 0:1 1:1 2:0 3:0 4:0 5:0 6:0 7:0 8:0 9:0"));
 }
 
 #[test]
 fn stored_prototypes_of_another_model_are_not_used_and_the_window_says_so() {
     let model = Model::embedded().expect("embedded model");
     // Same embedding size, another model's fingerprint.
-    let mut foreign =
-        PrototypeSet::new(model.embedding_dim()).with_model_fingerprint(model.fingerprint() ^ 1);
+    let mut foreign = PrototypeSet::new(model.embedding_dim()).with_model_fingerprint(model.fingerprint() ^ 1);
     for d in 0..10u8 {
         let mut e = vec![0.0; model.embedding_dim()];
         e[d as usize] = 1.0;
@@ -449,25 +381,15 @@ fn stored_prototypes_of_another_model_are_not_used_and_the_window_says_so() {
     nice_plug::params::persist::PersistentField::set(&params.prototypes, foreign.to_json());
     assert_eq!(params.prototypes.status().model_mismatch, None);
     params.prototypes.set_model(ModelIdentity::of(&model));
-    let reason = params
-        .prototypes
-        .status()
-        .model_mismatch
-        .expect("mismatch found");
+    let reason = params.prototypes.status().model_mismatch.expect("mismatch found");
     assert!(reason.contains("fingerprint"), "{reason}");
     // The voice is kept in the project (nothing is lost), but not used.
     assert_eq!(params.prototypes.current(), Some(foreign));
     let mut headless = HeadlessEditor::new();
     let mut input = EditorInput::default();
-    let texts = headless.texts(
-        &StatusView::gather(&params, &LiveStatus::default()),
-        &mut input,
-    );
+    let texts = headless.texts(&StatusView::gather(&params, &LiveStatus::default()), &mut input);
     assert!(
-        texts
-            .iter()
-            .any(|t| t.starts_with("Not used: enrolled with another model")
-                && t.contains("enroll again")),
+        texts.iter().any(|t| t.starts_with("Not used: enrolled with another model") && t.contains("enroll again")),
         "{texts:?}"
     );
 }

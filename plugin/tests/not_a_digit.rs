@@ -77,12 +77,8 @@ fn non_digit_words_make_no_notes_and_digits_still_do() {
     let (word_places, digit_places): (Vec<Placement>, Vec<Placement>) =
         stream.placements.iter().cloned().partition(|p| p.digit == u8::MAX);
     let digit_score = score_notes(&rendered.midi, &digit_places, DEFAULT_BASE_NOTE);
-    let ons: Vec<u64> = rendered
-        .midi
-        .iter()
-        .filter(|m| matches!(m.kind, MidiKind::NoteOn { .. }))
-        .map(|m| m.position)
-        .collect();
+    let ons: Vec<u64> =
+        rendered.midi.iter().filter(|m| matches!(m.kind, MidiKind::NoteOn { .. })).map(|m| m.position).collect();
     let noted: Vec<&str> = word_places
         .iter()
         .filter(|p| ons.iter().any(|&pos| pos >= p.start && pos < p.window_end))

@@ -19,52 +19,21 @@ fn note_ons(midi: &[MidiAt]) -> Vec<(u64, u8)> {
 fn offline_renders_give_the_same_midi_every_time() {
     let utterances = test_utterances(5);
     let stream = build_stream(&utterances, 48_000, Layout::Stereo, 61);
-    let config = HostConfig {
-        sample_rate: 48_000.0,
-        layout: Layout::Stereo,
-        max_block: 4096,
-        offline: true,
-    };
-    let first = render(
-        &mut HostedPlugin::new(config, None),
-        &stream,
-        62,
-        Pace::Unpaced,
-    );
-    let second = render(
-        &mut HostedPlugin::new(config, None),
-        &stream,
-        62,
-        Pace::Unpaced,
-    );
+    let config = HostConfig { sample_rate: 48_000.0, layout: Layout::Stereo, max_block: 4096, offline: true };
+    let first = render(&mut HostedPlugin::new(config, None), &stream, 62, Pace::Unpaced);
+    let second = render(&mut HostedPlugin::new(config, None), &stream, 62, Pace::Unpaced);
     assert!(!first.midi.is_empty());
-    assert_eq!(
-        first.midi, second.midi,
-        "two renders of the same project differ"
-    );
+    assert_eq!(first.midi, second.midi, "two renders of the same project differ");
 
     // With other host block sizes the digits are the same. The times may move a little: the
     // worker resamples in chunks (100 ms), so a decision can only be known (and played, at zero
     // latency) in the first block after its chunk is complete.
-    let other_blocks = render(
-        &mut HostedPlugin::new(config, None),
-        &stream,
-        63,
-        Pace::Unpaced,
-    );
+    let other_blocks = render(&mut HostedPlugin::new(config, None), &stream, 63, Pace::Unpaced);
     let (a, b) = (note_ons(&first.midi), note_ons(&other_blocks.midi));
     let keys = |v: &[(u64, u8)]| v.iter().map(|&(_, k)| k).collect::<Vec<_>>();
     assert_eq!(keys(&a), keys(&b));
-    let max_shift = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| x.0.abs_diff(y.0))
-        .max()
-        .unwrap_or(0);
-    assert!(
-        max_shift <= 12_000,
-        "notes moved by {max_shift} samples with other block sizes"
-    );
+    let max_shift = a.iter().zip(&b).map(|(x, y)| x.0.abs_diff(y.0)).max().unwrap_or(0);
+    assert!(max_shift <= 12_000, "notes moved by {max_shift} samples with other block sizes");
     eprintln!(
         "offline: {} notes, identical over 2 renders; other block sizes move them by <= {max_shift} samples ({} / {} / {} blocks)",
         a.len(),
@@ -78,25 +47,12 @@ fn offline_renders_give_the_same_midi_every_time() {
 fn real_time_processing_finds_the_offline_digits_a_little_later() {
     let utterances = test_utterances(8);
     let stream = build_stream(&utterances, 48_000, Layout::Stereo, 71);
-    let offline = HostConfig {
-        sample_rate: 48_000.0,
-        layout: Layout::Stereo,
-        max_block: 4096,
-        offline: true,
-    };
-    let reference = render(
-        &mut HostedPlugin::new(offline, None),
-        &stream,
-        72,
-        Pace::Unpaced,
-    );
+    let offline = HostConfig { sample_rate: 48_000.0, layout: Layout::Stereo, max_block: 4096, offline: true };
+    let reference = render(&mut HostedPlugin::new(offline, None), &stream, 72, Pace::Unpaced);
 
     // A live host: process() returns at once; the worker catches up between calls. Paced at
     // 6x real time so the test is quick yet the worker's ring never overflows.
-    let realtime = HostConfig {
-        offline: false,
-        ..offline
-    };
+    let realtime = HostConfig { offline: false, ..offline };
     let mut plugin = HostedPlugin::new(realtime, None);
     let live = render(&mut plugin, &stream, 73, Pace::RealTime { speed: 6.0 });
     live.assert_clean_passthrough();
@@ -106,29 +62,16 @@ fn real_time_processing_finds_the_offline_digits_a_little_later() {
     let expected = note_ons(&reference.midi);
     let got = note_ons(&live.midi);
     let keys = |v: &[(u64, u8)]| v.iter().map(|&(_, k)| k).collect::<Vec<_>>();
-    assert_eq!(
-        keys(&got),
-        keys(&expected),
-        "real-time digits differ from the offline render"
-    );
+    assert_eq!(keys(&got), keys(&expected), "real-time digits differ from the offline render");
     let mut worst_delay = 0;
     for (&(live_pos, _), &(offline_pos, _)) in got.iter().zip(&expected) {
-        assert!(
-            live_pos >= offline_pos,
-            "a live note came before its decision sample"
-        );
+        assert!(live_pos >= offline_pos, "a live note came before its decision sample");
         worst_delay = worst_delay.max(live_pos - offline_pos);
     }
     // One block (<= 4096), the rest of the worker's resampler chunk (100 ms) and its reaction
     // time (at 6x real time, 0.3 s of audio pass in 50 ms of wall time).
-    assert!(
-        worst_delay < 14_400,
-        "live notes up to {worst_delay} samples late"
-    );
-    eprintln!(
-        "real time: {} notes, same digits as offline, at most {worst_delay} samples later",
-        got.len()
-    );
+    assert!(worst_delay < 14_400, "live notes up to {worst_delay} samples late");
+    eprintln!("real time: {} notes, same digits as offline, at most {worst_delay} samples later", got.len());
 }
 
 #[test]
@@ -148,16 +91,11 @@ fn nan_inf_and_denormal_input_never_reach_the_output_and_recognition_carries_on(
         let run = gap.start + 2_000..gap.start + 6_000;
         match i % 3 {
             0 => samples[run].fill(f32::NAN),
-            1 => samples[run].iter_mut().enumerate().for_each(|(n, x)| {
-                *x = if n % 2 == 0 {
-                    f32::INFINITY
-                } else {
-                    f32::NEG_INFINITY
-                }
-            }),
-            _ => samples[run]
+            1 => samples[run]
                 .iter_mut()
-                .for_each(|x| *x = 1.0e-40 * (rng.unit() as f32 - 0.5)),
+                .enumerate()
+                .for_each(|(n, x)| *x = if n % 2 == 0 { f32::INFINITY } else { f32::NEG_INFINITY }),
+            _ => samples[run].iter_mut().for_each(|x| *x = 1.0e-40 * (rng.unit() as f32 - 0.5)),
         }
     }
     // Single bad samples everywhere, speech included.
@@ -171,18 +109,8 @@ fn nan_inf_and_denormal_input_never_reach_the_output_and_recognition_carries_on(
         };
     }
 
-    let config = HostConfig {
-        sample_rate: 44_100.0,
-        layout: Layout::Mono,
-        max_block: 4096,
-        offline: true,
-    };
-    let reference = render(
-        &mut HostedPlugin::new(config, None),
-        &clean,
-        83,
-        Pace::Unpaced,
-    );
+    let config = HostConfig { sample_rate: 44_100.0, layout: Layout::Mono, max_block: 4096, offline: true };
+    let reference = render(&mut HostedPlugin::new(config, None), &clean, 83, Pace::Unpaced);
     let mut plugin = HostedPlugin::new(config, None);
     let rendered = render(&mut plugin, &hostile, 83, Pace::Unpaced);
     rendered.assert_clean_passthrough();
@@ -197,10 +125,7 @@ fn nan_inf_and_denormal_input_never_reach_the_output_and_recognition_carries_on(
         "clean {}/{} right, hostile {}/{} right",
         clean_score.correct, clean_score.total, hostile_score.correct, hostile_score.total
     );
-    assert!(
-        hostile_score.correct + 2 >= clean_score.correct,
-        "hostile input broke recognition"
-    );
+    assert!(hostile_score.correct + 2 >= clean_score.correct, "hostile input broke recognition");
     assert!(hostile_score.missing.len() <= clean_score.missing.len() + 2);
 }
 

@@ -21,12 +21,7 @@ const MIN_ACCURACY: f64 = 0.95;
 fn recognise_test_split(rate: u32, layout: Layout, seed: u64) {
     let utterances = test_utterances(1);
     let stream = build_stream(&utterances, rate, layout, seed);
-    let config = HostConfig {
-        sample_rate: rate as f64,
-        layout,
-        max_block: 4096,
-        offline: true,
-    };
+    let config = HostConfig { sample_rate: rate as f64, layout, max_block: 4096, offline: true };
     let mut plugin = HostedPlugin::new(config, None);
     let rendered = render(&mut plugin, &stream, seed ^ 0xB10C_5EED, Pace::Unpaced);
 
@@ -52,10 +47,7 @@ fn recognise_test_split(rate: u32, layout: Layout, seed: u64) {
     );
     // Every note carries its velocity from the confidence: never silent, never above 1.
     for m in &rendered.midi {
-        if let MidiKind::NoteOn {
-            velocity, channel, ..
-        } = m.kind
-        {
+        if let MidiKind::NoteOn { velocity, channel, .. } = m.kind {
             assert!(velocity > 0.0 && velocity <= 1.0, "velocity {velocity}");
             assert_eq!(channel, 0, "default MIDI channel 1");
         }

@@ -14,9 +14,8 @@ fn sample_prototypes() -> PrototypeSet {
     let mut set = PrototypeSet::new(dim).with_model_fingerprint(model.fingerprint());
     for digit in 0..10u8 {
         for example in 0..3 {
-            let embedding: Vec<f32> = (0..dim)
-                .map(|i| ((i * 7 + digit as usize * 13 + example * 3) % 17) as f32 / 17.0 - 0.4)
-                .collect();
+            let embedding: Vec<f32> =
+                (0..dim).map(|i| ((i * 7 + digit as usize * 13 + example * 3) % 17) as f32 / 17.0 - 0.4).collect();
             set.add_example(digit, &embedding).unwrap();
         }
     }
@@ -24,15 +23,9 @@ fn sample_prototypes() -> PrototypeSet {
 }
 
 fn stored_prototypes(state: &serde_json::Value) -> Option<PrototypeSet> {
-    let field = state["fields"]["prototypes"]
-        .as_str()
-        .expect("prototypes field is a JSON string");
+    let field = state["fields"]["prototypes"].as_str().expect("prototypes field is a JSON string");
     let json: String = serde_json::from_str(field).expect("field holds a JSON-encoded string");
-    if json.is_empty() {
-        None
-    } else {
-        Some(PrototypeSet::from_json(&json).expect("stored prototypes parse"))
-    }
+    if json.is_empty() { None } else { Some(PrototypeSet::from_json(&json).expect("stored prototypes parse")) }
 }
 
 fn with_prototypes(mut state: serde_json::Value, set: &PrototypeSet) -> serde_json::Value {
@@ -91,39 +84,22 @@ fn midi_mapping_parameters_shape_the_output() {
         match m.kind {
             MidiKind::NoteOn { key, channel, .. } => {
                 notes += 1;
-                assert!(
-                    (36..=45).contains(&key),
-                    "key {key} outside base 36 + 0..=9"
-                );
+                assert!((36..=45).contains(&key), "key {key} outside base 36 + 0..=9");
                 assert_eq!(channel, 9, "MIDI channel 10 is channel index 9");
                 // The CC for the same digit comes right before its note, at the same time.
-                let cc = rendered.midi[..i]
-                    .iter()
-                    .rev()
-                    .find(|e| matches!(e.kind, MidiKind::Cc { .. }));
+                let cc = rendered.midi[..i].iter().rev().find(|e| matches!(e.kind, MidiKind::Cc { .. }));
                 let cc = cc.expect("a CC before every note");
                 assert_eq!(cc.position, m.position);
                 let digit = key - 36;
                 let scaled = (digit as f32 * 127.0 / 9.0).round() as u8;
-                assert_eq!(
-                    cc.kind,
-                    MidiKind::Cc {
-                        channel: 9,
-                        cc: 21,
-                        value: scaled
-                    }
-                );
+                assert_eq!(cc.kind, MidiKind::Cc { channel: 9, cc: 21, value: scaled });
             }
             MidiKind::NoteOff { channel, .. } => assert_eq!(channel, 9),
             MidiKind::Cc { .. } => {}
             MidiKind::OtherMidi(data) => panic!("unexpected MIDI {data:?}"),
         }
     }
-    assert!(
-        notes >= stream.placements.len() * 3 / 4,
-        "only {notes} notes for {} utterances",
-        stream.placements.len()
-    );
+    assert!(notes >= stream.placements.len() * 3 / 4, "only {notes} notes for {} utterances", stream.placements.len());
     // Note length 100 ms: every NoteOff 4800 samples after its NoteOn.
     for (i, m) in rendered.midi.iter().enumerate() {
         if let MidiKind::NoteOn { key, .. } = m.kind {
@@ -138,10 +114,7 @@ fn midi_mapping_parameters_shape_the_output() {
 
 #[test]
 fn cc_only_output_sends_the_digit_as_value() {
-    let state = state_with(&[
-        ("output", json!({"string": "cc"})),
-        ("cc_num", json!({"i32": 20})),
-    ]);
+    let state = state_with(&[("output", json!({"string": "cc"})), ("cc_num", json!({"i32": 20}))]);
     let mut plugin = HostedPlugin::new(HostConfig::offline_48k(), Some(&state));
     let utterances = test_utterances(20);
     let stream = build_stream(&utterances, 48_000, Layout::Stereo, 21);
@@ -150,11 +123,7 @@ fn cc_only_output_sends_the_digit_as_value() {
         .midi
         .iter()
         .map(|m| match m.kind {
-            MidiKind::Cc {
-                channel: 0,
-                cc: 20,
-                value,
-            } => (m.position, value),
+            MidiKind::Cc { channel: 0, cc: 20, value } => (m.position, value),
             other => panic!("only CC 20 on channel 1 expected, got {other:?}"),
         })
         .collect();
@@ -166,11 +135,7 @@ fn cc_only_output_sends_the_digit_as_value() {
             position,
             timing: 0,
             block_len: 1,
-            kind: MidiKind::NoteOn {
-                key: value,
-                channel: 0,
-                velocity: 1.0,
-            },
+            kind: MidiKind::NoteOn { key: value, channel: 0, velocity: 1.0 },
         })
         .collect();
     let score = score_notes(&as_notes, &stream.placements, 0);
@@ -195,23 +160,14 @@ fn automation_of_the_base_note_takes_effect_on_the_next_block() {
         })
         .collect();
     assert!(!keys.is_empty());
-    assert!(
-        keys.iter().all(|k| (24..=33).contains(k)),
-        "keys {keys:?} not from base note 24"
-    );
-    assert_eq!(
-        state_json(&plugin.save_state())["params"]["base_note"],
-        json!({"i32": 24})
-    );
+    assert!(keys.iter().all(|k| (24..=33).contains(k)), "keys {keys:?} not from base note 24");
+    assert_eq!(state_json(&plugin.save_state())["params"]["base_note"], json!({"i32": 24}));
 }
 
 #[test]
 fn garbage_state_is_refused_and_the_plugin_keeps_working() {
     let prototypes = sample_prototypes();
-    let good = with_prototypes(
-        state_json(&state_with(&[("base_note", json!({"i32": 50}))])),
-        &prototypes,
-    );
+    let good = with_prototypes(state_json(&state_with(&[("base_note", json!({"i32": 50}))])), &prototypes);
     let mut plugin = HostedPlugin::new(HostConfig::offline_48k(), Some(&state_bytes(&good)));
     let before = state_json(&plugin.save_state());
 
@@ -222,36 +178,24 @@ fn garbage_state_is_refused_and_the_plugin_keeps_working() {
     let mut not_json = 9u64.to_le_bytes().to_vec();
     not_json.extend_from_slice(b"{not json");
     assert!(plugin.load_state(&not_json).is_err());
-    assert_eq!(
-        state_json(&plugin.save_state()),
-        before,
-        "refused states change nothing"
-    );
+    assert_eq!(state_json(&plugin.save_state()), before, "refused states change nothing");
 
     // Valid JSON with broken prototypes and unknown/ill-typed entries: parameters that make
     // sense are taken, the broken prototypes are ignored (the enrolled voice stays).
     let mut odd = before.clone();
-    odd["fields"]["prototypes"] =
-        json!(serde_json::to_string("{\"version\": 99, \"garbage\": true}").unwrap());
+    odd["fields"]["prototypes"] = json!(serde_json::to_string("{\"version\": 99, \"garbage\": true}").unwrap());
     odd["params"]["base_note"] = json!({"i32": 40});
     odd["params"]["no_such_param"] = json!({"f32": 1.0});
     let _ = plugin.load_state(&state_bytes(&odd));
     let after = state_json(&plugin.save_state());
     assert_eq!(after["params"]["base_note"], json!({"i32": 40}));
-    assert_eq!(
-        stored_prototypes(&after).as_ref(),
-        Some(&prototypes),
-        "broken prototypes must not replace good ones"
-    );
+    assert_eq!(stored_prototypes(&after).as_ref(), Some(&prototypes), "broken prototypes must not replace good ones");
 
     let mut wrong_type = before.clone();
     wrong_type["fields"]["prototypes"] = json!(42);
     wrong_type["params"]["base_note"] = json!("sixty");
     let _ = plugin.load_state(&state_bytes(&wrong_type));
-    assert_eq!(
-        stored_prototypes(&state_json(&plugin.save_state())).as_ref(),
-        Some(&prototypes)
-    );
+    assert_eq!(stored_prototypes(&state_json(&plugin.save_state())).as_ref(), Some(&prototypes));
 
     // Still recognising after all that.
     let utterances = test_utterances(30);
@@ -272,21 +216,11 @@ fn no_note_hangs_after_reset_or_reactivation() {
     // Play until the first note starts (its 4 s NoteOff is far away), then reset.
     let feed_until_note = |plugin: &mut HostedPlugin| -> Vec<MidiAt> {
         let mut midi = Vec::new();
-        let mut input = stream
-            .channels
-            .iter()
-            .map(|_| vec![0.0f32; 256])
-            .collect::<Vec<_>>();
+        let mut input = stream.channels.iter().map(|_| vec![0.0f32; 256]).collect::<Vec<_>>();
         let mut output = input.clone();
         let mut offset = 0;
-        while !midi
-            .iter()
-            .any(|m: &MidiAt| matches!(m.kind, MidiKind::NoteOn { .. }))
-        {
-            assert!(
-                offset + 256 <= stream.channels[0].len(),
-                "no note in the whole stream"
-            );
+        while !midi.iter().any(|m: &MidiAt| matches!(m.kind, MidiKind::NoteOn { .. })) {
+            assert!(offset + 256 <= stream.channels[0].len(), "no note in the whole stream");
             for (c, buf) in input.iter_mut().enumerate() {
                 buf.copy_from_slice(&stream.channels[c][offset..offset + 256]);
             }
@@ -297,11 +231,7 @@ fn no_note_hangs_after_reset_or_reactivation() {
     };
     let silent_block = |plugin: &mut HostedPlugin| -> Vec<MidiAt> {
         let mut midi = Vec::new();
-        let mut input = stream
-            .channels
-            .iter()
-            .map(|_| vec![0.0f32; 64])
-            .collect::<Vec<_>>();
+        let mut input = stream.channels.iter().map(|_| vec![0.0f32; 64]).collect::<Vec<_>>();
         let mut output = input.clone();
         plugin.process(&mut input, &mut output, 64, &mut midi);
         midi
@@ -311,9 +241,7 @@ fn no_note_hangs_after_reset_or_reactivation() {
     plugin.reset();
     let after_reset = silent_block(&mut plugin);
     assert!(
-        after_reset
-            .iter()
-            .any(|m| matches!(m.kind, MidiKind::NoteOff { .. }) && m.timing == 0),
+        after_reset.iter().any(|m| matches!(m.kind, MidiKind::NoteOff { .. }) && m.timing == 0),
         "reset must end the sounding note at the next block's start: {after_reset:?}"
     );
     midi.extend(after_reset);
@@ -324,9 +252,7 @@ fn no_note_hangs_after_reset_or_reactivation() {
     plugin.activate();
     let after_reactivation = silent_block(&mut plugin);
     assert!(
-        after_reactivation
-            .iter()
-            .any(|m| matches!(m.kind, MidiKind::NoteOff { .. }) && m.timing == 0),
+        after_reactivation.iter().any(|m| matches!(m.kind, MidiKind::NoteOff { .. }) && m.timing == 0),
         "reactivation must end the note left sounding: {after_reactivation:?}"
     );
     midi.extend(after_reactivation);

@@ -35,8 +35,7 @@ struct FactoryVtbl {
     get_factory_info: unsafe extern "C" fn(*mut c_void, *mut FactoryInfo) -> i32,
     count_classes: unsafe extern "C" fn(*mut c_void) -> i32,
     get_class_info: unsafe extern "C" fn(*mut c_void, i32, *mut ClassInfo) -> i32,
-    create_instance:
-        unsafe extern "C" fn(*mut c_void, *const u8, *const u8, *mut *mut c_void) -> i32,
+    create_instance: unsafe extern "C" fn(*mut c_void, *const u8, *const u8, *mut *mut c_void) -> i32,
 }
 
 /// FUnknown's vtable, enough to release what the factory created.
@@ -49,15 +48,12 @@ struct UnknownVtbl {
 
 const K_RESULT_OK: i32 = 0;
 /// `Vst::IComponent` IID (E831FF31-F2D54301-928EBBEE-25697802), non-COM byte order.
-const ICOMPONENT_IID: [u8; 16] = [
-    0xE8, 0x31, 0xFF, 0x31, 0xF2, 0xD5, 0x43, 0x01, 0x92, 0x8E, 0xBB, 0xEE, 0x25, 0x69, 0x78, 0x02,
-];
+const ICOMPONENT_IID: [u8; 16] =
+    [0xE8, 0x31, 0xFF, 0x31, 0xF2, 0xD5, 0x43, 0x01, 0x92, 0x8E, 0xBB, 0xEE, 0x25, 0x69, 0x78, 0x02];
 
 fn text(chars: &[c_char]) -> String {
     // SAFETY: the factory writes NUL-terminated strings into these fixed arrays.
-    unsafe { CStr::from_ptr(chars.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
+    unsafe { CStr::from_ptr(chars.as_ptr()) }.to_string_lossy().into_owned()
 }
 
 #[test]
@@ -66,13 +62,11 @@ fn the_vst3_factory_lists_and_creates_the_plugin() {
     // SAFETY: our own plugin library; the symbols have the VST3 module signatures.
     unsafe {
         let library = libloading::Library::new(&path).expect("loading the plugin library");
-        let module_entry: libloading::Symbol<unsafe extern "C" fn(*mut c_void) -> bool> = library
-            .get(b"ModuleEntry")
-            .expect("ModuleEntry export (VST3 on Linux)");
+        let module_entry: libloading::Symbol<unsafe extern "C" fn(*mut c_void) -> bool> =
+            library.get(b"ModuleEntry").expect("ModuleEntry export (VST3 on Linux)");
         assert!(module_entry(std::ptr::null_mut()));
-        let get_factory: libloading::Symbol<unsafe extern "C" fn() -> *mut c_void> = library
-            .get(b"GetPluginFactory")
-            .expect("GetPluginFactory export");
+        let get_factory: libloading::Symbol<unsafe extern "C" fn() -> *mut c_void> =
+            library.get(b"GetPluginFactory").expect("GetPluginFactory export");
         let factory = get_factory();
         assert!(!factory.is_null());
         let vtbl = &**(factory as *mut *const FactoryVtbl);
@@ -90,12 +84,7 @@ fn the_vst3_factory_lists_and_creates_the_plugin() {
         assert_eq!(text(&class.category), "Audio Module Class");
 
         let mut component: *mut c_void = std::ptr::null_mut();
-        let result = (vtbl.create_instance)(
-            factory,
-            class.cid.as_ptr(),
-            ICOMPONENT_IID.as_ptr(),
-            &mut component,
-        );
+        let result = (vtbl.create_instance)(factory, class.cid.as_ptr(), ICOMPONENT_IID.as_ptr(), &mut component);
         assert_eq!(result, K_RESULT_OK, "createInstance(IComponent)");
         assert!(!component.is_null());
         let component_vtbl = &**(component as *mut *const UnknownVtbl);

@@ -21,9 +21,7 @@ fn decision(c: &mut Criterion) {
     let model_path = workspace_root().join("models/fsdd.onnx");
     let model = TractModel::load(&model_path).expect("models/fsdd.onnx loads");
     let wav = fsdd_dir().join("7_jackson_0.wav");
-    let samples = fsdd_core::signal::audio::read_wav(&wav)
-        .expect("FSDD recording")
-        .samples;
+    let samples = fsdd_core::signal::audio::read_wav(&wav).expect("FSDD recording").samples;
     let mut extractor = MfccExtractor::new();
     let mut mfcc = vec![0.0f32; FEATURE_LEN];
     c.bench_function("decision: mfcc + tract forward (batch 1)", |b| {

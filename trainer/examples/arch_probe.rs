@@ -12,12 +12,9 @@ fn main() -> anyhow::Result<()> {
     for widths in std::env::args().skip(1) {
         // `WIDTHS` or `WIDTHS@COEFFICIENTS`.
         let (w, k) = widths.split_once('@').unwrap_or((&widths, "64"));
-        let spec = ModelSpec {
-            coefficients: k.parse()?,
-            ..ModelSpec::default()
-        }
-        .with_widths(w)
-        .map_err(anyhow::Error::msg)?;
+        let spec = ModelSpec { coefficients: k.parse()?, ..ModelSpec::default() }
+            .with_widths(w)
+            .map_err(anyhow::Error::msg)?;
         let vs = nn::VarStore::new(Device::Cpu);
         let net = DigitNet::new(&vs.root(), spec);
         let path = std::env::temp_dir().join(format!("arch-{widths}.onnx"));

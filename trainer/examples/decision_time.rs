@@ -12,13 +12,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "models/fsdd.onnx".into());
+    let path = std::env::args().nth(1).unwrap_or_else(|| "models/fsdd.onnx".into());
     let model = TractModel::load(std::path::Path::new(&path))?;
-    let wave: Vec<f32> = (0..6000)
-        .map(|i| 0.1 * ((i as f32) * 0.05).sin() * ((i as f32) * 0.001).cos())
-        .collect();
+    let wave: Vec<f32> = (0..6000).map(|i| 0.1 * ((i as f32) * 0.05).sin() * ((i as f32) * 0.001).cos()).collect();
     let mut extractor = MfccExtractor::new();
     let mut mfcc = vec![0.0f32; FEATURE_LEN];
     let (mut t_mfcc, mut t_net) = (Vec::new(), Vec::new());
@@ -30,10 +26,6 @@ fn main() -> anyhow::Result<()> {
         std::hint::black_box(model.run(&mfcc)?);
         t_net.push(s.elapsed().as_secs_f64() * 1e6);
     }
-    println!(
-        "{path}: mfcc median {:.1} us, tract forward median {:.1} us",
-        median(t_mfcc),
-        median(t_net)
-    );
+    println!("{path}: mfcc median {:.1} us, tract forward median {:.1} us", median(t_mfcc), median(t_net));
     Ok(())
 }

@@ -10,8 +10,8 @@
 //! recipes without looking at the test split.
 
 use anyhow::Result;
-use fsdd_eval::corpus::Split;
 use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor, WINDOW_SAMPLES};
+use fsdd_eval::corpus::Split;
 use rand::{Rng, SeedableRng};
 use trainer::data::{load_clips, open_dataset, partition};
 use trainer::tract_model::TractModel;
@@ -21,15 +21,8 @@ const CONFIDENT: f32 = 0.95;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let path = args
-        .get(1)
-        .cloned()
-        .unwrap_or_else(|| "models/fsdd.onnx".into());
-    let data = args
-        .iter()
-        .position(|a| a == "--data")
-        .and_then(|i| args.get(i + 1))
-        .map(std::path::PathBuf::from);
+    let path = args.get(1).cloned().unwrap_or_else(|| "models/fsdd.onnx".into());
+    let data = args.iter().position(|a| a == "--data").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
     let model = TractModel::load(std::path::Path::new(&path))?;
     let dataset = open_dataset(data.as_deref())?;
     let test = if args.iter().any(|a| a == "--validation") {
@@ -44,11 +37,7 @@ fn main() -> Result<()> {
     for floor in [0.0f32, 1e-4] {
         println!(
             "floor {}: prefix_ms accuracy confident confident_wrong",
-            if floor == 0.0 {
-                "digital silence"
-            } else {
-                "-80 dBFS noise"
-            }
+            if floor == 0.0 { "digital silence" } else { "-80 dBFS noise" }
         );
         let mut total_wrong = 0;
         for ms in [64usize, 96, 128, 160, 192, 256, 320, 400, 1024] {

@@ -9,9 +9,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use fsdd_core::inference::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
 use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor};
 use fsdd_core::streaming::early_exit::classify;
-use fsdd_core::inference::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
 use trainer::speech_commands::{self as sc, SpeakerGroup, SpeechCommands};
 use trainer::tract_model::{TractModel, argmax};
 

@@ -214,11 +214,7 @@ pub struct Biquad {
 impl Biquad {
     fn normalised(b: [f64; 3], a: [f64; 3]) -> Self {
         Self {
-            b: [
-                (b[0] / a[0]) as f32,
-                (b[1] / a[0]) as f32,
-                (b[2] / a[0]) as f32,
-            ],
+            b: [(b[0] / a[0]) as f32, (b[1] / a[0]) as f32, (b[2] / a[0]) as f32],
             a: [(a[1] / a[0]) as f32, (a[2] / a[0]) as f32],
         }
     }
@@ -262,8 +258,7 @@ impl Biquad {
     pub fn run(&self, x: &mut [f32]) {
         let (mut x1, mut x2, mut y1, mut y2) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
         for v in x.iter_mut() {
-            let y =
-                self.b[0] * *v + self.b[1] * x1 + self.b[2] * x2 - self.a[0] * y1 - self.a[1] * y2;
+            let y = self.b[0] * *v + self.b[1] * x1 + self.b[2] * x2 - self.a[0] * y1 - self.a[1] * y2;
             (x2, x1, y2, y1) = (x1, *v, y1, y);
             *v = y;
         }
@@ -275,21 +270,9 @@ impl AugmentPolicy {
     /// (1-3 kHz) and a peak (300-3000 Hz, Q 0.5-2), log-uniform frequencies.
     fn colour_channel(&self, speech: &mut [f32], rng: &mut impl Rng) {
         let rate = fsdd_core::signal::mfcc::SAMPLE_RATE as f64;
-        let log_uniform = |rng: &mut dyn rand::RngCore, lo: f64, hi: f64| {
-            (rng.gen_range(lo.ln()..=hi.ln())).exp()
-        };
-        let low = Biquad::shelf(
-            false,
-            log_uniform(rng, 100.0, 400.0),
-            uniform(rng, self.low_shelf_db) as f64,
-            rate,
-        );
-        let high = Biquad::shelf(
-            true,
-            log_uniform(rng, 1000.0, 3000.0),
-            uniform(rng, self.high_shelf_db) as f64,
-            rate,
-        );
+        let log_uniform = |rng: &mut dyn rand::RngCore, lo: f64, hi: f64| (rng.gen_range(lo.ln()..=hi.ln())).exp();
+        let low = Biquad::shelf(false, log_uniform(rng, 100.0, 400.0), uniform(rng, self.low_shelf_db) as f64, rate);
+        let high = Biquad::shelf(true, log_uniform(rng, 1000.0, 3000.0), uniform(rng, self.high_shelf_db) as f64, rate);
         let peak = Biquad::peak(
             log_uniform(rng, 300.0, 3000.0),
             log_uniform(rng, 0.5, 2.0),
@@ -311,9 +294,7 @@ impl AugmentPolicy {
             clip.samples.clone()
         };
         if chance(rng, self.onset_cut_probability) {
-            let cut = rng
-                .gen_range(0..=self.onset_cut_max_samples)
-                .min(speech.len() / 4);
+            let cut = rng.gen_range(0..=self.onset_cut_max_samples).min(speech.len() / 4);
             speech.drain(..cut);
         }
         if chance(rng, self.channel_probability) {
@@ -336,11 +317,7 @@ impl AugmentPolicy {
             let len = lead + speech.len() + STREAM_TAIL_SAMPLES;
             (vec![0.0f32; len], lead, len)
         } else {
-            let lead = if chance(rng, self.lead_probability) {
-                rng.gen_range(0..=self.lead_max_samples)
-            } else {
-                0
-            };
+            let lead = if chance(rng, self.lead_probability) { rng.gen_range(0..=self.lead_max_samples) } else { 0 };
             // Noise covers the pre-roll and the word; half the time it continues to the end of
             // the window (streaming buffers that keep recording after the word).
             let end = (lead + speech.len()).min(WINDOW_SAMPLES);
@@ -361,12 +338,7 @@ impl AugmentPolicy {
                     *n = acc;
                 }
             }
-            mix_at_snr(
-                &mut window,
-                &noise,
-                speech_rms,
-                uniform(rng, self.noise_snr_db),
-            );
+            mix_at_snr(&mut window, &noise, speech_rms, uniform(rng, self.noise_snr_db));
         }
         if chance(rng, self.babble_probability) && pool.len() > 1 {
             let mut babble = vec![0.0f32; noisy_len];
@@ -377,19 +349,11 @@ impl AugmentPolicy {
                 }
                 let offset = rng.gen_range(0..noisy_len.max(1));
                 let skip = rng.gen_range(0..other.samples.len().max(1));
-                for (b, s) in babble[offset..]
-                    .iter_mut()
-                    .zip(other.samples.iter().skip(skip).chain(&other.samples))
-                {
+                for (b, s) in babble[offset..].iter_mut().zip(other.samples.iter().skip(skip).chain(&other.samples)) {
                     *b += s;
                 }
             }
-            mix_at_snr(
-                &mut window,
-                &babble,
-                speech_rms,
-                uniform(rng, self.babble_snr_db),
-            );
+            mix_at_snr(&mut window, &babble, speech_rms, uniform(rng, self.babble_snr_db));
         }
         if !rooms.is_empty() && chance(rng, self.room_noise_probability) {
             let room = &rooms[rng.gen_range(0..rooms.len())].samples;
@@ -475,9 +439,8 @@ mod tests {
     /// Steady-state gain of `filter` on a sine at `freq` Hz, in dB.
     fn gain_db_at(filter: &Biquad, freq: f64) -> f64 {
         let rate = 8000.0;
-        let mut x: Vec<f32> = (0..16000)
-            .map(|i| (std::f64::consts::TAU * freq * i as f64 / rate).sin() as f32)
-            .collect();
+        let mut x: Vec<f32> =
+            (0..16000).map(|i| (std::f64::consts::TAU * freq * i as f64 / rate).sin() as f32).collect();
         filter.run(&mut x);
         let tail = &x[8000..];
         let rms = (tail.iter().map(|v| (v * v) as f64).sum::<f64>() / tail.len() as f64).sqrt();
@@ -508,10 +471,7 @@ mod tests {
     #[test]
     fn windows_are_left_aligned_and_bounded() {
         let clip = tone_clip(3000, 3, "t", 10);
-        let pool = vec![
-            clip.clone(),
-            tone_clip(2000, 4, "u", 11),
-        ];
+        let pool = vec![clip.clone(), tone_clip(2000, 4, "u", 11)];
         let policy = AugmentPolicy {
             noise_probability: 0.0,
             babble_probability: 0.0,
@@ -523,10 +483,7 @@ mod tests {
             let w = policy.apply(&clip, &pool, &[], &mut rng);
             assert_eq!(w.len(), WINDOW_SAMPLES);
             let first = w.iter().position(|s| *s != 0.0).unwrap();
-            assert!(
-                first <= policy.lead_max_samples + 2,
-                "speech starts at {first}"
-            );
+            assert!(first <= policy.lead_max_samples + 2, "speech starts at {first}");
             // Speed <= 1.15 slower and no lead beyond 1600: the tail of the window stays silent.
             assert!(w[7000..].iter().all(|s| *s == 0.0));
         }
@@ -538,7 +495,8 @@ mod tests {
     fn stream_cut_windows_start_at_the_vads_onset() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         let (lead, word_len) = (12_000, 4_000);
-        let mut mixture: Vec<f32> = (0..lead + word_len + STREAM_TAIL_SAMPLES).map(|_| 0.01 * gaussian(&mut rng)).collect();
+        let mut mixture: Vec<f32> =
+            (0..lead + word_len + STREAM_TAIL_SAMPLES).map(|_| 0.01 * gaussian(&mut rng)).collect();
         for (i, m) in mixture[lead..lead + word_len].iter_mut().enumerate() {
             *m += 0.3 * (i as f32 * 0.2).sin() * (0.6 + 0.4 * (i as f32 * 0.004).sin());
         }

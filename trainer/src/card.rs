@@ -8,8 +8,8 @@ use fsdd_core::labels::ConfusionMatrix;
 use serde::Serialize;
 
 use crate::augment::AugmentPolicy;
-use crate::export::{EMBEDDING_NAME, INPUT_NAME, OPSET, PROBS_NAME};
 use crate::data::{Clip, ClipSource};
+use crate::export::{EMBEDDING_NAME, INPUT_NAME, OPSET, PROBS_NAME};
 use crate::pipeline::{FoldResult, SetScore};
 use crate::train::Recipe;
 
@@ -105,9 +105,7 @@ impl DatasetInfo {
             validation: format!(
                 "takes 5-9 (part of the official TRAIN split; picks the best epoch) ({validation} utterances)"
             ),
-            test: format!(
-                "takes 0-4, the official TEST split, never trained on ({test} utterances)"
-            ),
+            test: format!("takes 0-4, the official TEST split, never trained on ({test} utterances)"),
         }
     }
 }
@@ -276,9 +274,7 @@ pub fn attach_loso(path: &Path, loso: &LosoInfo) -> Result<bool> {
     let Some(mut card) = read_card(path) else {
         return Ok(false);
     };
-    if card.get("recipe") != Some(&loso.recipe)
-        || card.get("augmentation") != Some(&loso.augmentation)
-    {
+    if card.get("recipe") != Some(&loso.recipe) || card.get("augmentation") != Some(&loso.augmentation) {
         return Ok(false);
     }
     card["loso"] = serde_json::to_value(loso)?;

@@ -3,9 +3,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use fsdd_eval::corpus::{Fsdd, LAST_VALIDATION_TAKE, Split, Utterance};
 use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor, SAMPLE_RATE};
-
+use fsdd_eval::corpus::{Fsdd, LAST_VALIDATION_TAKE, Split, Utterance};
 
 /// Where a clip comes from; the recipe weighs each source per epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,22 +80,12 @@ pub fn load_clips_as(utterances: &[&Utterance], source: ClipSource) -> Result<Ve
     utterances
         .iter()
         .map(|u| {
-            let audio = fsdd_core::signal::audio::read_wav(&u.path)
-                .with_context(|| format!("reading {}", u.path.display()))?;
+            let audio =
+                fsdd_core::signal::audio::read_wav(&u.path).with_context(|| format!("reading {}", u.path.display()))?;
             if audio.sample_rate != SAMPLE_RATE {
-                bail!(
-                    "{}: sample rate {} Hz, expected {SAMPLE_RATE} Hz",
-                    u.path.display(),
-                    audio.sample_rate
-                );
+                bail!("{}: sample rate {} Hz, expected {SAMPLE_RATE} Hz", u.path.display(), audio.sample_rate);
             }
-            Ok(Clip {
-                samples: audio.samples,
-                label: u.digit,
-                speaker: u.speaker.clone(),
-                take: u.take,
-                source,
-            })
+            Ok(Clip { samples: audio.samples, label: u.digit, speaker: u.speaker.clone(), take: u.take, source })
         })
         .collect()
 }
@@ -110,14 +99,8 @@ pub struct Partition<'a> {
 /// Splits training utterances (never test takes) into fit and validation by take number: takes
 /// 5 to `LAST_VALIDATION_TAKE` (9) validate (checkpoint selection), the rest fit.
 pub fn partition<'a>(train: &[&'a Utterance]) -> Partition<'a> {
-    assert!(
-        train.iter().all(|u| u.split() == Split::Train),
-        "test takes must never reach training"
-    );
-    let (validation, fit) = train
-        .iter()
-        .copied()
-        .partition(|u| u.take <= LAST_VALIDATION_TAKE);
+    assert!(train.iter().all(|u| u.split() == Split::Train), "test takes must never reach training");
+    let (validation, fit) = train.iter().copied().partition(|u| u.take <= LAST_VALIDATION_TAKE);
     Partition { fit, validation }
 }
 

@@ -4,33 +4,28 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use fsdd_eval::corpus::{Fsdd, Split, Utterance};
 use fsdd_core::labels::ConfusionMatrix;
 use fsdd_core::signal::mfcc::FEATURE_LEN;
+use fsdd_eval::corpus::{Fsdd, Split, Utterance};
 
 use trainer::augment::AugmentPolicy;
 use trainer::card::{
-    self, Contract, DatasetInfo, DecisionTime, LosoInfo, ModelCard, SpeechCommandsCounts,
-    SpeechCommandsInfo, TestInfo, TrainingInfo,
+    self, Contract, DatasetInfo, DecisionTime, LosoInfo, ModelCard, SpeechCommandsCounts, SpeechCommandsInfo, TestInfo,
+    TrainingInfo,
 };
 use trainer::data::{ClipSource, load_clips, load_clips_as, open_dataset, partition};
 use trainer::model::ModelSpec;
 use trainer::optim::{Optimizer, OptimizerKind};
 use trainer::pipeline::{
-    ENROLL_TAKES, EnrolledResult, FoldResult, SetScore, decision_time_us, enrolled_accuracy,
-    score_clips, train_export_check,
+    ENROLL_TAKES, EnrolledResult, FoldResult, SetScore, decision_time_us, enrolled_accuracy, score_clips,
+    train_export_check,
 };
+use trainer::speech_commands::{self as sc, FOLDS, SPEECH_COMMANDS_DIR_ENV, SpeakerGroup, SpeechCommands};
 use trainer::tract_model::TractModel;
-use trainer::speech_commands::{
-    self as sc, FOLDS, SPEECH_COMMANDS_DIR_ENV, SpeakerGroup, SpeechCommands,
-};
 use trainer::train::{Batchable, Recipe, RunOptions, SpeechCommandsRecipe};
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Train the FSDD digit CNN (tch), export it to ONNX, evaluate it with tract."
-)]
+#[command(version, about = "Train the FSDD digit CNN (tch), export it to ONNX, evaluate it with tract.")]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
@@ -194,37 +189,14 @@ impl RecipeArgs {
         for (flag, value, field) in [
             ("--channel", self.channel, &mut policy.channel_probability),
             ("--floor", self.floor, &mut policy.floor_probability),
-            (
-                "--response",
-                self.response,
-                &mut policy.response_probability,
-            ),
-            (
-                "--band-mask",
-                self.band_mask,
-                &mut policy.band_mask_probability,
-            ),
-            (
-                "--room-noise",
-                self.room_noise,
-                &mut policy.room_noise_probability,
-            ),
-            (
-                "--prefix-probability",
-                self.prefix_probability,
-                &mut policy.prefix_probability,
-            ),
-            (
-                "--stream-cut",
-                self.stream_cut,
-                &mut policy.stream_cut_probability,
-            ),
+            ("--response", self.response, &mut policy.response_probability),
+            ("--band-mask", self.band_mask, &mut policy.band_mask_probability),
+            ("--room-noise", self.room_noise, &mut policy.room_noise_probability),
+            ("--prefix-probability", self.prefix_probability, &mut policy.prefix_probability),
+            ("--stream-cut", self.stream_cut, &mut policy.stream_cut_probability),
         ] {
             if let Some(p) = value {
-                anyhow::ensure!(
-                    (0.0..=1.0).contains(&p),
-                    "{flag} is a probability between 0 and 1"
-                );
+                anyhow::ensure!((0.0..=1.0).contains(&p), "{flag} is a probability between 0 and 1");
                 *field = p;
             }
         }
@@ -261,9 +233,7 @@ impl RecipeArgs {
             batch_size: self.batch_size,
             augment: self.augment,
             optimizer: self.optimizer,
-            lr: self
-                .lr
-                .unwrap_or_else(|| Optimizer::default_lr(self.optimizer)),
+            lr: self.lr.unwrap_or_else(|| Optimizer::default_lr(self.optimizer)),
             cosine: !self.constant_lr,
             spec,
             extra_fit_dir: self.extra_fit.clone(),
@@ -348,10 +318,7 @@ fn set_threads(threads: i32) {
     tch::set_num_interop_threads(1);
 }
 
-fn utterances_of<'a>(
-    all: &[&'a Utterance],
-    pred: impl Fn(&Utterance) -> bool,
-) -> Vec<&'a Utterance> {
+fn utterances_of<'a>(all: &[&'a Utterance], pred: impl Fn(&Utterance) -> bool) -> Vec<&'a Utterance> {
     all.iter().copied().filter(|u| pred(u)).collect()
 }
 
@@ -383,8 +350,7 @@ impl ScClips {
         let Some(sc) = &recipe.speech_commands else {
             return Ok(Self { clips: Vec::new() });
         };
-        let data = SpeechCommands::open(&sc.dir)
-            .with_context(|| format!("--speech-commands {}", sc.dir.display()))?;
+        let data = SpeechCommands::open(&sc.dir).with_context(|| format!("--speech-commands {}", sc.dir.display()))?;
         let recordings: Vec<_> = data.recordings.iter().collect();
         let mut clips = Vec::new();
         for (r, loaded) in recordings.iter().zip(sc::load(&recordings)?) {
@@ -409,15 +375,8 @@ impl ScClips {
         self.select(|g, c| g == group && c.source != ClipSource::RoomNoise)
     }
 
-    fn select(
-        &self,
-        keep: impl Fn(SpeakerGroup, &trainer::data::Clip) -> bool,
-    ) -> Vec<trainer::data::Clip> {
-        self.clips
-            .iter()
-            .filter(|(g, c)| keep(*g, c))
-            .map(|(_, c)| c.clone())
-            .collect()
+    fn select(&self, keep: impl Fn(SpeakerGroup, &trainer::data::Clip) -> bool) -> Vec<trainer::data::Clip> {
+        self.clips.iter().filter(|(g, c)| keep(*g, c)).map(|(_, c)| c.clone()).collect()
     }
 
     fn is_empty(&self) -> bool {
@@ -464,20 +423,8 @@ fn train_command(args: TrainArgs) -> Result<()> {
         print_confusion: true,
         label: String::new(),
     };
-    let doc = format!(
-        "FSDD spoken-digit CNN trained by fsdd trainer; recipe {}",
-        serde_json::to_string(&recipe)?
-    );
-    let report = train_export_check(
-        &recipe,
-        &policy,
-        &fit,
-        &validation,
-        &test,
-        &options,
-        &args.out,
-        &doc,
-    )?;
+    let doc = format!("FSDD spoken-digit CNN trained by fsdd trainer; recipe {}", serde_json::to_string(&recipe)?);
+    let report = train_export_check(&recipe, &policy, &fit, &validation, &test, &options, &args.out, &doc)?;
     println!(
         "exported {} ({} bytes, {} parameters); tch vs tract max |diff| {:.2e}",
         report.onnx.display(),
@@ -508,11 +455,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
     let card = ModelCard {
         status: args.status.clone(),
         note: args.note.clone(),
-        model_file: args
-            .out
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        model_file: args.out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         contract: Contract::new(recipe.spec.embedding),
         dataset: DatasetInfo::new(fsdd_fit, synthetic_fit, recorded_noise_fit, fsdd_validation, test.len()),
         speech_commands: recipe
@@ -528,9 +471,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
             wall_time_s: report.wall_time_s,
             machine: format!(
                 "{} logical cores (shared), CPU only",
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(0)
+                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
             ),
             torch_threads: args.recipe.threads,
             best_epoch: report.best.epoch,
@@ -547,11 +488,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
         loso: None,
     };
     card::write_card(&card, &card_path)?;
-    println!(
-        "wrote {} (training wall time {:.1} s)",
-        card_path.display(),
-        report.wall_time_s
-    );
+    println!("wrote {} (training wall time {:.1} s)", card_path.display(), report.wall_time_s);
     Ok(())
 }
 
@@ -578,11 +515,7 @@ fn eval_command(args: EvalArgs) -> Result<()> {
             ));
         }
     }
-    println!(
-        "{} on the FSDD test split ({} utterances, takes 0-4), through tract:",
-        args.model.display(),
-        cm.total()
-    );
+    println!("{} on the FSDD test split ({} utterances, takes 0-4), through tract:", args.model.display(), cm.total());
     println!("{cm}");
     println!("errors: {} of {}", mistakes.len(), cm.total());
     for m in &mistakes {
@@ -625,10 +558,7 @@ fn loso_command(args: LosoArgs) -> Result<()> {
         validation.extend(sc_validation.iter().cloned());
         let test = load_clips(&utterances_of(&fold.test, |_| true))?;
         let sc_test = speech_commands.speech(held_group);
-        let dir = args
-            .recipe
-            .checkpoint_dir
-            .join(format!("loso-{}", fold.held_out));
+        let dir = args.recipe.checkpoint_dir.join(format!("loso-{}", fold.held_out));
         // A finished fold leaves its result next to its checkpoints; with --resume it is reused,
         // so folds can run in parallel processes (--speaker) and one last call collects them.
         let result_path = dir.join("fold.json");
@@ -656,22 +586,8 @@ fn loso_command(args: LosoArgs) -> Result<()> {
             label: format!("[{}] ", fold.held_out),
         };
         let onnx = dir.join("model.onnx");
-        let report = train_export_check(
-            &recipe,
-            &policy,
-            &fit,
-            &validation,
-            &test,
-            &options,
-            &onnx,
-            "LOSO fold",
-        )?;
-        println!(
-            "[{}] held out, {} utterances through tract:\n{}",
-            fold.held_out,
-            report.test.total(),
-            report.test
-        );
+        let report = train_export_check(&recipe, &policy, &fit, &validation, &test, &options, &onnx, "LOSO fold")?;
+        println!("[{}] held out, {} utterances through tract:\n{}", fold.held_out, report.test.total(), report.test);
         pooled.merge(&report.test);
         let model = TractModel::load(&onnx)?;
         let fsdd_score = score_clips(&model, &test)?;
@@ -720,20 +636,11 @@ fn loso_command(args: LosoArgs) -> Result<()> {
             .with_context(|| format!("writing {}", result_path.display()))?;
         folds.push(result);
     }
-    anyhow::ensure!(
-        !folds.is_empty(),
-        "no fold matched --speaker {:?}",
-        args.speaker
-    );
+    anyhow::ensure!(!folds.is_empty(), "no fold matched --speaker {:?}", args.speaker);
     let mean = folds.iter().map(|f| f.accuracy).sum::<f64>() / folds.len() as f64;
     println!("LOSO per speaker:");
     for f in &folds {
-        println!(
-            "  {:<10} {:.2}%  macro-F1 {:.4}",
-            f.held_out,
-            100.0 * f.accuracy,
-            f.macro_f1
-        );
+        println!("  {:<10} {:.2}%  macro-F1 {:.4}", f.held_out, 100.0 * f.accuracy, f.macro_f1);
     }
     println!(
         "  mean       {:.2}%  (pooled {:.2}%; ignoring \"not a digit\" {:.2}%)",
@@ -770,8 +677,7 @@ fn loso_command(args: LosoArgs) -> Result<()> {
     }
     if folds.len() == 6 {
         let training_wall_time_s = folds.iter().map(|f| f.training_wall_time_s).sum();
-        let mean_digit_only_accuracy =
-            folds.iter().map(|f| f.digit_only_accuracy).sum::<f64>() / folds.len() as f64;
+        let mean_digit_only_accuracy = folds.iter().map(|f| f.digit_only_accuracy).sum::<f64>() / folds.len() as f64;
         let loso = LosoInfo {
             recipe: serde_json::to_value(&recipe)?,
             augmentation: serde_json::to_value(&policy)?,
@@ -782,19 +688,15 @@ fn loso_command(args: LosoArgs) -> Result<()> {
             // Sum of the folds' training times: folds may come from parallel runs (--speaker)
             // collected with --resume, where this process's own run time would mean nothing.
             wall_time_s: training_wall_time_s,
-            evaluated_with:
-                "tract on each fold's exported model; fold k holds out FSDD speaker k (all 500 takes) \
+            evaluated_with: "tract on each fold's exported model; fold k holds out FSDD speaker k (all 500 takes) \
                  and Speech Commands speaker group k (never fit), scored as whole cut clips"
-                    .into(),
+                .into(),
         };
         let path: &Path = &args.card;
         if card::attach_loso(path, &loso).with_context(|| format!("updating {}", path.display()))? {
             println!("recorded LOSO results in {}", path.display());
         } else {
-            println!(
-                "{} missing or trained with another recipe: LOSO results not recorded",
-                path.display()
-            );
+            println!("{} missing or trained with another recipe: LOSO results not recorded", path.display());
         }
     }
     Ok(())

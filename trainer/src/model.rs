@@ -94,13 +94,8 @@ pub fn cepstral_mean_norm(x: &Tensor) -> Tensor {
     let c0 = x.narrow(2, 0, 1);
     let frames = c0.gt(SILENT_C0 as f64).to_kind(Kind::Float);
     let peak = c0.amax([3i64].as_slice(), true);
-    let speech = c0
-        .gt_tensor(&(peak - MEAN_RANGE_C0 as f64))
-        .to_kind(Kind::Float)
-        * &frames;
-    let count = speech
-        .sum_dim_intlist([3i64].as_slice(), true, Kind::Float)
-        .clamp_min(1.0);
+    let speech = c0.gt_tensor(&(peak - MEAN_RANGE_C0 as f64)).to_kind(Kind::Float) * &frames;
+    let count = speech.sum_dim_intlist([3i64].as_slice(), true, Kind::Float).clamp_min(1.0);
     let mean = (x * &speech).sum_dim_intlist([3i64].as_slice(), true, Kind::Float) / count;
     (x - mean) * frames
 }
@@ -115,33 +110,18 @@ impl ModelSpec {
     }
 
     pub fn flat_features(&self) -> i64 {
-        self.conv3
-            * (self.coefficients / Self::DOWNSAMPLING)
-            * (N_FRAMES as i64 / Self::DOWNSAMPLING)
+        self.conv3 * (self.coefficients / Self::DOWNSAMPLING) * (N_FRAMES as i64 / Self::DOWNSAMPLING)
     }
 
     /// Parses `conv1,conv2,conv3,fc1,embedding` (the CLI's `--widths`).
     pub fn with_widths(self, widths: &str) -> Result<Self, String> {
         let w: Vec<i64> = widths
             .split(',')
-            .map(|v| {
-                v.trim()
-                    .parse::<i64>()
-                    .map_err(|e| format!("--widths {widths}: {e}"))
-            })
+            .map(|v| v.trim().parse::<i64>().map_err(|e| format!("--widths {widths}: {e}")))
             .collect::<Result<_, _>>()?;
         match w[..] {
-            [conv1, conv2, conv3, fc1, embedding]
-                if w.iter().all(|&v| v > 0) && embedding <= 128 =>
-            {
-                Ok(Self {
-                    conv1,
-                    conv2,
-                    conv3,
-                    fc1,
-                    embedding,
-                    ..self
-                })
+            [conv1, conv2, conv3, fc1, embedding] if w.iter().all(|&v| v > 0) && embedding <= 128 => {
+                Ok(Self { conv1, conv2, conv3, fc1, embedding, ..self })
             }
             _ => Err(format!(
                 "--widths {widths}: need five positive widths conv1,conv2,conv3,fc1,embedding (embedding <= 128)"
@@ -157,11 +137,8 @@ impl ModelSpec {
              (= embedding) -> dropout {p} -> dense {n} (digits 0-9, not a digit) -> softmax (= probs); batch norms folded into the layers at export",
             n = N_CLASSES,
             k = self.coefficients,
-            cmn = if self.cepstral_mean_norm {
-                " -> channels [raw, per-utterance cepstral-mean-normalised]"
-            } else {
-                ""
-            },
+            cmn =
+                if self.cepstral_mean_norm { " -> channels [raw, per-utterance cepstral-mean-normalised]" } else { "" },
             ch = self.input_channels(),
             c1 = self.conv1,
             c2 = self.conv2,
@@ -206,19 +183,11 @@ pub struct DigitNet {
 
 /// PyTorch's batch-norm initialisation (weight 1); tch's default draws it from U(0,1).
 fn bn_config() -> nn::BatchNormConfig {
-    nn::BatchNormConfig {
-        ws_init: nn::Init::Const(1.0),
-        ..Default::default()
-    }
+    nn::BatchNormConfig { ws_init: nn::Init::Const(1.0), ..Default::default() }
 }
 
 fn conv_bn(vs: &nn::Path, name: &str, input: i64, output: i64, stride: i64) -> ConvBn {
-    let config = nn::ConvConfig {
-        stride,
-        padding: 1,
-        bias: false,
-        ..Default::default()
-    };
+    let config = nn::ConvConfig { stride, padding: 1, bias: false, ..Default::default() };
     ConvBn {
         conv: nn::conv2d(vs / name, input, output, 3, config),
         bn: nn::batch_norm2d(vs / format!("{name}_bn"), output, bn_config()),
@@ -227,10 +196,7 @@ fn conv_bn(vs: &nn::Path, name: &str, input: i64, output: i64, stride: i64) -> C
 }
 
 fn dense_bn(vs: &nn::Path, name: &str, input: i64, output: i64) -> DenseBn {
-    let config = nn::LinearConfig {
-        bias: false,
-        ..Default::default()
-    };
+    let config = nn::LinearConfig { bias: false, ..Default::default() };
     DenseBn {
         linear: nn::linear(vs / name, input, output, config),
         bn: nn::batch_norm1d(vs / format!("{name}_bn"), output, bn_config()),
@@ -240,9 +206,7 @@ fn dense_bn(vs: &nn::Path, name: &str, input: i64, output: i64) -> DenseBn {
 impl DigitNet {
     pub fn new(vs: &nn::Path, spec: ModelSpec) -> Self {
         assert!(
-            spec.coefficients >= 8
-                && spec.coefficients <= N_MFCC as i64
-                && spec.coefficients % 8 == 0,
+            spec.coefficients >= 8 && spec.coefficients <= N_MFCC as i64 && spec.coefficients % 8 == 0,
             "coefficients must be a multiple of 8 in 8..=64"
         );
         let channels = spec.input_channels();
@@ -290,16 +254,10 @@ impl DigitNet {
     pub fn forward(&self, mfcc: &Tensor, train: bool) -> (Tensor, Tensor) {
         let x = self.front_end(mfcc);
         let x = (x - &self.band_mean) * &self.band_inv_std;
-        let x = self
-            .conv1
-            .forward(&x, train)
-            .max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
+        let x = self.conv1.forward(&x, train).max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
         let x = self.conv2.forward(&x, train);
         let x = self.conv3.forward(&x, train).flatten(1, -1);
-        let x = self
-            .fc1
-            .forward(&x, train)
-            .dropout(self.spec.dropout, train);
+        let x = self.fc1.forward(&x, train).dropout(self.spec.dropout, train);
         let embedding = self.fc2.forward(&x, train);
         let logits = embedding.dropout(self.spec.dropout, train).apply(&self.fc3);
         (logits, embedding)
@@ -328,11 +286,7 @@ impl DenseBn {
 
 /// Trainable parameters (batch-norm running statistics and the normalisation are not).
 pub fn parameter_count(vs: &nn::VarStore) -> i64 {
-    vs.trainable_variables()
-        .iter()
-        .map(Tensor::numel)
-        .map(|n| n as i64)
-        .sum()
+    vs.trainable_variables().iter().map(Tensor::numel).map(|n| n as i64).sum()
 }
 
 /// A raw MFCC batch `[N,1,64,64]` from concatenated windows.
@@ -356,9 +310,7 @@ mod tests {
             let noise = (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
             let t = i as f32 / 8000.0;
             let voice = if i >= 800 {
-                (1..20)
-                    .map(|h| (std::f32::consts::TAU * 140.0 * h as f32 * t).sin() / h as f32)
-                    .sum::<f32>()
+                (1..20).map(|h| (std::f32::consts::TAU * 140.0 * h as f32 * t).sin() / h as f32).sum::<f32>()
                     * 0.2
                     * (-(t - 0.1) * 4.0).exp()
             } else {
@@ -381,40 +333,24 @@ mod tests {
         // A fixed filter adds the same vector to every frame's cepstrum: the output must not move.
         let frames = x.narrow(2, 0, 1).gt(SILENT_C0 as f64).to_kind(Kind::Float);
         let channel =
-            Tensor::from_slice(&(0..64).map(|k| 3.0 - 0.1 * k as f32).collect::<Vec<_>>())
-                .reshape([1, 1, 64, 1]);
+            Tensor::from_slice(&(0..64).map(|k| 3.0 - 0.1 * k as f32).collect::<Vec<_>>()).reshape([1, 1, 64, 1]);
         let coloured = &x + channel * &frames;
-        let diff = (cepstral_mean_norm(&coloured) - &y)
-            .abs()
-            .max()
-            .double_value(&[]);
-        assert!(
-            diff < 1e-3,
-            "a fixed channel moved the normalised features by {diff}"
-        );
+        let diff = (cepstral_mean_norm(&coloured) - &y).abs().max().double_value(&[]);
+        assert!(diff < 1e-3, "a fixed channel moved the normalised features by {diff}");
         // The leading noise (40 dB below the vowel) is not part of the mean: the vowel frames
         // are centred on their own average, c0 of the loud frames averages to ~0.
-        let loud = x
-            .narrow(2, 0, 1)
-            .gt_tensor(&(x.narrow(2, 0, 1).amax([3i64].as_slice(), true) - MEAN_RANGE_C0 as f64));
+        let loud =
+            x.narrow(2, 0, 1).gt_tensor(&(x.narrow(2, 0, 1).amax([3i64].as_slice(), true) - MEAN_RANGE_C0 as f64));
         let c0 = y.narrow(2, 0, 1);
-        let loud_mean = (c0 * loud.to_kind(Kind::Float))
-            .sum(Kind::Float)
-            .double_value(&[]);
-        assert!(
-            loud_mean.abs() < 1e-2,
-            "c0 over the speech frames sums to {loud_mean}"
-        );
+        let loud_mean = (c0 * loud.to_kind(Kind::Float)).sum(Kind::Float).double_value(&[]);
+        assert!(loud_mean.abs() < 1e-2, "c0 over the speech frames sums to {loud_mean}");
     }
 
     #[test]
     fn shapes_and_parameter_budget() {
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let net = DigitNet::new(&vs.root(), ModelSpec::default());
-        let (logits, embedding) = net.forward(
-            &Tensor::zeros([3, 1, 64, 64], (Kind::Float, tch::Device::Cpu)),
-            false,
-        );
+        let (logits, embedding) = net.forward(&Tensor::zeros([3, 1, 64, 64], (Kind::Float, tch::Device::Cpu)), false);
         assert_eq!(logits.size(), [3, N_CLASSES]);
         assert_eq!(embedding.size(), [3, ModelSpec::default().embedding]);
         let params = parameter_count(&vs);

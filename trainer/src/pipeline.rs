@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
+use fsdd_core::inference::model::{N_OUTPUTS, NOT_A_DIGIT};
 use fsdd_core::labels::ConfusionMatrix;
 use fsdd_core::signal::mfcc::{FEATURE_LEN, MfccExtractor};
-use fsdd_core::streaming::early_exit::{DEFAULT_REJECT_THRESHOLD, classify};
-use fsdd_core::inference::model::{N_OUTPUTS, NOT_A_DIGIT};
-use fsdd_core::voice::prototypes::{PrototypeSet, ScoringMode};
 use fsdd_core::streaming::config::RecognizerConfig;
+use fsdd_core::streaming::early_exit::{DEFAULT_REJECT_THRESHOLD, classify};
+use fsdd_core::voice::prototypes::{PrototypeSet, ScoringMode};
 
 use crate::augment::AugmentPolicy;
 use crate::data::Clip;
@@ -34,27 +34,15 @@ pub struct TrainReport {
 }
 
 /// Max |difference| between tch (eval mode) and tract on the exported file, over both outputs.
-pub fn parity(
-    trained_net: &crate::model::DigitNet,
-    model: &TractModel,
-    features: &[f32],
-) -> Result<f32> {
+pub fn parity(trained_net: &crate::model::DigitNet, model: &TractModel, features: &[f32]) -> Result<f32> {
     let (probs, embedding) = trained_net.predict(&mfcc_batch(features));
     let probs: Vec<Vec<f32>> = Vec::try_from(&probs).context("probs to Vec")?;
     let embedding: Vec<Vec<f32>> = Vec::try_from(&embedding).context("embedding to Vec")?;
     let mut max_diff = 0.0f32;
     for (i, window) in features.chunks_exact(FEATURE_LEN).enumerate() {
         let out = model.run(window)?;
-        ensure!(
-            out.embedding.len() == embedding[i].len(),
-            "embedding size differs between tch and tract"
-        );
-        for (a, b) in out
-            .probs
-            .iter()
-            .zip(&probs[i])
-            .chain(out.embedding.iter().zip(&embedding[i]))
-        {
+        ensure!(out.embedding.len() == embedding[i].len(), "embedding size differs between tch and tract");
+        for (a, b) in out.probs.iter().zip(&probs[i]).chain(out.embedding.iter().zip(&embedding[i])) {
             max_diff = max_diff.max((a - b).abs());
         }
     }
@@ -140,8 +128,7 @@ pub struct EnrolledResult {
 /// (the core's [`PrototypeSet`], as `fsdd-tui enroll` does) and scores the other takes whole.
 pub fn enrolled_accuracy(model: &TractModel, held_out: &[Clip]) -> Result<EnrolledResult> {
     let first_enrolled = 50 - ENROLL_TAKES;
-    let (enroll, scored): (Vec<&Clip>, Vec<&Clip>) =
-        held_out.iter().partition(|c| c.take >= first_enrolled);
+    let (enroll, scored): (Vec<&Clip>, Vec<&Clip>) = held_out.iter().partition(|c| c.take >= first_enrolled);
     ensure!(
         !enroll.is_empty() && !scored.is_empty(),
         "held-out speaker has no takes >= {first_enrolled} or none below"
@@ -168,8 +155,7 @@ pub fn enrolled_accuracy(model: &TractModel, held_out: &[Clip]) -> Result<Enroll
         let pick = |p: [f32; N_OUTPUTS]| argmax(&p) as u8 == clip.label;
         base += pick(probs) as u32;
         proto += pick(prototypes.blend(&probs, &out.embedding, ScoringMode::Proto, 1.0)) as u32;
-        hybrid += pick(prototypes.blend(&probs, &out.embedding, ScoringMode::Hybrid, blend_weight))
-            as u32;
+        hybrid += pick(prototypes.blend(&probs, &out.embedding, ScoringMode::Hybrid, blend_weight)) as u32;
     }
     let n = scored.len() as f64;
     Ok(EnrolledResult {

@@ -14,9 +14,7 @@
 //! Frames of digital silence (zero padding, c0 at the log floor) are left alone: a microphone
 //! does not colour the zeros after a word.
 
-use fsdd_core::signal::mfcc::{
-    N_FRAMES, N_MELS, N_MFCC, dct_basis_transposed, log_mel_of_window, mfcc_of_log_mel,
-};
+use fsdd_core::signal::mfcc::{N_FRAMES, N_MELS, N_MFCC, dct_basis_transposed, log_mel_of_window, mfcc_of_log_mel};
 use rand::Rng;
 
 use crate::augment::AugmentPolicy;
@@ -35,9 +33,7 @@ impl Default for LogMelAugmenter {
 
 impl LogMelAugmenter {
     pub fn new() -> Self {
-        Self {
-            dct_t: dct_basis_transposed(),
-        }
+        Self { dct_t: dct_basis_transposed() }
     }
 
     /// True when `policy` would ever change a window (so callers can skip the transform).
@@ -52,8 +48,7 @@ impl LogMelAugmenter {
         for j in 1..=3 {
             let a = rng.gen_range(-1.0..=1.0) * policy.response_db as f32 / j as f32;
             for (m, o) in offset.iter_mut().enumerate() {
-                *o +=
-                    a * (std::f32::consts::PI * j as f32 * (m as f32 + 0.5) / N_MELS as f32).cos();
+                *o += a * (std::f32::consts::PI * j as f32 * (m as f32 + 0.5) / N_MELS as f32).cos();
             }
         }
         // Half the time a dull microphone: a logistic roll-off above a random band.
@@ -71,16 +66,13 @@ impl LogMelAugmenter {
     /// Augments one coefficient-major (`[k * N_FRAMES + t]`) window in place.
     pub fn apply(&self, policy: &AugmentPolicy, window: &mut [f32], rng: &mut impl Rng) {
         debug_assert_eq!(window.len(), N_MFCC * N_FRAMES);
-        let response = (rng.r#gen::<f64>() < policy.response_probability)
-            .then(|| Self::random_response(policy, rng));
+        let response = (rng.r#gen::<f64>() < policy.response_probability).then(|| Self::random_response(policy, rng));
         let mut masked = [false; N_MELS];
         if rng.r#gen::<f64>() < policy.band_mask_probability {
             for _ in 0..policy.band_masks {
                 let width = rng.gen_range(0..=policy.band_mask_max.min(N_MELS));
                 let start = rng.gen_range(0..=N_MELS - width);
-                masked[start..start + width]
-                    .iter_mut()
-                    .for_each(|b| *b = true);
+                masked[start..start + width].iter_mut().for_each(|b| *b = true);
             }
         }
         if response.is_none() && !masked.contains(&true) {
@@ -98,18 +90,8 @@ impl LogMelAugmenter {
                 frame.iter_mut().zip(offset).for_each(|(lm, o)| *lm += o);
             }
             if kept < N_MELS && kept > 0 {
-                let mean = frame
-                    .iter()
-                    .zip(&masked)
-                    .filter(|(_, m)| !**m)
-                    .map(|(lm, _)| lm)
-                    .sum::<f32>()
-                    / kept as f32;
-                frame
-                    .iter_mut()
-                    .zip(&masked)
-                    .filter(|(_, m)| **m)
-                    .for_each(|(lm, _)| *lm = mean);
+                let mean = frame.iter().zip(&masked).filter(|(_, m)| !**m).map(|(lm, _)| lm).sum::<f32>() / kept as f32;
+                frame.iter_mut().zip(&masked).filter(|(_, m)| **m).for_each(|(lm, _)| *lm = mean);
             }
             for (m, lm) in frame.iter().enumerate() {
                 log_mel[m * N_FRAMES + t] = *lm;
@@ -143,8 +125,7 @@ mod tests {
         (0..3000)
             .map(|n| {
                 let t = n as f32 / SAMPLE_RATE as f32;
-                0.3 * (std::f32::consts::TAU * 300.0 * t).sin()
-                    + 0.1 * (std::f32::consts::TAU * 2500.0 * t).sin()
+                0.3 * (std::f32::consts::TAU * 300.0 * t).sin() + 0.1 * (std::f32::consts::TAU * 2500.0 * t).sin()
             })
             .collect()
     }
@@ -153,11 +134,8 @@ mod tests {
     fn a_disabled_policy_leaves_the_core_features_bit_identical() {
         let clean = MfccExtractor::new().compute(&word());
         let mut window = clean.to_vec();
-        let policy = AugmentPolicy {
-            response_probability: 0.0,
-            band_mask_probability: 0.0,
-            ..AugmentPolicy::default()
-        };
+        let policy =
+            AugmentPolicy { response_probability: 0.0, band_mask_probability: 0.0, ..AugmentPolicy::default() };
         LogMelAugmenter::new().apply(&policy, &mut window, &mut StdRng::seed_from_u64(1));
         assert_eq!(window, clean.to_vec());
     }
@@ -165,32 +143,19 @@ mod tests {
     #[test]
     fn a_response_moves_speech_frames_by_a_smooth_offset_and_spares_the_padding() {
         let clean = MfccExtractor::new().compute(&word());
-        let policy = AugmentPolicy {
-            response_probability: 1.0,
-            band_mask_probability: 0.0,
-            ..AugmentPolicy::default()
-        };
+        let policy =
+            AugmentPolicy { response_probability: 1.0, band_mask_probability: 0.0, ..AugmentPolicy::default() };
         let mut window = clean.to_vec();
         LogMelAugmenter::new().apply(&policy, &mut window, &mut StdRng::seed_from_u64(3));
         // Frame 5 is inside the word: the same offset in every speech frame, bounded by the
         // policy's amplitudes (three cosines plus the roll-off).
         let bound = policy.response_db as f32 * (1.0 + 0.5 + 1.0 / 3.0) + policy.rolloff_db as f32;
-        let d5: Vec<f32> = log_mel_of(&window, 5)
-            .iter()
-            .zip(log_mel_of(&clean[..], 5))
-            .map(|(a, b)| a - b)
-            .collect();
-        let d10: Vec<f32> = log_mel_of(&window, 10)
-            .iter()
-            .zip(log_mel_of(&clean[..], 10))
-            .map(|(a, b)| a - b)
-            .collect();
+        let d5: Vec<f32> = log_mel_of(&window, 5).iter().zip(log_mel_of(&clean[..], 5)).map(|(a, b)| a - b).collect();
+        let d10: Vec<f32> =
+            log_mel_of(&window, 10).iter().zip(log_mel_of(&clean[..], 10)).map(|(a, b)| a - b).collect();
         assert!(d5.iter().any(|d| d.abs() > 0.1), "no change");
         for (a, b) in d5.iter().zip(&d10) {
-            assert!(
-                (a - b).abs() < 1e-2,
-                "offset differs between frames: {a} vs {b}"
-            );
+            assert!((a - b).abs() < 1e-2, "offset differs between frames: {a} vs {b}");
             assert!(a.abs() <= bound + 1e-3, "offset {a} dB beyond {bound}");
         }
         // Frames 40.. are zero padding (3000 samples end in frame 23).
@@ -208,11 +173,8 @@ mod tests {
         let before = log_mel_of(&clean[..], 5);
         // Search seeds for a mask covering the tone's band; masks are random, so check the
         // masked band's value, not which seed produced it.
-        let policy = AugmentPolicy {
-            response_probability: 0.0,
-            band_mask_probability: 1.0,
-            ..AugmentPolicy::default()
-        };
+        let policy =
+            AugmentPolicy { response_probability: 0.0, band_mask_probability: 1.0, ..AugmentPolicy::default() };
         let augmenter = LogMelAugmenter::new();
         let after = (0..200u64)
             .find_map(|seed| {
@@ -224,11 +186,6 @@ mod tests {
             .expect("some mask covers the 2.5 kHz band");
         // The tone stands out in the clean band; after masking it sits at the frame's mean of
         // the other bands, i.e. well below the clean peak.
-        assert!(
-            after[band] < before[band] - 3.0,
-            "{} vs {}",
-            after[band],
-            before[band]
-        );
+        assert!(after[band] < before[band] - 3.0, "{} vs {}", after[band], before[band]);
     }
 }

@@ -20,10 +20,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-pub use fsdd_eval::corpus::{SPEAKER_FOLDS as FOLDS, SpeakerGroup, speaker_group};
-use fsdd_core::signal::mfcc::SAMPLE_RATE;
 use fsdd_core::inference::model::NOT_A_DIGIT;
+use fsdd_core::signal::mfcc::SAMPLE_RATE;
 use fsdd_core::signal::vad::{VadConfig, first_speech_span};
+pub use fsdd_eval::corpus::{SPEAKER_FOLDS as FOLDS, SpeakerGroup, speaker_group};
 
 use crate::data::{Clip, ClipSource};
 
@@ -52,11 +52,7 @@ impl Recording {
         }
         let (word, rest) = stem.split_once("_sc")?;
         let (speaker, index) = rest.rsplit_once('_')?;
-        let label = if digits {
-            word.parse::<u8>().ok().filter(|d| *d <= 9)?
-        } else {
-            NOT_A_DIGIT as u8
-        };
+        let label = if digits { word.parse::<u8>().ok().filter(|d| *d <= 9)? } else { NOT_A_DIGIT as u8 };
         Some(Self {
             path: path.to_owned(),
             label,
@@ -75,7 +71,8 @@ impl Recording {
 /// the room. A one-second clip has a quiet room and one word, so the gentler onset finds the
 /// word's soft start; the live default rose to 13 dB for noisy rooms (see
 /// `VadConfig::sensitivity_db`) after the shipped model was trained with these cuts.
-pub const CUT_VAD: VadConfig = VadConfig { sensitivity_db: 10.0, hangover_ms: 176, min_speech_ms: 96, max_speech_ms: 2_500, pre_roll_ms: 64 };
+pub const CUT_VAD: VadConfig =
+    VadConfig { sensitivity_db: 10.0, hangover_ms: 176, min_speech_ms: 96, max_speech_ms: 2_500, pre_roll_ms: 64 };
 
 /// The dataset on disk.
 #[derive(Debug, Clone)]
@@ -130,8 +127,8 @@ pub fn load(recordings: &[&Recording]) -> Result<Vec<Loaded>> {
     recordings
         .iter()
         .map(|r| {
-            let audio = fsdd_core::signal::audio::read_wav(&r.path)
-                .with_context(|| format!("reading {}", r.path.display()))?;
+            let audio =
+                fsdd_core::signal::audio::read_wav(&r.path).with_context(|| format!("reading {}", r.path.display()))?;
             if audio.sample_rate != SAMPLE_RATE {
                 bail!("{}: {} Hz, expected {SAMPLE_RATE} Hz", r.path.display(), audio.sample_rate);
             }
@@ -153,11 +150,7 @@ pub fn load(recordings: &[&Recording]) -> Result<Vec<Loaded>> {
             if samples.len() >= end + margin + MIN_NOISE_SAMPLES {
                 noise.push(clip(&samples[end + margin..], NOT_A_DIGIT as u8, ClipSource::RoomNoise));
             }
-            let source = if (r.label as usize) < NOT_A_DIGIT {
-                ClipSource::RealDigit
-            } else {
-                ClipSource::Word
-            };
+            let source = if (r.label as usize) < NOT_A_DIGIT { ClipSource::RealDigit } else { ClipSource::Word };
             Ok(Loaded { word: clip(&samples[start..end], r.label, source), noise })
         })
         .collect()

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, ensure};
-use fsdd_core::labels::ConfusionMatrix;
 use fsdd_core::Model;
+use fsdd_core::labels::ConfusionMatrix;
 use fsdd_core::signal::mfcc::FEATURE_LEN;
 
 use crate::model::N_CLASSES;
@@ -28,10 +28,7 @@ impl TractOutput {
 }
 
 pub fn argmax(values: &[f32]) -> usize {
-    values
-        .iter()
-        .enumerate()
-        .fold(0, |best, (i, v)| if *v > values[best] { i } else { best })
+    values.iter().enumerate().fold(0, |best, (i, v)| if *v > values[best] { i } else { best })
 }
 
 impl TractModel {
@@ -42,25 +39,15 @@ impl TractModel {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let model = Model::from_bytes(bytes)?;
-        ensure!(
-            model.rejects(),
-            "the model has no \"not a digit\" output: the trainer writes {N_CLASSES} classes"
-        );
+        ensure!(model.rejects(), "the model has no \"not a digit\" output: the trainer writes {N_CLASSES} classes");
         Ok(Self { model })
     }
 
     /// Runs one raw MFCC window (`FEATURE_LEN` values).
     pub fn run(&self, mfcc: &[f32]) -> Result<TractOutput> {
-        ensure!(
-            mfcc.len() == FEATURE_LEN,
-            "expected {FEATURE_LEN} MFCC values, got {}",
-            mfcc.len()
-        );
+        ensure!(mfcc.len() == FEATURE_LEN, "expected {FEATURE_LEN} MFCC values, got {}", mfcc.len());
         let out = self.model.infer(mfcc)?;
-        Ok(TractOutput {
-            probs: out.probs[..N_CLASSES as usize].to_vec(),
-            embedding: out.embedding,
-        })
+        Ok(TractOutput { probs: out.probs[..N_CLASSES as usize].to_vec(), embedding: out.embedding })
     }
 
     /// Confusion matrix over concatenated windows and their labels.

@@ -8,9 +8,9 @@ use anyhow::{Context, Result, anyhow};
 use fsdd_core::labels::ConfusionMatrix;
 use fsdd_core::signal::mfcc::FEATURE_LEN;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::{Rng, SeedableRng};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor, nn};
 
@@ -150,8 +150,7 @@ impl BestEpoch {
             None => true,
             Some(o) => {
                 self.validation_accuracy > o.validation_accuracy
-                    || (self.validation_accuracy == o.validation_accuracy
-                        && self.validation_loss < o.validation_loss)
+                    || (self.validation_accuracy == o.validation_accuracy && self.validation_loss < o.validation_loss)
             }
         }
     }
@@ -194,16 +193,9 @@ fn epoch_rng(seed: u64, epoch: u32) -> StdRng {
 
 /// One epoch's shuffled training windows: every clip drawn by its source's epoch weight, each
 /// draw clean plus `augment` augmented copies. `rooms` is recorded background noise.
-fn epoch_windows(
-    clips: &[Clip],
-    rooms: &[Clip],
-    recipe: &Recipe,
-    policy: &AugmentPolicy,
-    epoch: u32,
-) -> Batchable {
+fn epoch_windows(clips: &[Clip], rooms: &[Clip], recipe: &Recipe, policy: &AugmentPolicy, epoch: u32) -> Batchable {
     let mut rng = epoch_rng(recipe.seed, epoch);
-    let mut order: Vec<(usize, bool)> =
-        Vec::with_capacity(clips.len() * (1 + recipe.augment as usize));
+    let mut order: Vec<(usize, bool)> = Vec::with_capacity(clips.len() * (1 + recipe.augment as usize));
     for (i, clip) in clips.iter().enumerate() {
         let weight = recipe.epoch_weight(clip.source);
         let whole = weight.floor();
@@ -219,13 +211,11 @@ fn epoch_windows(
     order.shuffle(&mut rng);
     let waves: Vec<Vec<f32>> = order
         .iter()
-        .map(|&(i, augmented)| {
-            if augmented {
-                policy.apply(&clips[i], clips, rooms, &mut rng)
-            } else {
-                clips[i].samples.clone()
-            }
-        })
+        .map(
+            |&(i, augmented)| {
+                if augmented { policy.apply(&clips[i], clips, rooms, &mut rng) } else { clips[i].samples.clone() }
+            },
+        )
         .collect();
     let mut features = mfcc_features(waves.iter().map(Vec::as_slice));
     if LogMelAugmenter::active(policy) {
@@ -236,10 +226,7 @@ fn epoch_windows(
             }
         }
     }
-    Batchable {
-        features,
-        labels: order.iter().map(|&(i, _)| clips[i].label).collect(),
-    }
+    Batchable { features, labels: order.iter().map(|&(i, _)| clips[i].label).collect() }
 }
 
 fn labels_tensor(labels: &[u8]) -> Tensor {
@@ -251,17 +238,11 @@ pub fn evaluate_tch(net: &DigitNet, data: &Batchable) -> (ConfusionMatrix, f64) 
     let mut cm = ConfusionMatrix::new();
     let mut loss_sum = 0.0;
     tch::no_grad(|| {
-        for (features, labels) in data
-            .features
-            .chunks(256 * FEATURE_LEN)
-            .zip(data.labels.chunks(256))
-        {
+        for (features, labels) in data.features.chunks(256 * FEATURE_LEN).zip(data.labels.chunks(256)) {
             let (logits, _) = net.forward(&mfcc_batch(features), false);
             let targets = labels_tensor(labels);
-            loss_sum +=
-                logits.cross_entropy_for_logits(&targets).double_value(&[]) * labels.len() as f64;
-            let predicted: Vec<i64> =
-                Vec::try_from(&logits.argmax(-1, false)).expect("argmax is int64");
+            loss_sum += logits.cross_entropy_for_logits(&targets).double_value(&[]) * labels.len() as f64;
+            let predicted: Vec<i64> = Vec::try_from(&logits.argmax(-1, false)).expect("argmax is int64");
             for (&truth, &p) in labels.iter().zip(&predicted) {
                 cm.add(truth, p as u8);
             }
@@ -302,25 +283,18 @@ impl WeightAverage {
         let live_vars = live.variables();
         let mut pairs = Vec::new();
         for (name, tensor) in averaged.variables() {
-            let source = live_vars
-                .get(&name)
-                .ok_or_else(|| anyhow!("variable {name} missing from the live network"))?;
+            let source =
+                live_vars.get(&name).ok_or_else(|| anyhow!("variable {name} missing from the live network"))?;
             pairs.push((tensor, source.shallow_clone()));
         }
-        Ok(Self {
-            decay,
-            steps: 0,
-            pairs,
-        })
+        Ok(Self { decay, steps: 0, pairs })
     }
 
     /// One step; the decay ramps up over the first steps (as in TensorFlow's
     /// ExponentialMovingAverage with num_updates) so the random initialisation fades fast.
     fn update(&mut self) {
         self.steps += 1;
-        let decay = self
-            .decay
-            .min((1 + self.steps) as f64 / (10 + self.steps) as f64);
+        let decay = self.decay.min((1 + self.steps) as f64 / (10 + self.steps) as f64);
         tch::no_grad(|| {
             for (averaged, live) in &mut self.pairs {
                 let blended = &*averaged * decay + &*live * (1.0 - decay);
@@ -340,14 +314,9 @@ pub fn train(
 ) -> Result<Trained> {
     let started = Instant::now();
     tch::manual_seed(recipe.seed as i64);
-    let (best_path, last_path, last_ema_path, optimizer_path, state_path) =
-        checkpoint_paths(&options.checkpoint_dir);
-    std::fs::create_dir_all(&options.checkpoint_dir).with_context(|| {
-        format!(
-            "creating checkpoint directory {}",
-            options.checkpoint_dir.display()
-        )
-    })?;
+    let (best_path, last_path, last_ema_path, optimizer_path, state_path) = checkpoint_paths(&options.checkpoint_dir);
+    std::fs::create_dir_all(&options.checkpoint_dir)
+        .with_context(|| format!("creating checkpoint directory {}", options.checkpoint_dir.display()))?;
 
     let mut vs = nn::VarStore::new(Device::Cpu);
     let mut net = DigitNet::new(&vs.root(), recipe.spec);
@@ -356,11 +325,7 @@ pub fn train(
     drop(clean_fit);
     // Noise mixed under words: the rooms around Speech Commands words, and the recorded
     // corpus repeated so it makes up about half of the pool (it is far fewer, longer pieces).
-    let mut rooms: Vec<Clip> = fit
-        .iter()
-        .filter(|c| c.source == ClipSource::RoomNoise)
-        .cloned()
-        .collect();
+    let mut rooms: Vec<Clip> = fit.iter().filter(|c| c.source == ClipSource::RoomNoise).cloned().collect();
     let recorded: Vec<&Clip> = fit.iter().filter(|c| c.source == ClipSource::RecordedNoise).collect();
     if !recorded.is_empty() {
         let copies = (rooms.len() / recorded.len()).max(1);
@@ -376,9 +341,7 @@ pub fn train(
         Some(decay) => {
             let mut avg_vs = nn::VarStore::new(Device::Cpu);
             let avg_net = DigitNet::new(&avg_vs.root(), recipe.spec);
-            avg_vs
-                .copy(&vs)
-                .context("copying the network into its average")?;
+            avg_vs.copy(&vs).context("copying the network into its average")?;
             let average = WeightAverage::new(decay, &avg_vs, &vs)?;
             Some((avg_vs, avg_net, average))
         }
@@ -390,63 +353,43 @@ pub fn train(
     let mut elapsed_before = 0.0;
     if options.resume && state_path.exists() {
         let state: ResumeState = serde_json::from_str(
-            &std::fs::read_to_string(&state_path)
-                .with_context(|| format!("reading {}", state_path.display()))?,
+            &std::fs::read_to_string(&state_path).with_context(|| format!("reading {}", state_path.display()))?,
         )
         .with_context(|| format!("parsing {}", state_path.display()))?;
         // Same recipe, except that a run may be extended with more epochs.
-        let same_recipe = Recipe {
-            epochs: recipe.epochs,
-            ..state.recipe.clone()
-        } == *recipe;
+        let same_recipe = Recipe { epochs: recipe.epochs, ..state.recipe.clone() } == *recipe;
         anyhow::ensure!(
             same_recipe,
             "{} was written by a different recipe ({:?}); start without --resume or use another --checkpoint-dir",
             state_path.display(),
             state.recipe
         );
-        vs.load(&last_path)
-            .with_context(|| format!("loading {}", last_path.display()))?;
+        vs.load(&last_path).with_context(|| format!("loading {}", last_path.display()))?;
         if let Some((avg_vs, _, average)) = &mut averaged {
-            avg_vs
-                .load(&last_ema_path)
-                .with_context(|| format!("loading {}", last_ema_path.display()))?;
+            avg_vs.load(&last_ema_path).with_context(|| format!("loading {}", last_ema_path.display()))?;
             average.steps = state.ema_steps;
         }
         optimizer.load(&optimizer_path)?;
         first_epoch = state.completed_epochs;
         best = state.best;
         elapsed_before = state.elapsed_s;
-        println!(
-            "{}resuming after epoch {first_epoch} (best so far: {best:?})",
-            options.label
-        );
+        println!("{}resuming after epoch {first_epoch} (best so far: {best:?})", options.label);
     }
 
     let batch = recipe.batch_size.max(2);
-    let mut prepared =
-        (first_epoch < recipe.epochs).then(|| epoch_windows(fit, rooms, recipe, policy, first_epoch));
+    let mut prepared = (first_epoch < recipe.epochs).then(|| epoch_windows(fit, rooms, recipe, policy, first_epoch));
     for epoch in first_epoch..recipe.epochs {
         let epoch_started = Instant::now();
-        let data = prepared
-            .take()
-            .ok_or_else(|| anyhow!("epoch {epoch} data missing"))?;
+        let data = prepared.take().ok_or_else(|| anyhow!("epoch {epoch} data missing"))?;
         optimizer.set_lr(lr_at(recipe, epoch));
         let n_batches = data.len() / batch; // a ragged last batch is dropped: BN needs > 1 sample
         let bar = ProgressBar::new(n_batches as u64);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} batches {msg} ({elapsed})",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {msg} ({elapsed})")
+                .expect("static template")
+                .progress_chars("=> "),
         );
-        bar.set_prefix(format!(
-            "{}epoch {}/{}",
-            options.label,
-            epoch + 1,
-            recipe.epochs
-        ));
+        bar.set_prefix(format!("{}epoch {}/{}", options.label, epoch + 1, recipe.epochs));
 
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0i64, 0usize);
         let train_result = std::thread::scope(|scope| -> Result<()> {
@@ -454,8 +397,7 @@ pub fn train(
             let next = (epoch + 1 < recipe.epochs)
                 .then(|| scope.spawn(move || epoch_windows(fit, rooms, recipe, policy, epoch + 1)));
             for b in 0..n_batches {
-                let features =
-                    &data.features[b * batch * FEATURE_LEN..(b + 1) * batch * FEATURE_LEN];
+                let features = &data.features[b * batch * FEATURE_LEN..(b + 1) * batch * FEATURE_LEN];
                 let labels = &data.labels[b * batch..(b + 1) * batch];
                 let targets = labels_tensor(labels);
                 let (logits, _) = net.forward(&mfcc_batch(features), true);
@@ -466,21 +408,13 @@ pub fn train(
                 }
                 let loss_value = loss.double_value(&[]);
                 loss_sum += loss_value * labels.len() as f64;
-                correct += logits
-                    .argmax(-1, false)
-                    .eq_tensor(&targets)
-                    .sum(Kind::Int64)
-                    .int64_value(&[]);
+                correct += logits.argmax(-1, false).eq_tensor(&targets).sum(Kind::Int64).int64_value(&[]);
                 seen += labels.len();
                 bar.set_message(format!("loss {:.4}", loss_sum / seen as f64));
                 bar.inc(1);
             }
             if let Some(handle) = next {
-                prepared = Some(
-                    handle
-                        .join()
-                        .map_err(|_| anyhow!("augmentation thread panicked"))?,
-                );
+                prepared = Some(handle.join().map_err(|_| anyhow!("augmentation thread panicked"))?);
             }
             Ok(())
         });
@@ -501,9 +435,7 @@ pub fn train(
         let improved = current.beats(&best);
         if improved {
             best = Some(current);
-            kept_vs
-                .save(&best_path)
-                .with_context(|| format!("saving {}", best_path.display()))?;
+            kept_vs.save(&best_path).with_context(|| format!("saving {}", best_path.display()))?;
         }
         println!(
             "{}epoch {:>3}/{} lr {:.3} | train loss {:.4} acc {:.2}% | val loss {:.4} acc {:.2}% macro-F1 {:.4}{} | {:.1}s",
@@ -522,12 +454,9 @@ pub fn train(
         if options.print_confusion {
             println!("validation confusion matrix:\n{cm}");
         }
-        vs.save(&last_path)
-            .with_context(|| format!("saving {}", last_path.display()))?;
+        vs.save(&last_path).with_context(|| format!("saving {}", last_path.display()))?;
         if let Some((avg_vs, _, _)) = &averaged {
-            avg_vs
-                .save(&last_ema_path)
-                .with_context(|| format!("saving {}", last_ema_path.display()))?;
+            avg_vs.save(&last_ema_path).with_context(|| format!("saving {}", last_ema_path.display()))?;
         }
         optimizer.save(&optimizer_path)?;
         let state = ResumeState {
@@ -546,14 +475,8 @@ pub fn train(
         Some((avg_vs, avg_net, _)) => (avg_vs, avg_net),
         None => (vs, net),
     };
-    vs.load(&best_path)
-        .with_context(|| format!("loading best checkpoint {}", best_path.display()))?;
-    Ok(Trained {
-        vs,
-        net,
-        best,
-        wall_time: Duration::from_secs_f64(elapsed_before) + started.elapsed(),
-    })
+    vs.load(&best_path).with_context(|| format!("loading best checkpoint {}", best_path.display()))?;
+    Ok(Trained { vs, net, best, wall_time: Duration::from_secs_f64(elapsed_before) + started.elapsed() })
 }
 
 #[cfg(test)]

@@ -13,9 +13,7 @@ use trainer::export::write_onnx;
 use trainer::export::{EMBEDDING_NAME, INPUT_NAME, PROBS_NAME};
 use trainer::model::{DigitNet, ModelSpec};
 use trainer::optim::OptimizerKind;
-use trainer::pipeline::{
-    ENROLL_TAKES, PARITY_TOLERANCE, enrolled_accuracy, parity, train_export_check,
-};
+use trainer::pipeline::{ENROLL_TAKES, PARITY_TOLERANCE, enrolled_accuracy, parity, train_export_check};
 use trainer::tract_model::TractModel;
 use trainer::train::{Batchable, Recipe, RunOptions, train};
 
@@ -84,12 +82,8 @@ fn tiny_model_trains_exports_and_matches_tract() {
     assert!(test.iter().all(|c| c.take <= 4) && fit.iter().chain(&validation).all(|c| c.take >= 5));
 
     let dir = scratch_dir("tiny");
-    let options = RunOptions {
-        checkpoint_dir: dir.join("ckpt"),
-        resume: false,
-        print_confusion: false,
-        label: "[tiny] ".into(),
-    };
+    let options =
+        RunOptions { checkpoint_dir: dir.join("ckpt"), resume: false, print_confusion: false, label: "[tiny] ".into() };
     let onnx = dir.join("tiny.onnx");
     let report = train_export_check(
         &tiny_recipe(4),
@@ -103,38 +97,15 @@ fn tiny_model_trains_exports_and_matches_tract() {
     )
     .unwrap();
     println!("tiny model test split:\n{}", report.test);
-    assert!(
-        report.parity_max_abs_diff <= PARITY_TOLERANCE,
-        "parity {}",
-        report.parity_max_abs_diff
-    );
-    assert!(
-        report.test.accuracy() >= 0.6,
-        "test accuracy {} (chance is 0.1)",
-        report.test.accuracy()
-    );
+    assert!(report.parity_max_abs_diff <= PARITY_TOLERANCE, "parity {}", report.parity_max_abs_diff);
+    assert!(report.test.accuracy() >= 0.6, "test accuracy {} (chance is 0.1)", report.test.accuracy());
     assert!(report.parameters <= 200_000);
 
     // The file honours the model contract: input `mfcc` [N,1,64,64], outputs probs then embedding.
-    let proto =
-        tract_onnx::pb::ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
+    let proto = tract_onnx::pb::ModelProto::decode(std::fs::read(&onnx).unwrap().as_slice()).unwrap();
     let graph = proto.graph.unwrap();
-    assert_eq!(
-        graph
-            .input
-            .iter()
-            .map(|i| i.name.as_str())
-            .collect::<Vec<_>>(),
-        [INPUT_NAME]
-    );
-    assert_eq!(
-        graph
-            .output
-            .iter()
-            .map(|o| o.name.as_str())
-            .collect::<Vec<_>>(),
-        [PROBS_NAME, EMBEDDING_NAME]
-    );
+    assert_eq!(graph.input.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), [INPUT_NAME]);
+    assert_eq!(graph.output.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), [PROBS_NAME, EMBEDDING_NAME]);
     assert_eq!(proto.opset_import[0].version, 13);
     let model = TractModel::load(&onnx).unwrap();
     let out = model.run(&Batchable::clean(&test[..1]).features).unwrap();
@@ -142,20 +113,11 @@ fn tiny_model_trains_exports_and_matches_tract() {
     assert_eq!(out.embedding.len() as i64, tiny_spec().embedding);
 
     // Resume: continuing the same run for one more epoch starts after epoch 4.
-    let resumed = train(
-        &tiny_recipe(5),
-        &AugmentPolicy::default(),
-        &fit,
-        &validation,
-        &RunOptions {
-            resume: true,
-            ..options
-        },
-    )
-    .unwrap();
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("ckpt/state.json")).unwrap())
+    let resumed =
+        train(&tiny_recipe(5), &AugmentPolicy::default(), &fit, &validation, &RunOptions { resume: true, ..options })
             .unwrap();
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("ckpt/state.json")).unwrap()).unwrap();
     assert_eq!(state["completed_epochs"], 5);
     assert!(resumed.best.epoch >= 1 && resumed.best.epoch <= 5);
 }
@@ -175,10 +137,7 @@ fn cepstral_mean_channel_exports_with_parity() {
         features.extend_from_slice(&window);
     }
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let spec = ModelSpec {
-        cepstral_mean_norm: true,
-        ..tiny_spec()
-    };
+    let spec = ModelSpec { cepstral_mean_norm: true, ..tiny_spec() };
     let mut net = DigitNet::new(&vs.root(), spec);
     net.fit_normalisation(&features);
     let onnx = scratch_dir("cmn").join("cmn.onnx");
@@ -193,8 +152,7 @@ fn shipped_model_matches_its_card() {
     let root = workspace_root();
     let onnx = root.join("models/fsdd.onnx");
     let card: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("models/fsdd.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(root.join("models/fsdd.json")).unwrap()).unwrap();
     let size = std::fs::metadata(&onnx).unwrap().len();
     assert!(size <= 1 << 20, "{size} bytes");
     assert_eq!(card["file_size_bytes"], size);
@@ -203,20 +161,10 @@ fn shipped_model_matches_its_card() {
     let data = fsdd();
     let test = load_clips(&data.split(Split::Test)).unwrap();
     let windows = Batchable::clean(&test);
-    let cm = TractModel::load(&onnx)
-        .unwrap()
-        .evaluate(&windows.features, &windows.labels)
-        .unwrap();
+    let cm = TractModel::load(&onnx).unwrap().evaluate(&windows.features, &windows.labels).unwrap();
     assert_eq!(cm.total(), 300);
-    assert_eq!(
-        card["test"]["errors"],
-        cm.total() - cm.correct(),
-        "card disagrees with the file"
-    );
-    assert_eq!(
-        serde_json::to_value(cm.counts).unwrap(),
-        card["test"]["confusion_matrix"]
-    );
+    assert_eq!(card["test"]["errors"], cm.total() - cm.correct(), "card disagrees with the file");
+    assert_eq!(serde_json::to_value(cm.counts).unwrap(), card["test"]["confusion_matrix"]);
     assert!((card["test"]["macro_f1"].as_f64().unwrap() - cm.macro_f1()).abs() < 1e-9);
 }
 
@@ -226,21 +174,15 @@ fn shipped_model_matches_its_card() {
 #[test]
 fn enrollment_scores_the_other_takes_with_prototypes() {
     let data = fsdd();
-    let george: Vec<_> = data
-        .utterances
-        .iter()
-        .filter(|u| u.speaker == "george")
-        .collect();
+    let george: Vec<_> = data.utterances.iter().filter(|u| u.speaker == "george").collect();
     let clips = load_clips(&george).unwrap();
     let model = TractModel::load(&workspace_root().join("models/fsdd.onnx")).unwrap();
     let result = enrolled_accuracy(&model, &clips).unwrap();
     assert_eq!(result.takes_enrolled_per_digit, ENROLL_TAKES);
     assert_eq!(result.scored_utterances, 500 - 10 * ENROLL_TAKES);
-    for (what, accuracy) in [
-        ("model", result.base_accuracy),
-        ("prototypes", result.proto_accuracy),
-        ("hybrid", result.hybrid_accuracy),
-    ] {
+    for (what, accuracy) in
+        [("model", result.base_accuracy), ("prototypes", result.proto_accuracy), ("hybrid", result.hybrid_accuracy)]
+    {
         assert!(accuracy >= 0.9, "{what} {accuracy}");
     }
 }
@@ -248,19 +190,10 @@ fn enrollment_scores_the_other_takes_with_prototypes() {
 #[test]
 fn missing_data_is_a_clear_error_not_a_panic() {
     let out = Command::new(env!("CARGO_BIN_EXE_trainer"))
-        .args([
-            "eval",
-            "--data",
-            "/nonexistent/fsdd/recordings",
-            "--model",
-            "models/fsdd.onnx",
-        ])
+        .args(["eval", "--data", "/nonexistent/fsdd/recordings", "--model", "models/fsdd.onnx"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("free-spoken-digit-dataset") && !stderr.contains("panicked"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("free-spoken-digit-dataset") && !stderr.contains("panicked"), "{stderr}");
 }

@@ -28,11 +28,8 @@ fn every_file_is_read_and_speakers_never_straddle_a_split() {
         let g = *group_of.entry(&r.speaker).or_insert(r.group());
         assert_eq!(g, r.group(), "{} in two groups", r.speaker);
     }
-    let validation: HashSet<&str> = group_of
-        .iter()
-        .filter(|(_, g)| **g == SpeakerGroup::Validation)
-        .map(|(s, _)| *s)
-        .collect();
+    let validation: HashSet<&str> =
+        group_of.iter().filter(|(_, g)| **g == SpeakerGroup::Validation).map(|(s, _)| *s).collect();
     // About a tenth of the speakers validate, and they have digits to validate on.
     assert!((10..40).contains(&validation.len()), "{} validation speakers", validation.len());
     assert!(data.select(|g| g == SpeakerGroup::Validation).iter().any(|r| (r.label as usize) < NOT_A_DIGIT));
@@ -51,7 +48,10 @@ fn clips_are_cut_to_the_word_and_the_room_around_it_is_kept_apart() {
     let (mut cut, mut noise_clips, mut quieter) = (0, 0, 0);
     for (r, l) in sample.iter().zip(&loaded) {
         assert_eq!(l.word.label, r.label);
-        assert_eq!(l.word.source, if (r.label as usize) < NOT_A_DIGIT { ClipSource::RealDigit } else { ClipSource::Word });
+        assert_eq!(
+            l.word.source,
+            if (r.label as usize) < NOT_A_DIGIT { ClipSource::RealDigit } else { ClipSource::Word }
+        );
         // Clips are one second; a found word is shorter and is the loudest part of it.
         let whole = fsdd_core::signal::audio::read_wav(&r.path).unwrap().samples;
         if let Some((start, end)) = first_speech_span(&whole, vad) {
@@ -73,5 +73,8 @@ fn clips_are_cut_to_the_word_and_the_room_around_it_is_kept_apart() {
     // Measured on this sample: 35 stretches of >= 250 ms room (a second-long clip with a
     // half-second word often leaves less than that on either side), 30 of them quieter.
     assert!(noise_clips >= sample.len() / 4, "only {noise_clips} room-noise stretches");
-    assert!(quieter as f64 >= 0.75 * noise_clips as f64, "only {quieter} of {noise_clips} stretches quieter than their word");
+    assert!(
+        quieter as f64 >= 0.75 * noise_clips as f64,
+        "only {quieter} of {noise_clips} stretches quieter than their word"
+    );
 }

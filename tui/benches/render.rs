@@ -11,24 +11,13 @@ use ratatui::layout::Rect;
 fn busy_app() -> App {
     let dir = std::env::var_os("FSDD_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fsdd/recordings")
-        });
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fsdd/recordings"));
     let model = std::sync::Arc::new(fsdd_core::Model::embedded().expect("embedded model"));
     let mut recognizer = Recognizer::new(model, RecognizerConfig::default());
-    let mut app = App::new(
-        SourceInfo {
-            description: "bench".into(),
-            input_rate: 8000,
-        },
-        ScoringMode::Base,
-        0.9,
-        2,
-    );
+    let mut app = App::new(SourceInfo { description: "bench".into(), input_rate: 8000 }, ScoringMode::Base, 0.9, 2);
     app.toggle_quiz();
     for d in 0..10 {
-        let clip =
-            fsdd_core::signal::audio::read_wav(dir.join(format!("{d}_george_{d}.wav"))).expect("FSDD file");
+        let clip = fsdd_core::signal::audio::read_wav(dir.join(format!("{d}_george_{d}.wav"))).expect("FSDD file");
         let mut audio = vec![0.0f32; 4000];
         audio.extend_from_slice(&clip.samples);
         audio.extend(std::iter::repeat_n(0.0, 4000));

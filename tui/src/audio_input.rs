@@ -44,38 +44,17 @@ fn quiet_alsa<T>(f: impl FnOnce() -> T) -> T {
 pub fn list_input_devices() -> anyhow::Result<Vec<InputDeviceInfo>> {
     quiet_alsa(|| {
         let host = cpal::default_host();
-        let default_id = host
-            .default_input_device()
-            .and_then(|d| d.id().ok())
-            .map(|id| id.to_string());
-        let devices = host
-            .input_devices()
-            .context("cannot enumerate audio input devices")?;
+        let default_id = host.default_input_device().and_then(|d| d.id().ok()).map(|id| id.to_string());
+        let devices = host.input_devices().context("cannot enumerate audio input devices")?;
         Ok(devices
             .map(|d| {
-                let id = d
-                    .id()
-                    .map(|id| id.to_string())
-                    .unwrap_or_else(|_| "?".into());
-                let name = d
-                    .description()
-                    .map(|desc| desc.name().to_string())
-                    .unwrap_or_else(|_| id.clone());
+                let id = d.id().map(|id| id.to_string()).unwrap_or_else(|_| "?".into());
+                let name = d.description().map(|desc| desc.name().to_string()).unwrap_or_else(|_| id.clone());
                 let default_config = match d.default_input_config() {
-                    Ok(c) => format!(
-                        "{} Hz, {} ch, {}",
-                        c.sample_rate(),
-                        c.channels(),
-                        c.sample_format()
-                    ),
+                    Ok(c) => format!("{} Hz, {} ch, {}", c.sample_rate(), c.channels(), c.sample_format()),
                     Err(e) => format!("no input config: {e}"),
                 };
-                InputDeviceInfo {
-                    is_default: Some(&id) == default_id.as_ref(),
-                    name,
-                    id,
-                    default_config,
-                }
+                InputDeviceInfo { is_default: Some(&id) == default_id.as_ref(), name, id, default_config }
             })
             .collect())
     })
@@ -97,21 +76,16 @@ impl InputDevice {
     fn open_inner(wanted: Option<&str>) -> anyhow::Result<Self> {
         let host = cpal::default_host();
         let device = match wanted {
-            None => host.default_input_device().ok_or_else(|| {
-                anyhow!("no audio input device found (no microphone?): {NO_DEVICE_HINT}")
-            })?,
+            None => host
+                .default_input_device()
+                .ok_or_else(|| anyhow!("no audio input device found (no microphone?): {NO_DEVICE_HINT}"))?,
             Some(wanted) => {
-                let devices = host
-                    .input_devices()
-                    .context("cannot enumerate audio input devices")?;
+                let devices = host.input_devices().context("cannot enumerate audio input devices")?;
                 let mut names = Vec::new();
                 let mut found = None;
                 for d in devices {
                     let id = d.id().map(|id| id.to_string()).unwrap_or_default();
-                    let name = d
-                        .description()
-                        .map(|desc| desc.name().to_string())
-                        .unwrap_or_default();
+                    let name = d.description().map(|desc| desc.name().to_string()).unwrap_or_default();
                     if name == wanted || id == wanted {
                         found = Some(d);
                         break;
@@ -119,29 +93,16 @@ impl InputDevice {
                     names.push(if name.is_empty() { id } else { name });
                 }
                 found.ok_or_else(|| {
-                    anyhow!(
-                        "no input device named {wanted:?} (found: {}); {NO_DEVICE_HINT}",
-                        names.join(", ")
-                    )
+                    anyhow!("no input device named {wanted:?} (found: {}); {NO_DEVICE_HINT}", names.join(", "))
                 })?
             }
         };
-        let id = device
-            .id()
-            .map(|id| id.to_string())
-            .unwrap_or_else(|_| "?".into());
-        let name = device
-            .description()
-            .map(|d| d.name().to_string())
-            .unwrap_or(id);
-        let config = device.default_input_config().map_err(|e| {
-            anyhow!("input device {name:?} offers no capture format ({e}): {NO_DEVICE_HINT}")
-        })?;
-        Ok(Self {
-            device,
-            config,
-            name,
-        })
+        let id = device.id().map(|id| id.to_string()).unwrap_or_else(|_| "?".into());
+        let name = device.description().map(|d| d.name().to_string()).unwrap_or(id);
+        let config = device
+            .default_input_config()
+            .map_err(|e| anyhow!("input device {name:?} offers no capture format ({e}): {NO_DEVICE_HINT}"))?;
+        Ok(Self { device, config, name })
     }
 
     pub fn sample_rate(&self) -> u32 {
@@ -153,22 +114,12 @@ impl InputDevice {
     }
 
     pub fn describe(&self) -> String {
-        format!(
-            "{} ({} Hz, {} ch, {})",
-            self.name,
-            self.sample_rate(),
-            self.channels(),
-            self.config.sample_format()
-        )
+        format!("{} ({} Hz, {} ch, {})", self.name, self.sample_rate(), self.channels(), self.config.sample_format())
     }
 
     /// Starts capturing into `sender`. Stream errors are counted in `errors` (the callback must
     /// not allocate an error message).
-    pub fn start(
-        self,
-        sender: AudioSender,
-        errors: Arc<AtomicU64>,
-    ) -> anyhow::Result<cpal::Stream> {
+    pub fn start(self, sender: AudioSender, errors: Arc<AtomicU64>) -> anyhow::Result<cpal::Stream> {
         let channels = self.channels() as usize;
         let config: cpal::StreamConfig = self.config.config();
         let on_error = move |_e: cpal::Error| {
@@ -182,14 +133,9 @@ impl InputDevice {
             SampleFormat::U8 => build::<u8>(&self.device, config, channels, sender, on_error),
             SampleFormat::I8 => build::<i8>(&self.device, config, channels, sender, on_error),
             SampleFormat::F64 => build::<f64>(&self.device, config, channels, sender, on_error),
-            other => bail!(
-                "input device {:?} delivers {other} samples, which fsdd-tui cannot read",
-                self.name
-            ),
+            other => bail!("input device {:?} delivers {other} samples, which fsdd-tui cannot read", self.name),
         })?;
-        stream
-            .play()
-            .with_context(|| format!("cannot start capturing from {:?}", self.name))?;
+        stream.play().with_context(|| format!("cannot start capturing from {:?}", self.name))?;
         Ok(stream)
     }
 }

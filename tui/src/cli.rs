@@ -104,15 +104,8 @@ impl RecognizerArgs {
     /// `--mode`, else hybrid when prototypes are loaded and base otherwise; proto/hybrid without
     /// prototypes is an error ending in `hint` (how to get some in this command).
     pub fn scoring_mode(&self, has_prototypes: bool, hint: &str) -> anyhow::Result<ScoringMode> {
-        let mode = self.mode.unwrap_or(if has_prototypes {
-            ScoringMode::Hybrid
-        } else {
-            ScoringMode::Base
-        });
-        anyhow::ensure!(
-            mode == ScoringMode::Base || has_prototypes,
-            "--mode {mode} needs enrolled prototypes: {hint}"
-        );
+        let mode = self.mode.unwrap_or(if has_prototypes { ScoringMode::Hybrid } else { ScoringMode::Base });
+        anyhow::ensure!(mode == ScoringMode::Base || has_prototypes, "--mode {mode} needs enrolled prototypes: {hint}");
         Ok(mode)
     }
 
@@ -120,10 +113,7 @@ impl RecognizerArgs {
     pub fn early_exit(&self) -> anyhow::Result<EarlyExitPolicy> {
         let mut policy = EarlyExitPolicy::default();
         if let Some(t) = self.threshold {
-            anyhow::ensure!(
-                t.is_finite() && (0.0..=1.0).contains(&t),
-                "--threshold must be in 0..=1, got {t}"
-            );
+            anyhow::ensure!(t.is_finite() && (0.0..=1.0).contains(&t), "--threshold must be in 0..=1, got {t}");
             policy.threshold = t;
         }
         if let Some(n) = self.consecutive {
@@ -135,10 +125,7 @@ impl RecognizerArgs {
             policy.earliest_ms = ms;
         }
         if let Some(c) = self.min_confidence {
-            anyhow::ensure!(
-                c.is_finite() && (0.0..=1.0).contains(&c),
-                "--min-confidence must be in 0..=1, got {c}"
-            );
+            anyhow::ensure!(c.is_finite() && (0.0..=1.0).contains(&c), "--min-confidence must be in 0..=1, got {c}");
             policy.min_confidence = c;
         }
         Ok(policy)

@@ -6,8 +6,7 @@ use anyhow::Context;
 
 use crate::cli::{Cli, Command, RecognizerArgs};
 use crate::offline::{
-    FileClassifier, Scoring, collect_wavs, enroll_from_files, evaluate, labelled_files, read_8k,
-    stream_samples,
+    FileClassifier, Scoring, collect_wavs, enroll_from_files, evaluate, labelled_files, read_8k, stream_samples,
 };
 use crate::{audio_input, dashboard, report};
 
@@ -17,36 +16,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         None if cli.live.list_devices => list_devices(),
         None => dashboard::run(cli.live),
         Some(Command::Predict { json, paths }) => predict(&recognizer, json, &paths),
-        Some(Command::Eval {
-            json,
-            fsdd_test,
-            data,
-            dirs,
-        }) => {
-            let dirs = if dirs.is_empty() {
-                vec![fsdd_core::labels::file_names::resolve_dir(data.as_deref())]
-            } else {
-                dirs
-            };
+        Some(Command::Eval { json, fsdd_test, data, dirs }) => {
+            let dirs =
+                if dirs.is_empty() { vec![fsdd_core::labels::file_names::resolve_dir(data.as_deref())] } else { dirs };
             eval(&recognizer, json, fsdd_test, &dirs)
         }
         Some(Command::Stream { json, file }) => stream(&recognizer, json, &file),
-        Some(Command::Enroll {
-            from,
-            out,
-            per_digit,
-            speaker,
-        }) => enroll(&recognizer, &from, &out, per_digit, speaker.as_deref()),
+        Some(Command::Enroll { from, out, per_digit, speaker }) => {
+            enroll(&recognizer, &from, &out, per_digit, speaker.as_deref())
+        }
     }
 }
 
 fn list_devices() -> anyhow::Result<()> {
     let devices = audio_input::list_input_devices()?;
     if devices.is_empty() {
-        println!(
-            "no audio input devices found; {}",
-            audio_input::NO_DEVICE_HINT
-        );
+        println!("no audio input devices found; {}", audio_input::NO_DEVICE_HINT);
         return Ok(());
     }
     for d in devices {
@@ -73,12 +58,7 @@ fn predict(args: &RecognizerArgs, json: bool, paths: &[std::path::PathBuf]) -> a
     Ok(())
 }
 
-fn eval(
-    args: &RecognizerArgs,
-    json: bool,
-    fsdd_test: bool,
-    dirs: &[std::path::PathBuf],
-) -> anyhow::Result<()> {
+fn eval(args: &RecognizerArgs, json: bool, fsdd_test: bool, dirs: &[std::path::PathBuf]) -> anyhow::Result<()> {
     let files = labelled_files(dirs, fsdd_test)?;
     let mut classifier = FileClassifier::new(Scoring::from_args(args)?);
     let r = evaluate(&mut classifier, &files)?;
@@ -129,18 +109,8 @@ fn enroll(
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    set.save(out)
-        .with_context(|| format!("cannot save prototypes to {}", out.display()))?;
-    let counts: Vec<String> = used
-        .iter()
-        .enumerate()
-        .map(|(d, n)| format!("{d}:{n}"))
-        .collect();
-    println!(
-        "wrote {} ({} files; per digit {})",
-        out.display(),
-        used.iter().sum::<usize>(),
-        counts.join(" ")
-    );
+    set.save(out).with_context(|| format!("cannot save prototypes to {}", out.display()))?;
+    let counts: Vec<String> = used.iter().enumerate().map(|(d, n)| format!("{d}:{n}")).collect();
+    println!("wrote {} ({} files; per digit {})", out.display(), used.iter().sum::<usize>(), counts.join(" "));
     Ok(())
 }

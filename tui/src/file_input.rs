@@ -29,26 +29,16 @@ impl Playlist {
         let mut samples = Vec::new();
         let mut labels = FileLabels::default();
         for path in &files {
-            let audio = read_8k(path)
-                .with_context(|| format!("cannot play --input file {}", path.display()))?;
+            let audio = read_8k(path).with_context(|| format!("cannot play --input file {}", path.display()))?;
             samples.resize(samples.len() + gap, 0.0);
             let start = samples.len() as u64;
             samples.extend_from_slice(&audio);
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            labels
-                .spans
-                .push((start, samples.len() as u64, label_from_name(path), name));
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            labels.spans.push((start, samples.len() as u64, label_from_name(path), name));
         }
         // Trailing silence lets the VAD close the last word the way it closes the others.
         samples.resize(samples.len() + gap, 0.0);
-        Ok(Self {
-            samples,
-            rate: SAMPLE_RATE,
-            labels,
-        })
+        Ok(Self { samples, rate: SAMPLE_RATE, labels })
     }
 
     pub fn duration(&self) -> Duration {
@@ -68,23 +58,13 @@ pub struct FilePlayer {
 
 impl FilePlayer {
     pub fn new(playlist: &Playlist, speed: f32) -> Self {
-        let speed = if speed.is_finite() && speed > 0.0 {
-            speed as f64
-        } else {
-            1.0
-        };
-        Self {
-            samples: playlist.samples.clone(),
-            rate: playlist.rate,
-            speed,
-            position: 0,
-        }
+        let speed = if speed.is_finite() && speed > 0.0 { speed as f64 } else { 1.0 };
+        Self { samples: playlist.samples.clone(), rate: playlist.rate, speed, position: 0 }
     }
 
     /// Pushes everything due `elapsed` after the start; true once all has been pushed.
     pub fn pump(&mut self, sender: &mut AudioSender, elapsed: Duration) -> bool {
-        let due = ((elapsed.as_secs_f64() * self.rate as f64 * self.speed) as usize)
-            .min(self.samples.len());
+        let due = ((elapsed.as_secs_f64() * self.rate as f64 * self.speed) as usize).min(self.samples.len());
         // Only what the ring has room for, so nothing counts as dropped.
         let due = due.min(self.position + sender.free_frames());
         if due > self.position {

@@ -6,15 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
-use fsdd_core::labels::file_names::{Utterance, label_from_file_name};
-use fsdd_core::labels::ConfusionMatrix;
-use fsdd_core::signal::mfcc::{MfccExtractor, SAMPLE_RATE, WINDOW_SAMPLES};
 use fsdd_core::inference::model::{N_DIGITS, N_OUTPUTS, NOT_A_DIGIT};
+use fsdd_core::labels::ConfusionMatrix;
+use fsdd_core::labels::file_names::{Utterance, label_from_file_name};
+use fsdd_core::signal::mfcc::{MfccExtractor, SAMPLE_RATE, WINDOW_SAMPLES};
 use fsdd_core::signal::vad::first_speech_span;
-use fsdd_core::{
-    Detection, DetectionKind, Model, PrototypeSet, Recognizer, RecognizerConfig, ScoringMode,
-    VadConfig,
-};
+use fsdd_core::{Detection, DetectionKind, Model, PrototypeSet, Recognizer, RecognizerConfig, ScoringMode, VadConfig};
 
 use crate::cli::RecognizerArgs;
 
@@ -23,9 +20,7 @@ pub fn load_model(path: Option<&Path>) -> anyhow::Result<Arc<Model>> {
     let model = match path {
         // The core's errors already name the file and the cause: flatten them into one message
         // (as a chain, the I/O cause would be printed twice).
-        Some(p) => {
-            Model::from_path(p).map_err(|e| anyhow!("cannot load model {}: {e}", p.display()))?
-        }
+        Some(p) => Model::from_path(p).map_err(|e| anyhow!("cannot load model {}: {e}", p.display()))?,
         None => Model::embedded().map_err(|e| anyhow!("cannot load the embedded model: {e}"))?,
     };
     Ok(Arc::new(model))
@@ -35,8 +30,7 @@ pub fn load_model(path: Option<&Path>) -> anyhow::Result<Arc<Model>> {
 pub fn load_prototypes(path: &Path, model: &Model) -> anyhow::Result<PrototypeSet> {
     // The core's errors name the file already.
     let set = PrototypeSet::load(path).map_err(|e| anyhow!("cannot use prototypes: {e}"))?;
-    check_prototypes(&set, model)
-        .with_context(|| format!("cannot use prototypes file {}", path.display()))?;
+    check_prototypes(&set, model).with_context(|| format!("cannot use prototypes file {}", path.display()))?;
     Ok(set)
 }
 
@@ -49,10 +43,7 @@ pub fn check_prototypes(set: &PrototypeSet, model: &Model) -> anyhow::Result<()>
         );
     }
     if !set.matches_model(model.fingerprint()) {
-        bail!(
-            "it was made with a different model (fingerprint {:?}); enroll again",
-            set.model_fingerprint()
-        );
+        bail!("it was made with a different model (fingerprint {:?}); enroll again", set.model_fingerprint());
     }
     Ok(())
 }
@@ -69,21 +60,10 @@ pub struct Scoring {
 impl Scoring {
     pub fn from_args(args: &RecognizerArgs) -> anyhow::Result<Self> {
         let model = load_model(args.model.as_deref())?;
-        let prototypes = args
-            .prototypes
-            .as_deref()
-            .map(|p| load_prototypes(p, &model))
-            .transpose()?;
-        let mode = args.scoring_mode(
-            prototypes.is_some(),
-            "pass --prototypes FILE (make one with `fsdd-tui enroll`)",
-        )?;
-        Ok(Self {
-            model,
-            prototypes,
-            mode,
-            blend_weight: RecognizerConfig::default().blend_weight,
-        })
+        let prototypes = args.prototypes.as_deref().map(|p| load_prototypes(p, &model)).transpose()?;
+        let mode =
+            args.scoring_mode(prototypes.is_some(), "pass --prototypes FILE (make one with `fsdd-tui enroll`)")?;
+        Ok(Self { model, prototypes, mode, blend_weight: RecognizerConfig::default().blend_weight })
     }
 
     pub fn recognizer_config(&self, args: &RecognizerArgs) -> anyhow::Result<RecognizerConfig> {
@@ -105,9 +85,7 @@ pub fn collect_wavs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             let mut in_dir: Vec<PathBuf> = std::fs::read_dir(path)
                 .with_context(|| format!("cannot list directory {}", path.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav"))
-                })
+                .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")))
                 .collect();
             if in_dir.is_empty() {
                 bail!("{}: no .wav files in this directory", path.display());
@@ -129,13 +107,8 @@ pub fn read_8k(path: &Path) -> anyhow::Result<Vec<f32>> {
     if clip.sample_rate == SAMPLE_RATE {
         return Ok(clip.samples);
     }
-    fsdd_core::signal::resample::resample_to_8k(&clip.samples, clip.sample_rate).with_context(|| {
-        format!(
-            "{}: cannot resample from {} Hz",
-            path.display(),
-            clip.sample_rate
-        )
-    })
+    fsdd_core::signal::resample::resample_to_8k(&clip.samples, clip.sample_rate)
+        .with_context(|| format!("{}: cannot resample from {} Hz", path.display(), clip.sample_rate))
 }
 
 /// The part of a file the model scores: its first speech segment as the streaming recognizer
@@ -143,8 +116,7 @@ pub fn read_8k(path: &Path) -> anyhow::Result<Vec<f32>> {
 /// pre-roll to the end of speech, clicks skipped; the whole file when the VAD finds no speech),
 /// at most one window long. The room noise after a word stays out, as it does live.
 pub fn utterance(samples_8k: &[f32]) -> &[f32] {
-    let (start, end) =
-        first_speech_span(samples_8k, VadConfig::default()).unwrap_or((0, samples_8k.len()));
+    let (start, end) = first_speech_span(samples_8k, VadConfig::default()).unwrap_or((0, samples_8k.len()));
     &samples_8k[start..end.min(start + WINDOW_SAMPLES)]
 }
 
@@ -182,18 +154,11 @@ pub fn label_from_name(path: &Path) -> Option<u8> {
         return None;
     }
     let head = head.to_ascii_lowercase();
-    Some(
-        DIGIT_NAMES
-            .iter()
-            .position(|w| *w == head)
-            .unwrap_or(NOT_A_DIGIT) as u8,
-    )
+    Some(DIGIT_NAMES.iter().position(|w| *w == head).unwrap_or(NOT_A_DIGIT) as u8)
 }
 
 /// Digit words as a file name may spell them.
-const DIGIT_NAMES: [&str; N_DIGITS] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-];
+const DIGIT_NAMES: [&str; N_DIGITS] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
 
 /// Classifies whole utterances: 8 kHz, cut to the first speech segment ([`utterance`]),
 /// left-aligned in the window.
@@ -205,11 +170,7 @@ pub struct FileClassifier {
 
 impl FileClassifier {
     pub fn new(scoring: Scoring) -> Self {
-        Self {
-            scoring,
-            mfcc: MfccExtractor::new(),
-            window: vec![0.0; fsdd_core::signal::mfcc::FEATURE_LEN],
-        }
+        Self { scoring, mfcc: MfccExtractor::new(), window: vec![0.0; fsdd_core::signal::mfcc::FEATURE_LEN] }
     }
 
     pub fn scoring(&self) -> &Scoring {
@@ -217,37 +178,25 @@ impl FileClassifier {
     }
 
     pub fn classify_samples(&mut self, samples_8k: &[f32]) -> anyhow::Result<Prediction> {
-        self.mfcc
-            .compute_into(utterance(samples_8k), &mut self.window);
+        self.mfcc.compute_into(utterance(samples_8k), &mut self.window);
         let inference = self.scoring.model.infer(&self.window)?;
         let probs = match &self.scoring.prototypes {
-            Some(p) => p.blend(
-                &inference.probs,
-                &inference.embedding,
-                self.scoring.mode,
-                self.scoring.blend_weight,
-            ),
+            Some(p) => p.blend(&inference.probs, &inference.embedding, self.scoring.mode, self.scoring.blend_weight),
             None => inference.probs,
         };
         let (label, confidence) = fsdd_core::streaming::early_exit::top(&probs);
-        Ok(Prediction {
-            digit: (label as usize != NOT_A_DIGIT).then_some(label),
-            confidence,
-            probs,
-        })
+        Ok(Prediction { digit: (label as usize != NOT_A_DIGIT).then_some(label), confidence, probs })
     }
 
     pub fn classify_file(&mut self, path: &Path) -> anyhow::Result<Prediction> {
         let samples = read_8k(path)?;
-        self.classify_samples(&samples)
-            .with_context(|| format!("{}: cannot classify", path.display()))
+        self.classify_samples(&samples).with_context(|| format!("{}: cannot classify", path.display()))
     }
 
     /// The model's embedding of a file (for enrollment).
     pub fn embed_file(&mut self, path: &Path) -> anyhow::Result<Vec<f32>> {
         let samples = read_8k(path)?;
-        self.mfcc
-            .compute_into(utterance(&samples), &mut self.window);
+        self.mfcc.compute_into(utterance(&samples), &mut self.window);
         Ok(self.scoring.model.infer(&self.window)?.embedding)
     }
 }
@@ -303,8 +252,7 @@ pub fn labelled_files(dirs: &[PathBuf], fsdd_test: bool) -> anyhow::Result<Vec<(
         .into_iter()
         .filter(|p| {
             !fsdd_test
-                || Utterance::from_path(p)
-                    .is_some_and(|u| u.take <= fsdd_core::labels::file_names::LAST_TEST_TAKE)
+                || Utterance::from_path(p).is_some_and(|u| u.take <= fsdd_core::labels::file_names::LAST_TEST_TAKE)
         })
         .filter_map(|p| label_from_name(&p).map(|d| (p, d)))
         .collect();
@@ -312,29 +260,19 @@ pub fn labelled_files(dirs: &[PathBuf], fsdd_test: bool) -> anyhow::Result<Vec<(
         bail!(
             "no labelled WAV files (named {{digit}}_...wav, or {{word}}_...wav for a non-digit{}) in {}",
             if fsdd_test { ", FSDD takes 0-4" } else { "" },
-            dirs.iter()
-                .map(|d| d.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
         );
     }
     Ok(labelled)
 }
 
-pub fn evaluate(
-    classifier: &mut FileClassifier,
-    files: &[(PathBuf, u8)],
-) -> anyhow::Result<EvalReport> {
+pub fn evaluate(classifier: &mut FileClassifier, files: &[(PathBuf, u8)]) -> anyhow::Result<EvalReport> {
     let mut confusion = ConfusionMatrix::new();
     for (path, truth) in files {
         let p = classifier.classify_file(path)?;
         confusion.add(*truth, p.label());
     }
-    Ok(EvalReport {
-        files: files.len(),
-        confusion,
-        model_rejects: classifier.scoring().model.rejects(),
-    })
+    Ok(EvalReport { files: files.len(), confusion, model_rejects: classifier.scoring().model.rejects() })
 }
 
 /// One streaming detection, positions in seconds from the file start.
@@ -364,18 +302,8 @@ impl StreamEvent {
 }
 
 /// The streaming recognizer over a whole recording (synchronous, so deterministic).
-pub fn stream_samples(
-    scoring: &Scoring,
-    config: RecognizerConfig,
-    samples_8k: &[f32],
-) -> Vec<StreamEvent> {
-    let mut recognizer = Recognizer::new(
-        scoring.model.clone(),
-        RecognizerConfig {
-            saliency: false,
-            ..config
-        },
-    );
+pub fn stream_samples(scoring: &Scoring, config: RecognizerConfig, samples_8k: &[f32]) -> Vec<StreamEvent> {
+    let mut recognizer = Recognizer::new(scoring.model.clone(), RecognizerConfig { saliency: false, ..config });
     recognizer.set_prototypes(scoring.prototypes.clone());
     let mut events = Vec::new();
     let mut on_event = |d: Detection| events.push(StreamEvent::from_detection(&d));
@@ -471,10 +399,7 @@ mod tests {
         let start = cut.as_ptr() as usize - audio.as_ptr() as usize;
         let start = start / std::mem::size_of::<f32>();
         let pre_roll = VadConfig::default().pre_roll_samples();
-        assert!(
-            start <= 4000 && start + pre_roll + HOP >= 4000,
-            "starts at {start}"
-        );
+        assert!(start <= 4000 && start + pre_roll + HOP >= 4000, "starts at {start}");
         let end = start + cut.len();
         assert!((7200 - HOP..=7200 + HOP).contains(&end), "ends at {end}");
         // No speech at all: the file as it is, at most one window.

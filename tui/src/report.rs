@@ -35,9 +35,7 @@ pub const NOT_A_DIGIT_TEXT: &str = "not-a-digit";
 
 /// `predict`: `path<TAB>digit<TAB>confidence`, the digit column `not-a-digit` for a rejection.
 pub fn prediction_text(file: &Path, p: &Prediction) -> String {
-    let digit = p
-        .digit
-        .map_or_else(|| NOT_A_DIGIT_TEXT.to_string(), |d| d.to_string());
+    let digit = p.digit.map_or_else(|| NOT_A_DIGIT_TEXT.to_string(), |d| d.to_string());
     format!("{}\t{digit}\t{:.3}", file.display(), p.confidence)
 }
 
@@ -81,10 +79,7 @@ pub fn eval_text(r: &EvalReport) -> String {
     );
     if digits > 0 {
         let right: u32 = (0..N_DIGITS).map(|d| m.counts[d][d]).sum();
-        out.push_str(&format!(
-            "digit accuracy {} ({right}/{digits})\n",
-            percent(r.digit_accuracy())
-        ));
+        out.push_str(&format!("digit accuracy {} ({right}/{digits})\n", percent(r.digit_accuracy())));
     }
     out.push_str(&format!("macro-F1 {:.4}\nper-digit recall:", m.macro_f1()));
     for (d, recall) in m.per_digit_recall().iter().enumerate() {
@@ -102,10 +97,7 @@ pub fn eval_text(r: &EvalReport) -> String {
         ));
     }
     if digits > 0 {
-        out.push_str(&format!(
-            "\ndigits wrongly rejected as not a digit: {} of {digits}",
-            r.digits_rejected()
-        ));
+        out.push_str(&format!("\ndigits wrongly rejected as not a digit: {} of {digits}", r.digits_rejected()));
     }
     if !r.model_rejects {
         out.push_str("\n(this model has no \"not a digit\" output: it rejects nothing)");
@@ -130,13 +122,8 @@ pub fn stream_json(e: &StreamEvent) -> Value {
 }
 
 pub fn stream_text(e: &StreamEvent) -> String {
-    let end = e
-        .end_s
-        .map(|x| format!("{x:.3}s"))
-        .unwrap_or_else(|| "-".into());
-    let what = e
-        .digit
-        .map_or_else(|| "not a digit".to_string(), |d| format!("digit {d}"));
+    let end = e.end_s.map(|x| format!("{x:.3}s")).unwrap_or_else(|| "-".into());
+    let what = e.digit.map_or_else(|| "not a digit".to_string(), |d| format!("digit {d}"));
     format!(
         "{:>8.3}s  {what:<11}  conf {:.3}  {:<8}  decided {:.3}s  end {}",
         e.onset_s,

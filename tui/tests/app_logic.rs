@@ -5,23 +5,15 @@ mod common;
 
 use common::{concatenate, fsdd_file, model};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use fsdd_core::voice::enrollment::build_prototypes;
 use fsdd_core::inference::model::{N_OUTPUTS, NOT_A_DIGIT};
+use fsdd_core::voice::enrollment::build_prototypes;
 use fsdd_core::{Detection, DetectionKind, LiveView, Recognizer, RecognizerConfig, ScoringMode};
 use fsdd_tui::dashboard::app::{App, Effect, FileLabels, LabelSource, LastDecision, SourceInfo};
 use fsdd_tui::dashboard::enrollment::EnrollmentStep;
 use fsdd_tui::dashboard::events::handle_key;
 
 fn app() -> App {
-    App::new(
-        SourceInfo {
-            description: "test".into(),
-            input_rate: 8000,
-        },
-        ScoringMode::Base,
-        0.9,
-        2,
-    )
+    App::new(SourceInfo { description: "test".into(), input_rate: 8000 }, ScoringMode::Base, 0.9, 2)
 }
 
 fn key(c: char) -> KeyEvent {
@@ -72,10 +64,7 @@ fn rejected_sounds_are_scored_in_the_not_column_and_n_marks_a_sound_as_no_digit(
     a.on_detection(rejection(0));
     assert_eq!(a.confusion.counts[prompt as usize][not], 1);
     assert_eq!(a.confusion.correct(), 0);
-    assert_eq!(
-        a.quiz.as_ref().unwrap().last_result,
-        Some((prompt, not as u8))
-    );
+    assert_eq!(a.quiz.as_ref().unwrap().last_result, Some((prompt, not as u8)));
     assert_eq!(a.history[0].label(), not as u8);
     assert_eq!(a.history[0].is_correct(), Some(false));
     assert!(matches!(
@@ -90,10 +79,7 @@ fn rejected_sounds_are_scored_in_the_not_column_and_n_marks_a_sound_as_no_digit(
     assert_eq!(a.confusion.correct(), 1);
     assert_eq!(a.history[0].truth, Some((not as u8, LabelSource::User)));
     assert_eq!(a.history[0].is_correct(), Some(true));
-    assert_eq!(
-        a.status.as_deref(),
-        Some("last detection labelled not a digit")
-    );
+    assert_eq!(a.status.as_deref(), Some("last detection labelled not a digit"));
 
     // A digit detection the user says was no digit at all: (not, digit), wrong.
     handle_key(&mut a, key('t'));
@@ -114,12 +100,7 @@ fn words_named_as_such_label_rejections_right_and_digits_heard_in_them_wrong() {
     a.file_labels = Some(FileLabels {
         spans: vec![
             (0, 8000, Some(NOT_A_DIGIT as u8), "yes_sc1_0.wav".into()),
-            (
-                16_000,
-                24_000,
-                Some(NOT_A_DIGIT as u8),
-                "tree_sc2_0.wav".into(),
-            ),
+            (16_000, 24_000, Some(NOT_A_DIGIT as u8), "tree_sc2_0.wav".into()),
             (32_000, 40_000, Some(3), "3_sc3_0.wav".into()),
         ],
     });
@@ -131,11 +112,7 @@ fn words_named_as_such_label_rejections_right_and_digits_heard_in_them_wrong() {
     assert_eq!(a.confusion.counts[not][3], 1, "tree heard as three");
     assert_eq!(a.confusion.counts[3][not], 1, "a three rejected");
     assert_eq!(a.confusion.correct(), 1);
-    let names: Vec<_> = a
-        .history
-        .iter()
-        .map(|e| e.source_name.as_deref().unwrap_or(""))
-        .collect();
+    let names: Vec<_> = a.history.iter().map(|e| e.source_name.as_deref().unwrap_or("")).collect();
     assert_eq!(names, ["3_sc3_0.wav", "tree_sc2_0.wav", "yes_sc1_0.wav"]);
 }
 
@@ -158,14 +135,8 @@ fn quiz_scores_detections_against_the_prompt_and_keys_correct_them() {
 
     // The user says it was really `wrong` after all: the cell moves to the diagonal.
     handle_key(&mut a, key(char::from(b'0' + wrong)));
-    assert_eq!(
-        a.confusion.counts[prompt2 as usize][wrong as usize],
-        if prompt2 == wrong { 1 } else { 0 }
-    );
-    assert_eq!(
-        a.confusion.counts[wrong as usize][wrong as usize],
-        1 + (prompt == wrong) as u32
-    );
+    assert_eq!(a.confusion.counts[prompt2 as usize][wrong as usize], if prompt2 == wrong { 1 } else { 0 });
+    assert_eq!(a.confusion.counts[wrong as usize][wrong as usize], 1 + (prompt == wrong) as u32);
     assert_eq!(a.confusion.total(), 2);
     assert_eq!(a.history[0].truth, Some((wrong, LabelSource::User)));
     // Decision 1200 samples after the end at 8 kHz = +150 ms.
@@ -178,10 +149,7 @@ fn quiz_scores_detections_against_the_prompt_and_keys_correct_them() {
 #[test]
 fn mode_cycling_needs_prototypes_and_quit_keys_work() {
     let mut a = app();
-    assert!(
-        handle_key(&mut a, key('m')).is_empty(),
-        "no prototypes: stay in base"
-    );
+    assert!(handle_key(&mut a, key('m')).is_empty(), "no prototypes: stay in base");
     assert_eq!(a.mode, ScoringMode::Base);
     assert!(a.status.as_deref().unwrap().contains("enroll"));
     a.prototypes_loaded = true;
@@ -191,10 +159,7 @@ fn mode_cycling_needs_prototypes_and_quit_keys_work() {
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(
-        modes,
-        [ScoringMode::Proto, ScoringMode::Hybrid, ScoringMode::Base]
-    );
+    assert_eq!(modes, [ScoringMode::Proto, ScoringMode::Hybrid, ScoringMode::Base]);
 
     handle_key(&mut a, key('?'));
     assert!(a.show_help);
@@ -203,10 +168,7 @@ fn mode_cycling_needs_prototypes_and_quit_keys_work() {
     handle_key(&mut a, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
     assert!(a.quit);
     let mut b = app();
-    handle_key(
-        &mut b,
-        KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
-    );
+    handle_key(&mut b, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert!(b.quit);
     let mut c = app();
     handle_key(&mut c, key('q'));
@@ -240,10 +202,7 @@ fn enrollment_captures_whole_words_allows_redo_and_builds_prototypes() {
     let model = model();
     let mut a = app();
     a.enroll_per_digit = 1;
-    assert!(matches!(
-        handle_key(&mut a, key('e')).as_slice(),
-        [Effect::SuspendEarlyExit]
-    ));
+    assert!(matches!(handle_key(&mut a, key('e')).as_slice(), [Effect::SuspendEarlyExit]));
     // What SuspendEarlyExit does to the engine's settings.
     let mut config = RecognizerConfig::default();
     config.early_exit.threshold = 1.0;
@@ -255,58 +214,21 @@ fn enrollment_captures_whole_words_allows_redo_and_builds_prototypes() {
     // First take of "zero" gets redone.
     let dets = speak(&mut a, &mut recognizer, &["0_lucas_0.wav".to_string()]);
     assert_eq!(dets.len(), 1);
-    assert_ne!(
-        dets[0].kind,
-        DetectionKind::Early,
-        "enrollment waits for the whole word"
-    );
+    assert_ne!(dets[0].kind, DetectionKind::Early, "enrollment waits for the whole word");
     let e = a.enrollment.as_ref().unwrap();
-    assert_eq!(
-        e.step(),
-        EnrollmentStep::Reviewing {
-            digit: 0,
-            take: 1,
-            of: 1
-        }
-    );
-    assert_eq!(
-        &e.reviewing().unwrap().mfcc[..],
-        &recognizer.live().mfcc[..],
-        "the captured window is the scored one"
-    );
-    assert_eq!(
-        e.reviewing_heard().map(|(d, _)| d),
-        Some(dets[0].digit),
-        "what the model heard in that word"
-    );
+    assert_eq!(e.step(), EnrollmentStep::Reviewing { digit: 0, take: 1, of: 1 });
+    assert_eq!(&e.reviewing().unwrap().mfcc[..], &recognizer.live().mfcc[..], "the captured window is the scored one");
+    assert_eq!(e.reviewing_heard().map(|(d, _)| d), Some(dets[0].digit), "what the model heard in that word");
     assert_eq!(&a.mfcc_to_show()[..], &recognizer.live().mfcc[..]);
     handle_key(&mut a, key('r'));
-    assert_eq!(
-        a.enrollment.as_ref().unwrap().step(),
-        EnrollmentStep::Listening {
-            digit: 0,
-            take: 1,
-            of: 1
-        }
-    );
+    assert_eq!(a.enrollment.as_ref().unwrap().step(), EnrollmentStep::Listening { digit: 0, take: 1, of: 1 });
 
     let mut effects = Vec::new();
     let mut heard_right = 0;
     for d in 0..10u8 {
-        speak(
-            &mut a,
-            &mut recognizer,
-            &[format!("{d}_lucas_{}.wav", 1 + d)],
-        );
+        speak(&mut a, &mut recognizer, &[format!("{d}_lucas_{}.wav", 1 + d)]);
         let step = a.enrollment.as_ref().unwrap().step();
-        assert_eq!(
-            step,
-            EnrollmentStep::Reviewing {
-                digit: d,
-                take: 1,
-                of: 1
-            }
-        );
+        assert_eq!(step, EnrollmentStep::Reviewing { digit: d, take: 1, of: 1 });
         let heard = a.enrollment.as_ref().unwrap().reviewing_heard();
         heard_right += usize::from(heard.is_some_and(|(h, _)| h == Some(d)));
         effects = handle_key(&mut a, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
@@ -317,15 +239,10 @@ fn enrollment_captures_whole_words_allows_redo_and_builds_prototypes() {
         [Effect::RestoreEarlyExit, Effect::FinishEnrollment(c)] => c.clone(),
         other => panic!("{other:?}"),
     };
-    assert_eq!(
-        takes.iter().map(|t| t.digit).collect::<Vec<_>>(),
-        (0..10).collect::<Vec<_>>()
-    );
+    assert_eq!(takes.iter().map(|t| t.digit).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
     // Whole words: each take is at least 0.25 s and at most one window.
     assert!(
-        takes
-            .iter()
-            .all(|t| (250.0..=1024.0).contains(&t.duration_ms())),
+        takes.iter().all(|t| (250.0..=1024.0).contains(&t.duration_ms())),
         "{:?}",
         takes.iter().map(|t| t.duration_ms()).collect::<Vec<_>>()
     );
@@ -341,11 +258,7 @@ fn enrollment_captures_whole_words_allows_redo_and_builds_prototypes() {
     });
     let right = (0..10u8)
         .filter(|&d| {
-            classifier
-                .classify_file(&fsdd_file(&format!("{d}_lucas_{}.wav", 20 + d)))
-                .unwrap()
-                .digit
-                == Some(d)
+            classifier.classify_file(&fsdd_file(&format!("{d}_lucas_{}.wav", 20 + d))).unwrap().digit == Some(d)
         })
         .count();
     assert!(right >= 7, "proto mode right on {right}/10");
@@ -358,19 +271,11 @@ fn early_decisions_learn_when_speech_ended() {
     d.kind = DetectionKind::Early;
     d.end = None;
     d.decision = 10_000;
-    a.on_live(LiveView {
-        speech: true,
-        processed: 10_000,
-        ..LiveView::default()
-    });
+    a.on_live(LiveView { speech: true, processed: 10_000, ..LiveView::default() });
     a.on_detection(d);
     assert_eq!(a.history[0].decision_vs_end_ms(), None);
     // Speech ends; the snapshot arrives after the 176 ms hangover (1408 samples).
-    a.on_live(LiveView {
-        speech: false,
-        processed: 13_408,
-        ..LiveView::default()
-    });
+    a.on_live(LiveView { speech: false, processed: 13_408, ..LiveView::default() });
     let ms = a.history[0].decision_vs_end_ms().unwrap();
     assert_eq!(ms, -250.0, "decided 2000 samples before the end");
 }

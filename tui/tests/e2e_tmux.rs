@@ -21,14 +21,8 @@ impl Tmux {
     fn start(name: &str, command: &str, env: &[(&str, &str)], w: u16, h: u16) -> Self {
         let socket = format!("fsdd-tui-test-{name}-{}", std::process::id());
         let t = Tmux { socket };
-        let mut args: Vec<String> = vec![
-            "new-session".into(),
-            "-d".into(),
-            "-x".into(),
-            w.to_string(),
-            "-y".into(),
-            h.to_string(),
-        ];
+        let mut args: Vec<String> =
+            vec!["new-session".into(), "-d".into(), "-x".into(), w.to_string(), "-y".into(), h.to_string()];
         for (k, v) in env {
             args.push("-e".into());
             args.push(format!("{k}={v}"));
@@ -102,12 +96,7 @@ fn dashboard_plays_input_files_answers_keys_and_restores_the_terminal() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("words");
     std::fs::create_dir(&data).unwrap();
-    let names = [
-        "1_george_2.wav",
-        "5_jackson_1.wav",
-        "7_lucas_3.wav",
-        "8_yweweler_0.wav",
-    ];
+    let names = ["1_george_2.wav", "5_jackson_1.wav", "7_lucas_3.wav", "8_yweweler_0.wav"];
     copy_fsdd(&data, &names);
     let home = tmp.path().display().to_string();
     let t = Tmux::start(
@@ -117,13 +106,8 @@ fn dashboard_plays_input_files_answers_keys_and_restores_the_terminal() {
         140,
         44,
     );
-    let screen = t.wait_for("all files decided", Duration::from_secs(60), |s| {
-        s.contains("input finished")
-    });
-    assert!(
-        screen.contains("digit probabilities") && screen.contains("MFCC window"),
-        "{screen}"
-    );
+    let screen = t.wait_for("all files decided", Duration::from_secs(60), |s| s.contains("input finished"));
+    assert!(screen.contains("digit probabilities") && screen.contains("MFCC window"), "{screen}");
     assert!(screen.contains("detections (4)"), "{screen}");
     for n in names {
         let digit = &n[..1];
@@ -134,70 +118,35 @@ fn dashboard_plays_input_files_answers_keys_and_restores_the_terminal() {
     }
     let right = screen.matches('✓').count();
     assert!(right >= 3, "{right}/4 right:\n{screen}");
-    assert!(
-        screen.contains(&format!(
-            "acc {:.1}% ({right}/4)",
-            100.0 * right as f64 / 4.0
-        )),
-        "{screen}"
-    );
+    assert!(screen.contains(&format!("acc {:.1}% ({right}/4)", 100.0 * right as f64 / 4.0)), "{screen}");
 
     t.keys(&["?"]);
-    t.wait_for("help overlay", Duration::from_secs(5), |s| {
-        s.contains("help: keys")
-    });
+    t.wait_for("help overlay", Duration::from_secs(5), |s| s.contains("help: keys"));
     t.keys(&["Space"]);
-    t.wait_for("help closed", Duration::from_secs(5), |s| {
-        !s.contains("help: keys")
-    });
+    t.wait_for("help closed", Duration::from_secs(5), |s| !s.contains("help: keys"));
     t.keys(&["t"]);
-    t.wait_for("quiz prompt", Duration::from_secs(5), |s| {
-        s.contains("QUIZ: say")
-    });
+    t.wait_for("quiz prompt", Duration::from_secs(5), |s| s.contains("QUIZ: say"));
     // Correct the newest detection to 0: the matrix gains a 0 row entry.
     t.keys(&["0"]);
-    t.wait_for("correction", Duration::from_secs(5), |s| {
-        s.contains("last detection labelled 0")
-    });
+    t.wait_for("correction", Duration::from_secs(5), |s| s.contains("last detection labelled 0"));
     // n: it was not a digit at all; the matrix's "not" row takes it.
     t.keys(&["n"]);
     let screen = t.wait_for("not-a-digit correction", Duration::from_secs(5), |s| {
         s.contains("last detection labelled not a digit")
     });
-    assert!(
-        screen.contains("✓—u") || screen.contains("✗—u"),
-        "history truth column:\n{screen}"
-    );
+    assert!(screen.contains("✓—u") || screen.contains("✗—u"), "history truth column:\n{screen}");
 
     // Resize: too small says so, big enough lays out again.
-    assert!(
-        t.tmux(&["resize-window", "-t", "0", "-x", "60", "-y", "16"])
-            .status
-            .success()
-    );
-    t.wait_for("small-terminal notice", Duration::from_secs(5), |s| {
-        s.contains("needs at least 80x24")
-    });
-    assert!(
-        t.tmux(&["resize-window", "-t", "0", "-x", "100", "-y", "30"])
-            .status
-            .success()
-    );
-    let screen = t.wait_for("relayout", Duration::from_secs(5), |s| {
-        s.contains("digit probabilities")
-    });
+    assert!(t.tmux(&["resize-window", "-t", "0", "-x", "60", "-y", "16"]).status.success());
+    t.wait_for("small-terminal notice", Duration::from_secs(5), |s| s.contains("needs at least 80x24"));
+    assert!(t.tmux(&["resize-window", "-t", "0", "-x", "100", "-y", "30"]).status.success());
+    let screen = t.wait_for("relayout", Duration::from_secs(5), |s| s.contains("digit probabilities"));
     assert!(screen.lines().all(|l| l.chars().count() <= 100), "{screen}");
     t.keys(&["q"]);
     let screen = t.wait_for("exit", Duration::from_secs(10), |s| s.contains("TTY="));
     assert!(screen.contains("EXIT=0"), "{screen}");
-    assert!(
-        screen.contains("TTY=icanon"),
-        "terminal back in cooked mode:\n{screen}"
-    );
-    assert!(
-        !screen.contains("digit probabilities"),
-        "alternate screen left:\n{screen}"
-    );
+    assert!(screen.contains("TTY=icanon"), "terminal back in cooked mode:\n{screen}");
+    assert!(!screen.contains("digit probabilities"), "alternate screen left:\n{screen}");
 }
 
 #[test]
@@ -208,21 +157,13 @@ fn a_panic_inside_the_dashboard_restores_the_terminal() {
     let wav = tmp.path().join("3_theo_1.wav");
     let t = Tmux::start(
         "panic",
-        &shell_line(&format!(
-            "--input {} --debug-panic-after-ms 500",
-            wav.display()
-        )),
+        &shell_line(&format!("--input {} --debug-panic-after-ms 500", wav.display())),
         &[("HOME", &home), ("XDG_CONFIG_HOME", &home)],
         120,
         40,
     );
-    let screen = t.wait_for("exit after the panic", Duration::from_secs(20), |s| {
-        s.contains("TTY=")
-    });
-    assert!(
-        screen.contains("panicked") && screen.contains("--debug-panic-after-ms"),
-        "{screen}"
-    );
+    let screen = t.wait_for("exit after the panic", Duration::from_secs(20), |s| s.contains("TTY="));
+    assert!(screen.contains("panicked") && screen.contains("--debug-panic-after-ms"), "{screen}");
     assert!(screen.contains("EXIT=101"), "{screen}");
     assert!(screen.contains("TTY=icanon"), "{screen}");
 }
@@ -235,23 +176,12 @@ fn live_capture_through_cpal_and_alsa_from_a_file_device() {
     // next 10 ms of audio arrives.
     let tmp = tempfile::tempdir().unwrap();
     let fifo = tmp.path().join("in.raw");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
     // Holding it open read-write lets ALSA open it at once and never see end-of-file.
     // Non-blocking writes, so the feeder can stop even when nobody reads any more.
     let mut writer = {
         use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&fifo)
-            .unwrap()
+        std::fs::OpenOptions::new().read(true).write(true).custom_flags(libc::O_NONBLOCK).open(&fifo).unwrap()
     };
     std::fs::write(
         tmp.path().join(".asoundrc"),
@@ -265,23 +195,13 @@ fn live_capture_through_cpal_and_alsa_from_a_file_device() {
     let env = [("HOME", home.as_str()), ("XDG_CONFIG_HOME", home.as_str())];
 
     // What does the device offer? --list-devices says, e.g. "48000 Hz, 2 ch, f32".
-    let list = Command::new(bin())
-        .arg("--list-devices")
-        .env("HOME", &home)
-        .output()
-        .unwrap();
+    let list = Command::new(bin()).arg("--list-devices").env("HOME", &home).output().unwrap();
     assert!(list.status.success(), "{}", stderr(&list));
     let listing = String::from_utf8_lossy(&list.stdout).into_owned();
-    let default_line = listing
-        .lines()
-        .find(|l| l.starts_with('*'))
-        .unwrap_or_else(|| panic!("{listing}"));
+    let default_line = listing.lines().find(|l| l.starts_with('*')).unwrap_or_else(|| panic!("{listing}"));
     let words: Vec<&str> = default_line.split_whitespace().collect();
     let after = |unit: &str| -> &str {
-        let i = words
-            .iter()
-            .position(|w| w.trim_end_matches(',') == unit)
-            .unwrap_or_else(|| panic!("{default_line}"));
+        let i = words.iter().position(|w| w.trim_end_matches(',') == unit).unwrap_or_else(|| panic!("{default_line}"));
         words[i - 1]
     };
     let rate: u32 = after("Hz").parse().unwrap();
@@ -298,9 +218,7 @@ fn live_capture_through_cpal_and_alsa_from_a_file_device() {
         for _ in 0..channels {
             match format.as_str() {
                 "f32" => out.extend_from_slice(&s.to_le_bytes()),
-                "i16" => out.extend_from_slice(
-                    &((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).to_le_bytes(),
-                ),
+                "i16" => out.extend_from_slice(&((s.clamp(-1.0, 1.0) * 32767.0).round() as i16).to_le_bytes()),
                 other => panic!("test does not write {other} samples: {default_line}"),
             }
         }
@@ -325,10 +243,7 @@ fn live_capture_through_cpal_and_alsa_from_a_file_device() {
             use std::io::Write;
             let start = Instant::now();
             let mut sent = 0usize;
-            let mut pieces = bytes
-                .chunks(chunk)
-                .map(<[u8]>::to_vec)
-                .chain(std::iter::repeat(quiet));
+            let mut pieces = bytes.chunks(chunk).map(<[u8]>::to_vec).chain(std::iter::repeat(quiet));
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 let due = start + Duration::from_millis(10 * sent as u64);
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -352,29 +267,19 @@ fn live_capture_through_cpal_and_alsa_from_a_file_device() {
             }
         })
     };
-    let screen = t.wait_for(
-        "three detections from the ALSA file device",
-        Duration::from_secs(40),
-        |s| s.contains("detections (3)"),
-    );
-    assert!(
-        screen.contains(&format!("{rate} Hz")),
-        "header names the device rate:\n{screen}"
-    );
+    let screen = t.wait_for("three detections from the ALSA file device", Duration::from_secs(40), |s| {
+        s.contains("detections (3)")
+    });
+    assert!(screen.contains(&format!("{rate} Hz")), "header names the device rate:\n{screen}");
     // The history (newest first) must say exactly what the engine says about the same samples
     // pushed directly at the same rate: the capture path delivers the audio intact and in order.
     // Digit rows say the digit, rejected rows "—" (and kind "not a digit").
     let heard: Vec<(Option<u8>, String)> = screen
         .lines()
         .filter_map(|l| {
-            let at = l
-                .find(" early ")
-                .or_else(|| l.find(" final "))
-                .or_else(|| l.find(" not a digit "))?;
-            let toks: Vec<&str> = l[..at]
-                .split(|c: char| c.is_whitespace() || c == '│')
-                .filter(|t| !t.is_empty())
-                .collect();
+            let at = l.find(" early ").or_else(|| l.find(" final ")).or_else(|| l.find(" not a digit "))?;
+            let toks: Vec<&str> =
+                l[..at].split(|c: char| c.is_whitespace() || c == '│').filter(|t| !t.is_empty()).collect();
             let digit = match toks[toks.len() - 2] {
                 "—" => None,
                 d => Some(d.parse().ok()?),
@@ -396,30 +301,18 @@ fn live_capture_through_cpal_and_alsa_from_a_file_device() {
         }
         engine.flush();
         assert!(engine.wait_until_drained(Duration::from_secs(30)));
-        std::iter::from_fn(|| receiver.pop())
-            .map(|d| (d.digit, format!("{:.2}", d.confidence)))
-            .collect::<Vec<_>>()
+        std::iter::from_fn(|| receiver.pop()).map(|d| (d.digit, format!("{:.2}", d.confidence))).collect::<Vec<_>>()
     };
     assert_eq!(reference.len(), 3, "{reference:?}");
     // And the words come out right after the trip through 48 kHz-style capture and resampling.
-    let right = reference
-        .iter()
-        .zip([2u8, 6, 9])
-        .filter(|((d, _), want)| *d == Some(*want))
-        .count();
+    let right = reference.iter().zip([2u8, 6, 9]).filter(|((d, _), want)| *d == Some(*want)).count();
     assert!(right >= 2, "{reference:?}");
     assert_eq!(heard, reference, "ALSA capture vs direct push:\n{screen}");
-    assert!(
-        !screen.contains("dropped"),
-        "real-time capture drops nothing:\n{screen}"
-    );
+    assert!(!screen.contains("dropped"), "real-time capture drops nothing:\n{screen}");
     t.keys(&["C-c"]);
     let screen = t.wait_for("exit", Duration::from_secs(10), |s| s.contains("TTY="));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(
-        screen.contains("EXIT=0") && screen.contains("TTY=icanon"),
-        "{screen}"
-    );
+    assert!(screen.contains("EXIT=0") && screen.contains("TTY=icanon"), "{screen}");
     feeder.join().unwrap();
 }
 
@@ -432,25 +325,16 @@ fn no_usable_input_device_is_a_clear_error() {
         "pcm.!default { type hw; card 97 }\nctl.!default { type hw; card 97 }\n",
     )
     .unwrap();
-    let out = Command::new(bin())
-        .env("HOME", tmp.path())
-        .env("XDG_CONFIG_HOME", tmp.path())
-        .output()
-        .unwrap();
+    let out = Command::new(bin()).env("HOME", tmp.path()).env("XDG_CONFIG_HOME", tmp.path()).output().unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(
-        err.contains("--list-devices") && err.contains("--input"),
-        "{err}"
-    );
+    assert!(err.contains("--list-devices") && err.contains("--input"), "{err}");
 
     let out = run(&["--device", "no-such-device-anywhere"]);
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(
-        err.contains("no-such-device-anywhere")
-            && err.contains("--list-devices")
-            && err.contains("--input"),
+        err.contains("no-such-device-anywhere") && err.contains("--list-devices") && err.contains("--input"),
         "{err}"
     );
 }
@@ -461,13 +345,8 @@ fn guided_enrollment_in_the_dashboard_saves_prototypes_and_switches_to_hybrid() 
     let words = tmp.path().join("words");
     std::fs::create_dir(&words).unwrap();
     // One take per digit, played in digit order (names sort 0..9).
-    let names: Vec<String> = (0..10)
-        .map(|d| format!("{d}_yweweler_{}.wav", 10 + d))
-        .collect();
-    copy_fsdd(
-        &words,
-        &names.iter().map(String::as_str).collect::<Vec<_>>(),
-    );
+    let names: Vec<String> = (0..10).map(|d| format!("{d}_yweweler_{}.wav", 10 + d)).collect();
+    copy_fsdd(&words, &names.iter().map(String::as_str).collect::<Vec<_>>());
     let protos = tmp.path().join("me/prototypes.json");
     let home = tmp.path().display().to_string();
     let t = Tmux::start(
@@ -482,35 +361,18 @@ fn guided_enrollment_in_the_dashboard_saves_prototypes_and_switches_to_hybrid() 
         40,
     );
     for (d, word) in fsdd_tui::dashboard::app::DIGIT_WORDS.iter().enumerate() {
-        let screen = t.wait_for(
-            &format!("capture of {word}"),
-            Duration::from_secs(20),
-            |s| {
-                s.contains(&format!("Captured  {} ", word.to_uppercase()))
-                    && s.contains("Enter keep")
-            },
-        );
+        let screen = t.wait_for(&format!("capture of {word}"), Duration::from_secs(20), |s| {
+            s.contains(&format!("Captured  {} ", word.to_uppercase())) && s.contains("Enter keep")
+        });
         assert!(screen.contains(&format!("enrollment {d}/10")), "{screen}");
-        assert!(
-            screen.contains(&format!("captured \"{word}\": MFCC")),
-            "captured window shown:\n{screen}"
-        );
+        assert!(screen.contains(&format!("captured \"{word}\": MFCC")), "captured window shown:\n{screen}");
         t.keys(&["Enter"]);
     }
-    let screen = t.wait_for("enrollment saved", Duration::from_secs(10), |s| {
-        s.contains("enrolled 10 words")
-    });
-    assert!(
-        screen.contains("mode hybrid") && screen.contains("prototypes"),
-        "{screen}"
-    );
-    let set =
-        fsdd_core::PrototypeSet::load(&protos).expect("prototypes saved where --prototypes said");
+    let screen = t.wait_for("enrollment saved", Duration::from_secs(10), |s| s.contains("enrolled 10 words"));
+    assert!(screen.contains("mode hybrid") && screen.contains("prototypes"), "{screen}");
+    let set = fsdd_core::PrototypeSet::load(&protos).expect("prototypes saved where --prototypes said");
     assert!((0..10).all(|d| set.count(d) == 1));
     t.keys(&["q"]);
     let screen = t.wait_for("exit", Duration::from_secs(10), |s| s.contains("TTY="));
-    assert!(
-        screen.contains("EXIT=0") && screen.contains("TTY=icanon"),
-        "{screen}"
-    );
+    assert!(screen.contains("EXIT=0") && screen.contains("TTY=icanon"), "{screen}");
 }

@@ -3,8 +3,7 @@
 mod common;
 
 use common::{
-    concatenate, fsdd_dir, fsdd_file, run, speech_commands_dir, speech_commands_file, stderr,
-    stdout, words_dir,
+    concatenate, fsdd_dir, fsdd_file, run, speech_commands_dir, speech_commands_file, stderr, stdout, words_dir,
 };
 use serde_json::Value;
 
@@ -23,15 +22,12 @@ fn label_of(line: &Value) -> usize {
 }
 
 fn json_lines(s: &str) -> Vec<Value> {
-    s.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
+    s.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
 }
 
 #[test]
 fn predict_json_one_line_per_file_with_probabilities() {
-    let files = ["2_theo_0.wav", "6_nicolas_3.wav", "9_george_1.wav"]
-        .map(|n| fsdd_file(n).display().to_string());
+    let files = ["2_theo_0.wav", "6_nicolas_3.wav", "9_george_1.wav"].map(|n| fsdd_file(n).display().to_string());
     let mut args = vec!["predict", "--json"];
     args.extend(files.iter().map(String::as_str));
     let out = run(&args);
@@ -41,12 +37,7 @@ fn predict_json_one_line_per_file_with_probabilities() {
     let mut right = 0;
     for (line, (file, digit)) in lines.iter().zip(files.iter().zip([2, 6, 9])) {
         assert_eq!(line["file"], file.as_str());
-        let probs: Vec<f64> = line["probs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p.as_f64().unwrap())
-            .collect();
+        let probs: Vec<f64> = line["probs"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
         assert_eq!(probs.len(), 11, "digits 0-9, then not a digit");
         assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-3, "{probs:?}");
         let top = label_of(line);
@@ -67,97 +58,55 @@ fn predict_text_and_directories() {
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(
-        lines[0].contains("1_jackson_0.wav\t") && lines[1].contains("4_lucas_2.wav\t"),
-        "{text}"
-    );
+    assert!(lines[0].contains("1_jackson_0.wav\t") && lines[1].contains("4_lucas_2.wav\t"), "{text}");
 }
 
 #[test]
 fn eval_on_the_fsdd_test_split() {
-    let out = run(&[
-        "eval",
-        "--json",
-        "--fsdd-test",
-        fsdd_dir().to_str().unwrap(),
-    ]);
+    let out = run(&["eval", "--json", "--fsdd-test", fsdd_dir().to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let lines = json_lines(&stdout(&out));
     assert_eq!(lines.len(), 1);
     let r = &lines[0];
     assert_eq!(r["files"], 300, "6 speakers x 10 digits x takes 0-4");
     let accuracy = r["accuracy"].as_f64().unwrap();
-    eprintln!(
-        "FSDD test split: accuracy {accuracy:.4} macro-F1 {}",
-        r["macro_f1"]
-    );
+    eprintln!("FSDD test split: accuracy {accuracy:.4} macro-F1 {}", r["macro_f1"]);
     assert!(accuracy >= 0.85, "accuracy {accuracy}");
     let confusion: Vec<Vec<u64>> = r["confusion"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|row| {
-            row.as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap())
-                .collect()
-        })
+        .map(|row| row.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect())
         .collect();
     assert_eq!(confusion.len(), 11, "digits and not a digit");
     for row in &confusion[..10] {
         assert_eq!(row.len(), 11);
         assert_eq!(row.iter().sum::<u64>(), 30);
     }
-    assert_eq!(
-        confusion[10].iter().sum::<u64>(),
-        0,
-        "FSDD holds digits only"
-    );
+    assert_eq!(confusion[10].iter().sum::<u64>(), 0, "FSDD holds digits only");
     let diagonal: u64 = (0..11).map(|d| confusion[d][d]).sum();
     assert!((diagonal as f64 / 300.0 - accuracy).abs() < 1e-6);
     assert_eq!(r["per_digit_recall"].as_array().unwrap().len(), 10);
     assert_eq!(r["digit_files"], 300);
     assert_eq!(r["non_digit_files"], 0);
-    assert_eq!(
-        r["rejection_rate"],
-        Value::Null,
-        "no non-digit files to reject"
-    );
+    assert_eq!(r["rejection_rate"], Value::Null, "no non-digit files to reject");
     assert_eq!(r["digit_accuracy"].as_f64(), Some(accuracy));
     let rejected: u64 = (0..10).map(|d| confusion[d][10]).sum();
     assert_eq!(r["digits_rejected"], rejected);
     assert!(r["macro_f1"].as_f64().unwrap() > 0.8);
 
     // The text form says the same in words, and --data finds the directory too.
-    let out = run(&[
-        "eval",
-        "--fsdd-test",
-        "--data",
-        fsdd_dir().to_str().unwrap(),
-    ]);
+    let out = run(&["eval", "--fsdd-test", "--data", fsdd_dir().to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(
-        text.contains("files 300") && text.contains(&format!("accuracy {:.2}%", 100.0 * accuracy)),
-        "{text}"
-    );
-    assert!(
-        text.contains("per-digit recall:") && text.contains("macro-F1"),
-        "{text}"
-    );
+    assert!(text.contains("files 300") && text.contains(&format!("accuracy {:.2}%", 100.0 * accuracy)), "{text}");
+    assert!(text.contains("per-digit recall:") && text.contains("macro-F1"), "{text}");
 }
 
 #[test]
 fn stream_finds_every_digit_of_a_long_recording_in_order() {
     let names: Vec<String> = (0..10)
-        .map(|d| {
-            format!(
-                "{d}_{}_{}.wav",
-                ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"][d % 6],
-                d % 5
-            )
-        })
+        .map(|d| format!("{d}_{}_{}.wav", ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"][d % 6], d % 5))
         .collect();
     let files: Vec<_> = names.iter().map(|n| fsdd_file(n)).collect();
     let (audio, starts) = concatenate(&files, 0.6);
@@ -178,10 +127,7 @@ fn stream_finds_every_digit_of_a_long_recording_in_order() {
         // Within its own file (some FSDD files start with a little silence).
         let start = starts[i] as f64 / 8000.0;
         let next = starts.get(i + 1).map_or(f64::MAX, |&s| s as f64 / 8000.0);
-        assert!(
-            onset > start - 0.1 && onset < next - 0.6,
-            "word {i}: onset {onset} vs file start {start}"
-        );
+        assert!(onset > start - 0.1 && onset < next - 0.6, "word {i}: onset {onset} vs file start {start}");
         assert!(decision > onset);
         match e["end_s"].as_f64() {
             Some(end) => {
@@ -197,7 +143,8 @@ fn stream_finds_every_digit_of_a_long_recording_in_order() {
 
 #[test]
 fn min_confidence_keeps_only_sure_final_decisions_and_is_checked() {
-    let names = ["3_theo_1.wav", "8_george_2.wav", "5_lucas_0.wav", "9_yweweler_3.wav", "0_nicolas_4.wav", "6_jackson_2.wav"];
+    let names =
+        ["3_theo_1.wav", "8_george_2.wav", "5_lucas_0.wav", "9_yweweler_3.wav", "0_nicolas_4.wav", "6_jackson_2.wav"];
     let files: Vec<_> = names.iter().map(|n| fsdd_file(n)).collect();
     let (audio, _) = concatenate(&files, 0.6);
     let dir = tempfile::tempdir().unwrap();
@@ -253,30 +200,14 @@ fn enroll_from_files_then_predict_with_prototypes() {
         assert_eq!(set.count(d), 5);
     }
     // Theo's other takes, scored by his prototypes alone.
-    let files: Vec<String> = (0..10)
-        .map(|d| {
-            fsdd_file(&format!("{d}_theo_{}.wav", 10 + d))
-                .display()
-                .to_string()
-        })
-        .collect();
-    let mut args = vec![
-        "predict",
-        "--json",
-        "--mode",
-        "proto",
-        "--prototypes",
-        protos.to_str().unwrap(),
-    ];
+    let files: Vec<String> =
+        (0..10).map(|d| fsdd_file(&format!("{d}_theo_{}.wav", 10 + d)).display().to_string()).collect();
+    let mut args = vec!["predict", "--json", "--mode", "proto", "--prototypes", protos.to_str().unwrap()];
     args.extend(files.iter().map(String::as_str));
     let out = run(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let lines = json_lines(&stdout(&out));
-    let right = lines
-        .iter()
-        .enumerate()
-        .filter(|(d, l)| l["digit"].as_u64() == Some(*d as u64))
-        .count();
+    let right = lines.iter().enumerate().filter(|(d, l)| l["digit"].as_u64() == Some(*d as u64)).count();
     assert!(right >= 7, "proto mode on the enrolled speaker: {right}/10");
 }
 
@@ -286,76 +217,40 @@ fn bad_input_gives_a_clear_error_and_non_zero_exit() {
     let missing = dir.path().join("nope.wav");
     let out = run(&["predict", missing.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("nope.wav") && stderr(&out).contains("no such file"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("nope.wav") && stderr(&out).contains("no such file"), "{}", stderr(&out));
 
     let corrupt = dir.path().join("3_bad.wav");
     std::fs::write(&corrupt, b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk").unwrap();
     let out = run(&["predict", corrupt.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("3_bad.wav") && stderr(&out).contains("WAV"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("3_bad.wav") && stderr(&out).contains("WAV"), "{}", stderr(&out));
 
     let protos = dir.path().join("protos.json");
     std::fs::write(&protos, "{ this is not a prototypes file").unwrap();
-    let out = run(&[
-        "predict",
-        "--prototypes",
-        protos.to_str().unwrap(),
-        fsdd_file("1_theo_0.wav").to_str().unwrap(),
-    ]);
+    let out = run(&["predict", "--prototypes", protos.to_str().unwrap(), fsdd_file("1_theo_0.wav").to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("protos.json") && stderr(&out).contains("prototypes"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("protos.json") && stderr(&out).contains("prototypes"), "{}", stderr(&out));
 
-    let out = run(&[
-        "predict",
-        "--mode",
-        "proto",
-        fsdd_file("1_theo_0.wav").to_str().unwrap(),
-    ]);
+    let out = run(&["predict", "--mode", "proto", fsdd_file("1_theo_0.wav").to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--prototypes"), "{}", stderr(&out));
 
     let out = run(&["eval", dir.path().to_str().unwrap()]);
     assert!(!out.status.success());
 
-    let out = run(&[
-        "predict",
-        "--model",
-        corrupt.to_str().unwrap(),
-        fsdd_file("1_theo_0.wav").to_str().unwrap(),
-    ]);
+    let out = run(&["predict", "--model", corrupt.to_str().unwrap(), fsdd_file("1_theo_0.wav").to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("model"), "{}", stderr(&out));
 }
 
 fn u64s(v: &Value) -> Vec<u64> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not an array: {v}"))
-        .iter()
-        .map(|x| x.as_u64().unwrap())
-        .collect()
+    v.as_array().unwrap_or_else(|| panic!("not an array: {v}")).iter().map(|x| x.as_u64().unwrap()).collect()
 }
 
 /// `predict --json` line shape: 11 probabilities, the top one is the verdict, and a rejection
 /// is `"digit": null, "kind": "rejected"` (a digit `"kind": "digit"`). Returns the label.
 fn check_prediction(line: &Value) -> usize {
-    let probs: Vec<f64> = line["probs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_f64().unwrap())
-        .collect();
+    let probs: Vec<f64> = line["probs"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
     assert_eq!(probs.len(), 11, "{line}");
     assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-3, "{line}");
     let label = label_of(line);
@@ -363,10 +258,7 @@ fn check_prediction(line: &Value) -> usize {
     assert_eq!(line["kind"], kind, "{line}");
     let confidence = line["confidence"].as_f64().unwrap();
     assert!((probs[label] - confidence).abs() < 1e-6, "{line}");
-    assert!(
-        probs.iter().all(|&p| p <= confidence + 1e-6),
-        "top output: {line}"
-    );
+    assert!(probs.iter().all(|&p| p <= confidence + 1e-6), "top output: {line}");
     label
 }
 
@@ -384,21 +276,14 @@ const WORDS: [&str; 8] = [
 
 fn some_words() -> Vec<String> {
     for n in WORDS {
-        assert!(
-            words_dir().join(n).is_file(),
-            "{n} missing in {}",
-            words_dir().display()
-        );
+        assert!(words_dir().join(n).is_file(), "{n} missing in {}", words_dir().display());
     }
     WORDS.iter().map(|n| n.to_string()).collect()
 }
 
 #[test]
 fn predict_reports_rejections_as_null_digit_in_json_and_not_a_digit_in_text() {
-    let mut files: Vec<String> = some_words()
-        .iter()
-        .map(|n| speech_commands_file(n).display().to_string())
-        .collect();
+    let mut files: Vec<String> = some_words().iter().map(|n| speech_commands_file(n).display().to_string()).collect();
     files.push(fsdd_file("5_theo_2.wav").display().to_string());
     let mut args = vec!["predict", "--json"];
     args.extend(files.iter().map(String::as_str));
@@ -419,11 +304,7 @@ fn predict_reports_rejections_as_null_digit_in_json_and_not_a_digit_in_text() {
     for ((row, file), (label, line)) in rows.iter().zip(&files).zip(labels.iter().zip(&lines)) {
         assert_eq!(row.len(), 3, "{row:?}");
         assert_eq!(row[0], file);
-        let want = if *label == 10 {
-            "not-a-digit".to_string()
-        } else {
-            label.to_string()
-        };
+        let want = if *label == 10 { "not-a-digit".to_string() } else { label.to_string() };
         assert_eq!(row[1], want, "{row:?} vs {line}");
         let conf: f64 = row[2].parse().unwrap();
         assert!((conf - line["confidence"].as_f64().unwrap()).abs() < 6e-4);
@@ -442,33 +323,15 @@ fn eval_on_speech_commands_words_and_digits_counts_rejections() {
     let (words, digits) = (sc.join("words"), sc.join("digits"));
     let n_words = std::fs::read_dir(&words).unwrap().count() as u64;
     let n_digits = std::fs::read_dir(&digits).unwrap().count() as u64;
-    let out = run(&[
-        "eval",
-        "--json",
-        words.to_str().unwrap(),
-        digits.to_str().unwrap(),
-    ]);
+    let out = run(&["eval", "--json", words.to_str().unwrap(), digits.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let lines = json_lines(&stdout(&out));
     assert_eq!(lines.len(), 1);
     let r = &lines[0];
     eprintln!("{r}");
-    let labels: Vec<&str> = r["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l.as_str().unwrap())
-        .collect();
-    assert_eq!(
-        labels,
-        ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "not"]
-    );
-    let c: Vec<Vec<u64>> = r["confusion"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(u64s)
-        .collect();
+    let labels: Vec<&str> = r["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+    assert_eq!(labels, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "not"]);
+    let c: Vec<Vec<u64>> = r["confusion"].as_array().unwrap().iter().map(u64s).collect();
     assert_eq!(c.len(), 11);
     assert!(c.iter().all(|row| row.len() == 11));
     let row_sum = |l: usize| c[l].iter().sum::<u64>();
@@ -519,16 +382,10 @@ fn eval_on_speech_commands_words_and_digits_counts_rejections() {
     // Floors for the shipped model (most of these speakers are in its fit set; 1 in 10 is held
     // out). The first 11-output model measured 91.2% of words rejected, 79.6% of digits right
     // and 17.7% of digits rejected.
-    assert!(
-        rejects,
-        "models/fsdd.onnx has no \"not a digit\" output: it cannot reject"
-    );
+    assert!(rejects, "models/fsdd.onnx has no \"not a digit\" output: it cannot reject");
     assert!(rate >= 0.80, "words rejected {rate}");
     assert!(digit_accuracy >= 0.65, "digit accuracy {digit_accuracy}");
-    assert!(
-        rejected_digits as f64 <= 0.30 * n_digits as f64,
-        "{rejected_digits} of {n_digits} digits rejected"
-    );
+    assert!(rejected_digits as f64 <= 0.30 * n_digits as f64, "{rejected_digits} of {n_digits} digits rejected");
 }
 
 #[test]
@@ -538,11 +395,7 @@ fn eval_text_says_how_many_non_digit_words_it_rejected() {
     for n in &names {
         std::fs::copy(speech_commands_file(n), dir.path().join(n)).unwrap();
     }
-    std::fs::copy(
-        fsdd_file("8_george_3.wav"),
-        dir.path().join("8_george_3.wav"),
-    )
-    .unwrap();
+    std::fs::copy(fsdd_file("8_george_3.wav"), dir.path().join("8_george_3.wav")).unwrap();
     // Not labelled: no leading word and `_`.
     std::fs::copy(fsdd_file("1_theo_0.wav"), dir.path().join("unlabelled.wav")).unwrap();
     let d = dir.path().to_str().unwrap();
@@ -561,19 +414,12 @@ fn eval_text_says_how_many_non_digit_words_it_rejected() {
     for want in [
         format!("files {n_files} (1 digits, {n} non-digit words)"),
         format!("rejected {rejected} of {n} non-digit words"),
-        format!(
-            "digits wrongly rejected as not a digit: {} of 1",
-            r["digits_rejected"]
-        ),
+        format!("digits wrongly rejected as not a digit: {} of 1", r["digits_rejected"]),
         "not".to_string(),
     ] {
         assert!(text.contains(&want), "{want:?} in:\n{text}");
     }
-    assert_eq!(
-        text.contains("rejects nothing"),
-        !common::model().rejects(),
-        "{text}"
-    );
+    assert_eq!(text.contains("rejects nothing"), !common::model().rejects(), "{text}");
 }
 
 /// A recording of digits and other words: one line per detection, a rejected word as
@@ -597,27 +443,16 @@ fn stream_reports_rejected_words_in_json_and_text() {
     assert!(events.len() >= 4, "{events:#?}");
     for e in &events {
         let kind = e["kind"].as_str().unwrap();
-        assert!(
-            ["early", "final", "unsure", "rejected"].contains(&kind),
-            "{e}"
-        );
+        assert!(["early", "final", "unsure", "rejected"].contains(&kind), "{e}");
         assert_eq!(e["digit"].is_null(), kind == "rejected", "{e}");
         assert_eq!(e["early"], kind == "early", "{e}");
         if kind == "rejected" {
-            let end = e["end_s"]
-                .as_f64()
-                .expect("a rejection comes at the end of speech");
+            let end = e["end_s"].as_f64().expect("a rejection comes at the end of speech");
             assert!(e["decision_s"].as_f64().unwrap() >= end, "{e}");
         }
     }
-    let onsets: Vec<f64> = events
-        .iter()
-        .map(|e| e["onset_s"].as_f64().unwrap())
-        .collect();
-    assert!(
-        onsets.windows(2).all(|w| w[0] < w[1]),
-        "in order: {onsets:?}"
-    );
+    let onsets: Vec<f64> = events.iter().map(|e| e["onset_s"].as_f64().unwrap()).collect();
+    assert!(onsets.windows(2).all(|w| w[0] < w[1]), "in order: {onsets:?}");
 
     let out = run(&["stream", wav.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -626,17 +461,11 @@ fn stream_reports_rejected_words_in_json_and_text() {
     for (line, e) in text.lines().zip(&events) {
         match e["digit"].as_u64() {
             Some(d) => assert!(line.contains(&format!("digit {d} ")), "{line}"),
-            None => assert!(
-                line.contains("not a digit") && line.contains("rejected"),
-                "{line}"
-            ),
+            None => assert!(line.contains("not a digit") && line.contains("rejected"), "{line}"),
         }
     }
     let rejected = events.iter().filter(|e| e["kind"] == "rejected").count();
-    eprintln!(
-        "stream: {} detections, {rejected} rejected\n{text}",
-        events.len()
-    );
+    eprintln!("stream: {} detections, {rejected} rejected\n{text}", events.len());
 
     // Each word and digit lies in its own stretch of the recording: score them there. The first
     // 11-output model found the four digits and rejected the four words, one detection each.
@@ -662,18 +491,11 @@ fn stream_reports_rejected_words_in_json_and_text() {
             let want = 2 * (i / 2) as u64 + 1;
             digits_right += inside.iter().any(|e| e["digit"].as_u64() == Some(want)) as usize;
         } else {
-            words_rejected +=
-                (!inside.is_empty() && inside.iter().all(|e| e["kind"] == "rejected")) as usize;
+            words_rejected += (!inside.is_empty() && inside.iter().all(|e| e["kind"] == "rejected")) as usize;
         }
     }
-    assert!(
-        digits_right >= 3,
-        "{digits_right} of 4 digits found:\n{text}"
-    );
-    assert!(
-        words_rejected >= 3,
-        "{words_rejected} of 4 words rejected:\n{text}"
-    );
+    assert!(digits_right >= 3, "{digits_right} of 4 digits found:\n{text}");
+    assert!(words_rejected >= 3, "{words_rejected} of 4 words rejected:\n{text}");
 }
 
 /// The same report on the Speech Commands speakers the shipped model never fit (its validation
@@ -688,25 +510,15 @@ fn eval_on_held_out_speech_commands_speakers() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap().to_string();
             // {word}_sc{speaker}_{i}.wav
-            let speaker = name
-                .split_once('_')
-                .and_then(|(_, rest)| rest.rsplit_once('_'))
-                .map(|(speaker, _)| speaker)
-                .unwrap();
+            let speaker =
+                name.split_once('_').and_then(|(_, rest)| rest.rsplit_once('_')).map(|(speaker, _)| speaker).unwrap();
             if speaker_group(speaker) == SpeakerGroup::Validation {
                 std::fs::copy(&path, dir.path().join(&name)).unwrap();
-                *(if sub == "words" {
-                    &mut words
-                } else {
-                    &mut digits
-                }) += 1;
+                *(if sub == "words" { &mut words } else { &mut digits }) += 1;
             }
         }
     }
-    assert!(
-        words >= 300 && digits >= 20,
-        "{words} words, {digits} digits"
-    );
+    assert!(words >= 300 && digits >= 20, "{words} words, {digits} digits");
     let out = run(&["eval", "--json", dir.path().to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let r = &json_lines(&stdout(&out))[0];

@@ -16,8 +16,7 @@ pub const REQUIRED: &[&str] = &["libasound2-dev", "pkg-config", "tmux", "alsa-ut
 pub const RUNTIME: &[&str] = &["libasound2-dev", "pkg-config"];
 
 /// The synthetic-speaker generator (`cargo xtask synth`): three synthesisers and sox.
-pub const SYNTH: &[&str] =
-    &["espeak-ng", "sox", "flite", "festival", "festvox-kdlpc16k", "festvox-us-slt-hts"];
+pub const SYNTH: &[&str] = &["espeak-ng", "sox", "flite", "festival", "festvox-kdlpc16k", "festvox-us-slt-hts"];
 
 fn installed(package: &str) -> bool {
     Command::new("dpkg-query")
@@ -41,11 +40,7 @@ fn pip_available() -> bool {
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
 pub fn ensure_packages(packages: &[&str]) -> Result<()> {
@@ -63,7 +58,9 @@ pub fn ensure_packages(packages: &[&str]) -> Result<()> {
         bail!("missing Debian packages: {}. Install them with:\n    sudo sh -c '{command}'", missing.join(" "));
     }
     println!("xtask: installing {}", missing.join(" "));
-    for args in [vec!["update", "-qq"], [vec!["install", "-y", "-qq", "--no-install-recommends"], missing.clone()].concat()] {
+    for args in
+        [vec!["update", "-qq"], [vec!["install", "-y", "-qq", "--no-install-recommends"], missing.clone()].concat()]
+    {
         let status = Command::new("apt-get")
             .args(&args)
             .env("DEBIAN_FRONTEND", "noninteractive")

@@ -29,13 +29,7 @@ mod tests {
 
     #[test]
     fn the_bundle_command_is_added_only_when_missing() {
-        assert_eq!(
-            with_bundle_command(words("fsdd-plugin --release")),
-            words("bundle fsdd-plugin --release")
-        );
-        assert_eq!(
-            with_bundle_command(words("bundle fsdd-plugin --release")),
-            words("bundle fsdd-plugin --release")
-        );
+        assert_eq!(with_bundle_command(words("fsdd-plugin --release")), words("bundle fsdd-plugin --release"));
+        assert_eq!(with_bundle_command(words("bundle fsdd-plugin --release")), words("bundle fsdd-plugin --release"));
     }
 }

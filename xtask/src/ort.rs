@@ -45,10 +45,18 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     first.arg(&model).args(["--runs", "0", "--save-input"]).arg(&input).arg("--save-output").arg(&tract_out);
     output_of(&mut first)?;
     let mut check = Command::new(&python);
-    check.arg(root.join("tools/ort_bench.py")).arg(&model).arg(&input).args(["--runs", "100", "--compare"]).arg(&tract_out);
+    check
+        .arg(root.join("tools/ort_bench.py"))
+        .arg(&model)
+        .arg(&input)
+        .args(["--runs", "100", "--compare"])
+        .arg(&tract_out);
     let diff = output_of(&mut check)?;
     let diff = diff.lines().find_map(|l| l.strip_prefix("max_abs_diff=")).unwrap_or("?").to_owned();
-    println!("xtask: {} on the core bench's input; tract vs onnxruntime outputs differ by at most {diff}", model.display());
+    println!(
+        "xtask: {} on the core bench's input; tract vs onnxruntime outputs differ by at most {diff}",
+        model.display()
+    );
     println!("xtask: load average before: {}", load_average());
     let (mut tract, mut alone, mut onnx) = (Vec::new(), Vec::new(), Vec::new());
     let (mut mfcc, mut decision) = (Vec::new(), Vec::new());
@@ -75,8 +83,16 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     }
     println!("xtask: load average after: {}", load_average());
     let (t, a, o) = (middle(&mut tract), middle(&mut alone), middle(&mut onnx));
-    println!("tract {t:.1} us, onnxruntime {o:.1} us, ratio {:.2} (tract's own plan and kernels: {a:.1} us, ratio {:.2})", t / o, a / o);
-    println!("MFCC 64x64 {:.1} us, one decision (MFCC + forward pass) {:.1} us", middle(&mut mfcc), middle(&mut decision));
+    println!(
+        "tract {t:.1} us, onnxruntime {o:.1} us, ratio {:.2} (tract's own plan and kernels: {a:.1} us, ratio {:.2})",
+        t / o,
+        a / o
+    );
+    println!(
+        "MFCC 64x64 {:.1} us, one decision (MFCC + forward pass) {:.1} us",
+        middle(&mut mfcc),
+        middle(&mut decision)
+    );
     Ok(())
 }
 
@@ -84,15 +100,15 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
 fn venv_python(root: &Path) -> Result<std::path::PathBuf> {
     let venv = root.join("target/ort-venv");
     let python = venv.join("bin/python");
-    let ready = |p: &Path| {
-        Command::new(p).args(["-c", "import onnxruntime, numpy"]).output().is_ok_and(|o| o.status.success())
-    };
+    let ready =
+        |p: &Path| Command::new(p).args(["-c", "import onnxruntime, numpy"]).output().is_ok_and(|o| o.status.success());
     if ready(&python) {
         return Ok(python);
     }
     if !python.exists() {
         println!("xtask: creating {}", venv.display());
-        let status = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().context("running python3 -m venv")?;
+        let status =
+            Command::new("python3").arg("-m").arg("venv").arg(&venv).status().context("running python3 -m venv")?;
         if !status.success() {
             bail!("python3 -m venv {} failed ({status}); Debian/Ubuntu: apt-get install python3-venv", venv.display());
         }

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use fsdd_core::signal::audio::read_wav;
-use fsdd_eval::corpus::{Fsdd, Split, resolve_dir};
 use fsdd_core::streaming::early_exit::top;
 use fsdd_core::{DetectionKind, EarlyExitPolicy, Model, Recognizer, RecognizerConfig};
+use fsdd_eval::corpus::{Fsdd, Split, resolve_dir};
 
 struct Trace {
     truth: u8,
@@ -109,14 +109,9 @@ fn main() {
         Some(path) => Model::from_path(path).expect("model file"),
         None => Model::embedded().expect("embedded model"),
     });
-    let utterances: Vec<_> = if validation {
-        fsdd.validation_takes()
-    } else {
-        fsdd.split(Split::Test)
-    };
+    let utterances: Vec<_> = if validation { fsdd.validation_takes() } else { fsdd.split(Split::Test) };
     println!("{} utterances ({})", utterances.len(), if validation { "takes 5-9" } else { "test takes 0-4" });
-    let clips: Vec<(Vec<f32>, u8)> =
-        utterances.iter().map(|u| (read_wav(&u.path).unwrap().samples, u.digit)).collect();
+    let clips: Vec<(Vec<f32>, u8)> = utterances.iter().map(|u| (read_wav(&u.path).unwrap().samples, u.digit)).collect();
     let pre_default = fsdd_core::VadConfig::default().pre_roll_ms;
     for noisy in [false, true] {
         for pre in [0u32, 16, 32, 48, 64, 96, 128] {

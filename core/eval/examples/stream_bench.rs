@@ -30,12 +30,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fsdd_core::signal::audio::read_wav;
-use fsdd_eval::corpus::{Fsdd, Split, SpeakerGroup, speaker_group};
-use fsdd_core::signal::resample::resample_to_8k;
 use fsdd_core::signal::mfcc::{MfccExtractor, WINDOW_SAMPLES};
-use fsdd_eval::streams::{Layout, MixedStream, Played, StreamRng, compose, noise_only, play, rms_db, score};
+use fsdd_core::signal::resample::resample_to_8k;
 use fsdd_core::signal::vad::{VadConfig, first_speech_span};
 use fsdd_core::{Detection, Model, RecognizerConfig};
+use fsdd_eval::corpus::{Fsdd, SpeakerGroup, Split, speaker_group};
+use fsdd_eval::streams::{Layout, MixedStream, Played, StreamRng, compose, noise_only, play, rms_db, score};
 
 const RATE: u32 = 48_000;
 
@@ -197,7 +197,14 @@ fn show_misses(stream: &MixedStream, detections: &[Detection]) {
         let (from, to) = (d.onset, d.end.unwrap_or(d.decision));
         let words: Vec<_> = stream.words.iter().filter(|w| (w.start as u64) < to && w.end as u64 > from).collect();
         if words.is_empty() {
-            println!("   note outside words: {:?}/{:?} {:.2} [{:.2}-{:.2}]", d.digit, d.kind, d.confidence, from as f32 / 8000.0, to as f32 / 8000.0);
+            println!(
+                "   note outside words: {:?}/{:?} {:.2} [{:.2}-{:.2}]",
+                d.digit,
+                d.kind,
+                d.confidence,
+                from as f32 / 8000.0,
+                to as f32 / 8000.0
+            );
         }
     }
     for (i, w) in stream.words.iter().enumerate() {
@@ -209,13 +216,30 @@ fn show_misses(stream: &MixedStream, detections: &[Detection]) {
         });
         let notes: Vec<_> = detections
             .iter()
-            .filter(|d| fsdd_eval::streams::makes_note(d) && d.onset < w.end as u64 && d.end.unwrap_or(d.decision) > w.start as u64)
+            .filter(|d| {
+                fsdd_eval::streams::makes_note(d)
+                    && d.onset < w.end as u64
+                    && d.end.unwrap_or(d.decision) > w.start as u64
+            })
             .collect();
         if notes.len() > 1 {
-            println!("   word {i} '{}' [{:.2}-{:.2}] has {} notes: {:?}", w.label, w.start as f32 / 8000.0, w.end as f32 / 8000.0, notes.len(), near(w));
+            println!(
+                "   word {i} '{}' [{:.2}-{:.2}] has {} notes: {:?}",
+                w.label,
+                w.start as f32 / 8000.0,
+                w.end as f32 / 8000.0,
+                notes.len(),
+                near(w)
+            );
         }
         if !answered {
-            println!("   word {i} '{}' [{:.2}-{:.2}]: {:?}", w.label, w.start as f32 / 8000.0, w.end as f32 / 8000.0, near(w));
+            println!(
+                "   word {i} '{}' [{:.2}-{:.2}]: {:?}",
+                w.label,
+                w.start as f32 / 8000.0,
+                w.end as f32 / 8000.0,
+                near(w)
+            );
         }
     }
 }
@@ -308,11 +332,8 @@ fn main() {
     );
 
     let fsdd = Fsdd::open(&args.fsdd).unwrap_or_else(|e| panic!("{e}"));
-    let takes: Vec<&fsdd_eval::corpus::Utterance> = if args.dev {
-        fsdd.validation_takes()
-    } else {
-        fsdd.split(Split::Test)
-    };
+    let takes: Vec<&fsdd_eval::corpus::Utterance> =
+        if args.dev { fsdd.validation_takes() } else { fsdd.split(Split::Test) };
     let fsdd_words: Vec<(u8, Vec<f32>)> = takes.iter().map(|u| (u.digit, load_8k(&u.path))).collect();
     if args.per_noise {
         per_noise(&model, &args, &fsdd_words);
@@ -332,7 +353,11 @@ fn main() {
         let refs = shuffled(words, args.seed);
         for fast in [false, true].into_iter().filter(|_| !args.noise_only) {
             for snr in [None, Some(20.0), Some(10.0), Some(0.0)] {
-                let tag = format!("{}-{}", snr.map_or("quiet".to_string(), |s| format!("{s:.0}")), if fast { "fast" } else { "spaced" });
+                let tag = format!(
+                    "{}-{}",
+                    snr.map_or("quiet".to_string(), |s| format!("{s:.0}")),
+                    if fast { "fast" } else { "spaced" }
+                );
                 if std::env::var("ONLY").is_ok_and(|o| o != tag) {
                     continue;
                 }
@@ -340,9 +365,7 @@ fn main() {
                 let stream = compose(&refs, &noise, &layout).unwrap_or_else(|e| panic!("{e}"));
                 let r = run(&model, &stream, &args);
                 let s = score(&stream.words, &r.detections);
-                let timing = s
-                    .decision_percentiles()
-                    .map_or("-".to_string(), |(m, p)| format!("{m:+.0} / {p:+.0} ms"));
+                let timing = s.decision_percentiles().map_or("-".to_string(), |(m, p)| format!("{m:+.0} / {p:+.0} ms"));
                 println!(
                     "| {name} | {} | {} | {} | {:.1}% | {} ({}) | {} | {} | {timing} | {:.2}% |",
                     snr.map_or("quiet".to_string(), |s| format!("{s:.0} dB SNR")),
@@ -400,7 +423,9 @@ fn main() {
     }
 
     // Noise alone, at the level it has under the benchmark's words at 10 and 0 dB SNR.
-    println!("\n| noise alone | minutes | notes (false detections) | of them early | per 10 min | rejected as not a digit |");
+    println!(
+        "\n| noise alone | minutes | notes (false detections) | of them early | per 10 min | rejected as not a digit |"
+    );
     println!("|---|---|---|---|---|---|");
     for snr in [10.0f32, 0.0] {
         let level = fsdd_eval::streams::WORD_LEVEL_DB - snr;
@@ -418,7 +443,14 @@ fn main() {
         let rejected = r.detections.iter().filter(|d| d.digit.is_none()).count();
         if std::env::var_os("SHOW_NOISE_NOTES").is_some() {
             for d in r.detections.iter().filter(|d| fsdd_eval::streams::makes_note(d)) {
-                println!("   note {:?}/{:?} {:.2} at {:.2}s, {:.0} ms of segment", d.digit, d.kind, d.confidence, d.onset as f32 / 8000.0, (d.end.unwrap_or(d.decision) - d.onset) as f32 / 8.0);
+                println!(
+                    "   note {:?}/{:?} {:.2} at {:.2}s, {:.0} ms of segment",
+                    d.digit,
+                    d.kind,
+                    d.confidence,
+                    d.onset as f32 / 8000.0,
+                    (d.end.unwrap_or(d.decision) - d.onset) as f32 / 8.0
+                );
             }
         }
         println!(
@@ -469,14 +501,22 @@ fn print_scan(stream: &MixedStream, recogniser: &[Detection], scanned: &[Detecti
     };
     let row = |name: &str, detections: &[Detection]| {
         let s = score(&stream.words, detections);
-        println!("|   {name} | {:.1}% | missed {} | wrong {} | extra {} |", 100.0 * s.accuracy(), s.missed, s.wrong, s.extra);
+        println!(
+            "|   {name} | {:.1}% | missed {} | wrong {} | extra {} |",
+            100.0 * s.accuracy(),
+            s.missed,
+            s.wrong,
+            s.extra
+        );
     };
     row("scan alone", scanned);
     for (name, counts) in [("recogniser + scan where no note", true), ("recogniser + scan where no segment", false)] {
         let mut union = recogniser.to_vec();
-        union.extend(scanned.iter().filter(|d| {
-            !recogniser.iter().any(|v| (!counts || fsdd_eval::streams::makes_note(v)) && near(d, v))
-        }));
+        union.extend(
+            scanned
+                .iter()
+                .filter(|d| !recogniser.iter().any(|v| (!counts || fsdd_eval::streams::makes_note(v)) && near(d, v))),
+        );
         row(name, &union);
     }
 }

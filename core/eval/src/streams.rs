@@ -22,12 +22,12 @@ use thiserror::Error;
 use std::sync::Arc;
 use std::time::Instant;
 
+use fsdd_core::RecognizerConfig;
+use fsdd_core::inference::model::{Model, NOT_A_DIGIT};
 use fsdd_core::signal::audio::{AudioError, read_wav};
 use fsdd_core::signal::mfcc::SAMPLE_RATE;
-use fsdd_core::inference::model::{Model, NOT_A_DIGIT};
-use fsdd_core::streaming::recognizer::{Detection, DetectionKind, Recognizer};
-use fsdd_core::RecognizerConfig;
 use fsdd_core::signal::resample::{ResampleError, StreamResampler, resample, resample_to_8k};
+use fsdd_core::streaming::recognizer::{Detection, DetectionKind, Recognizer};
 
 /// Small deterministic generator (xorshift64*), so a stream is the same on every machine.
 #[derive(Clone, Debug)]
@@ -120,7 +120,8 @@ pub fn rms_db(samples: &[f32]) -> f32 {
 
 /// The WAV files in `dir`, sorted by name; an error when there are none.
 pub fn noise_files(dir: &Path) -> Result<Vec<PathBuf>, StreamError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| StreamError::Dir { path: dir.display().to_string(), source })?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|source| StreamError::Dir { path: dir.display().to_string(), source })?;
     let mut paths: Vec<_> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("wav")))
@@ -223,7 +224,12 @@ pub struct Played {
 
 /// Plays an 8 kHz stream as a device would deliver it, at `rate` Hz in 1024-frame blocks,
 /// through the resampler and a fresh recogniser (what the engine's worker does).
-pub fn play(model: &Arc<Model>, samples_8k: &[f32], rate: u32, config: RecognizerConfig) -> Result<Played, ResampleError> {
+pub fn play(
+    model: &Arc<Model>,
+    samples_8k: &[f32],
+    rate: u32,
+    config: RecognizerConfig,
+) -> Result<Played, ResampleError> {
     let audio = resample(samples_8k, SAMPLE_RATE, rate)?;
     let mut recognizer = Recognizer::new(model.clone(), config);
     let mut resampler = StreamResampler::to_8k(rate)?;

@@ -200,7 +200,9 @@ impl Model {
 
         let optimize = |m: TypedModel| -> Result<Plan, ModelError> {
             m.into_decluttered()
-                .and_then(|mut m| if rewrite { crate::inference::plan_rewrites::apply(&mut m).map(|_| m) } else { Ok(m) })
+                .and_then(
+                    |mut m| if rewrite { crate::inference::plan_rewrites::apply(&mut m).map(|_| m) } else { Ok(m) },
+                )
                 .and_then(|m| m.into_optimized())
                 .and_then(|m| m.into_runnable())
                 .map_err(|e| ModelError::Parse(format!("cannot optimize: {e:#}")))

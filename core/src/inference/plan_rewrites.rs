@@ -349,7 +349,10 @@ fn row_affine_before(model: &TypedModel, outlet: OutletId) -> TractResult<(Outle
 
 /// When `outlet` is `x OP c` for the mini-op `M`, read only by the next node, with `x` a rank-4
 /// f32 tensor and `c` a constant of shape `[1, 1, H, 1]` matching `x`'s height: `x` and `c`.
-fn binary_with_row_constant<M: BinMiniOp>(model: &TypedModel, outlet: OutletId) -> TractResult<Option<(OutletId, Vec<f32>)>> {
+fn binary_with_row_constant<M: BinMiniOp>(
+    model: &TypedModel,
+    outlet: OutletId,
+) -> TractResult<Option<(OutletId, Vec<f32>)>> {
     let node = model.node(outlet.node);
     let Some(bin) = node.op_as::<TypedBinOp>() else { return Ok(None) };
     if !bin.0.is::<M>() || node.inputs.len() != 2 || node.outputs[0].successors.len() != 1 {
@@ -554,7 +557,9 @@ fn next_conv_as_matmul_rewrite(model: &TypedModel) -> TractResult<Option<TypedMo
             let next = model.node(only.node);
             if relu_input(model, next.id.into())? == Some(node.id.into()) {
                 let zero = patch.add_const(format!("{name}.relu.zero"), tensor3(&[[[0.0f32]]]))?;
-                wire = patch.wire_node(format!("{name}.relu"), tract_onnx::tract_core::ops::math::max(), &[wire, zero])?[0];
+                wire =
+                    patch.wire_node(format!("{name}.relu"), tract_onnx::tract_core::ops::math::max(), &[wire, zero])?
+                        [0];
                 replaced = next.id.into();
             }
         }

@@ -9,8 +9,10 @@
 //! forward pass. Importance = how much the decided digit's probability drops (clamped at 0).
 //! Deterministic: same window and model, same numbers.
 
-use crate::signal::mfcc::{N_FRAMES, N_MELS, N_MFCC, SAMPLE_RATE, dct_basis_transposed, log_mel_of_window, mfcc_of_log_mel};
 use crate::inference::model::{Model, ModelError};
+use crate::signal::mfcc::{
+    N_FRAMES, N_MELS, N_MFCC, SAMPLE_RATE, dct_basis_transposed, log_mel_of_window, mfcc_of_log_mel,
+};
 
 /// Frequency band groups reported.
 pub const N_BANDS: usize = 8;

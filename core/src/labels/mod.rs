@@ -6,8 +6,8 @@
 pub mod confusion;
 pub mod file_names;
 
-pub use confusion::{ConfusionMatrix, N_LABELS, label_name};
 pub use crate::inference::model::{N_DIGITS, NOT_A_DIGIT};
+pub use confusion::{ConfusionMatrix, N_LABELS, label_name};
 
 use crate::streaming::recognizer::DetectionKind;
 

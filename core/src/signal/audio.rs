@@ -70,10 +70,7 @@ pub fn read_wav_from<R: Read + Seek>(reader: R, path: &Path) -> Result<AudioClip
     let samples = if channels == 1 {
         interleaved
     } else {
-        interleaved
-            .chunks_exact(channels)
-            .map(|frame| frame.iter().sum::<f32>() / channels as f32)
-            .collect()
+        interleaved.chunks_exact(channels).map(|frame| frame.iter().sum::<f32>() / channels as f32).collect()
     };
     Ok(AudioClip { samples, sample_rate: spec.sample_rate })
 }
@@ -89,7 +86,11 @@ fn collect<S, I: Iterator<Item = hound::Result<S>>>(
         match s {
             Ok(s) => out.push(convert(s)),
             Err(e) => {
-                return Err(AudioError::Truncated { path: path.to_owned(), frames: out.len() / channels, reason: e.to_string() });
+                return Err(AudioError::Truncated {
+                    path: path.to_owned(),
+                    frames: out.len() / channels,
+                    reason: e.to_string(),
+                });
             }
         }
     }

@@ -331,7 +331,10 @@ impl Vad {
                 let v = *v;
                 if level > on_threshold.max(v.bottom_db + RISE_DB) {
                     self.valley = None;
-                    if v.hops >= VALLEY_MIN_HOPS && v.start > self.word_start && index >= self.word_start + BOUNDARY_MIN_WORD_HOPS {
+                    if v.hops >= VALLEY_MIN_HOPS
+                        && v.start > self.word_start
+                        && index >= self.word_start + BOUNDARY_MIN_WORD_HOPS
+                    {
                         self.word_start = index;
                         self.word_peak_db = level;
                         // The word keeps the start of the valley (its own fading tail, as a

@@ -19,11 +19,11 @@ use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 use crate::inference::model::Model;
-use crate::voice::prototypes::PrototypeSet;
-use crate::streaming::recognizer::{CapturedWord, Detection, LiveView, Recognizer};
-use crate::streaming::config::RecognizerConfig;
 use crate::signal::resample::{ResampleError, StreamResampler};
+use crate::streaming::config::RecognizerConfig;
+use crate::streaming::recognizer::{CapturedWord, Detection, LiveView, Recognizer};
 use crate::streaming::settings::SharedSettings;
+use crate::voice::prototypes::PrototypeSet;
 
 /// Detections the ring holds before the oldest unread ones are dropped.
 const DETECTION_CAPACITY: usize = 256;

@@ -9,14 +9,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::streaming::early_exit::{EarlyExitState, EarlyVerdict, FinalVerdict, final_verdict, top_digit};
-use crate::signal::mfcc::{FEATURE_LEN, HOP, MfccExtractor, WINDOW_SAMPLES};
 use crate::inference::model::{Model, N_OUTPUTS, NOT_A_DIGIT};
-use crate::voice::prototypes::PrototypeSet;
 use crate::inference::saliency::{Saliency, SaliencyComputer};
-use crate::streaming::config::RecognizerConfig;
-use crate::streaming::settings::SharedSettings;
+use crate::signal::mfcc::{FEATURE_LEN, HOP, MfccExtractor, WINDOW_SAMPLES};
 use crate::signal::vad::{BOUNDARY_MIN_WORD_MS, BoundaryKind, LEVEL_FLOOR_DB, Vad, VadEvent, ms_to_hops};
+use crate::streaming::config::RecognizerConfig;
+use crate::streaming::early_exit::{EarlyExitState, EarlyVerdict, FinalVerdict, final_verdict, top_digit};
+use crate::streaming::settings::SharedSettings;
+use crate::voice::prototypes::PrototypeSet;
 
 /// A segment that began at a word boundary is decided at its end only this sure (else it is
 /// unsure): the next word of a fast string is nearly always decided early or surely, while
@@ -389,7 +389,13 @@ impl Recognizer {
     }
 
     /// A new segment whose onset is this hop (after the VAD's onset, or a word boundary).
-    fn start_segment(&mut self, hop_start: u64, hop: &[f32; HOP], after_boundary: bool, on_event: &mut dyn FnMut(Detection)) {
+    fn start_segment(
+        &mut self,
+        hop_start: u64,
+        hop: &[f32; HOP],
+        after_boundary: bool,
+        on_event: &mut dyn FnMut(Detection),
+    ) {
         let pre = self.config.vad.pre_roll_samples().min(self.history.len()).min(MAX_PRE_ROLL);
         let mut buffer = Vec::with_capacity(WINDOW_SAMPLES);
         buffer.extend_from_slice(&self.history[self.history.len() - pre..]);
@@ -414,7 +420,8 @@ impl Recognizer {
     /// click: what follows a valley inside a word (the final "s" of "six" after its closure)
     /// is shorter, and must not become a digit of its own.
     fn min_len(&self, seg: &Segment) -> u64 {
-        let hops = if seg.after_boundary { ms_to_hops(BOUNDARY_MIN_WORD_MS) } else { self.config.vad.min_speech_hops() };
+        let hops =
+            if seg.after_boundary { ms_to_hops(BOUNDARY_MIN_WORD_MS) } else { self.config.vad.min_speech_hops() };
         hops as u64 * HOP as u64
     }
 
@@ -454,7 +461,9 @@ impl Recognizer {
         let long_before_rise = end >= seg.onset + ms_to_hops(RISE_SPLIT_MIN_REJECTED_MS) as u64 * HOP as u64;
         let split = match (self.verdict_until(end), kind) {
             (Some((eval, FinalVerdict::Digit(d))), BoundaryKind::Valley) => Some((eval, Some(d), DetectionKind::Final)),
-            (Some((eval, FinalVerdict::NotADigit)), BoundaryKind::Valley) => Some((eval, None, DetectionKind::Rejected)),
+            (Some((eval, FinalVerdict::NotADigit)), BoundaryKind::Valley) => {
+                Some((eval, None, DetectionKind::Rejected))
+            }
             // Before a rise, only a long "not a digit" (a noise, then the word): a short one is
             // more often the first syllable of a word whose rest would then pass for a digit.
             (Some((eval, FinalVerdict::NotADigit)), BoundaryKind::Rise) if long_before_rise => {
@@ -497,7 +506,8 @@ impl Recognizer {
             let len = ((end.saturating_sub(seg.start)) as usize).clamp(HOP.min(seg.buffer.len()), seg.buffer.len());
             self.captured.push(CapturedWord { onset: seg.onset, end, samples: seg.buffer[..len].to_vec() });
         }
-        let decide = matches!(&self.segment, Some(seg) if valid && !seg.decided && end >= seg.onset + self.min_len(seg));
+        let decide =
+            matches!(&self.segment, Some(seg) if valid && !seg.decided && end >= seg.onset + self.min_len(seg));
         if decide {
             let onset = self.segment.as_ref().map_or(0, |s| s.onset);
             if let Some((eval, verdict)) = self.verdict_until(end) {

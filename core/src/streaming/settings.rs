@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering::Relaxed};
 
-use crate::voice::prototypes::ScoringMode;
 use crate::streaming::config::RecognizerConfig;
+use crate::voice::prototypes::ScoringMode;
 
 /// An f32 in an `AtomicU32`.
 #[derive(Debug)]

@@ -15,11 +15,11 @@
 //! [`EnrollmentSession`] is the guided flow: which digit to say next, redo the last take, skip
 //! a digit, and (for a dashboard that reviews every take) an optional keep-or-redo step.
 
-use crate::signal::mfcc::{FEATURE_LEN, HOP, MfccExtractor, SAMPLE_RATE};
 use crate::inference::model::{Model, ModelError};
-use crate::voice::prototypes::{PrototypeError, PrototypeSet};
-use crate::streaming::recognizer::CapturedWord;
+use crate::signal::mfcc::{FEATURE_LEN, HOP, MfccExtractor, SAMPLE_RATE};
 use crate::signal::vad;
+use crate::streaming::recognizer::CapturedWord;
+use crate::voice::prototypes::{PrototypeError, PrototypeSet};
 
 /// Takes per digit when the user does not say otherwise.
 pub const DEFAULT_TAKES_PER_DIGIT: usize = 3;

@@ -15,8 +15,7 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(name: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("fsdd-plugin-test-{}-{name}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("fsdd-plugin-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -39,10 +38,9 @@ impl Drop for TempDir {
 pub fn painted_texts(shapes: &[egui::epaint::ClippedShape]) -> Vec<(String, Rect)> {
     fn walk(shape: &egui::Shape, out: &mut Vec<(String, Rect)>) {
         match shape {
-            egui::Shape::Text(text) => out.push((
-                text.galley.text().to_owned(),
-                text.galley.rect.translate(text.pos.to_vec2()),
-            )),
+            egui::Shape::Text(text) => {
+                out.push((text.galley.text().to_owned(), text.galley.rect.translate(text.pos.to_vec2())))
+            }
             egui::Shape::Vec(shapes) => shapes.iter().for_each(|s| walk(s, out)),
             _ => {}
         }
@@ -62,10 +60,7 @@ pub struct HeadlessEditor {
 
 impl HeadlessEditor {
     pub fn new() -> Self {
-        HeadlessEditor {
-            ctx: egui::Context::default(),
-            time: 0.0,
-        }
+        HeadlessEditor { ctx: egui::Context::default(), time: 0.0 }
     }
 
     /// Runs one frame of the window (`editor::show`: `draw` on its panel) with `events`;
@@ -107,25 +102,15 @@ impl HeadlessEditor {
         let (placed, _) = self.frame(view, input, vec![]);
         let window = Rect::from_min_size(Pos2::ZERO, WINDOW);
         for (text, rect) in &placed {
-            assert!(
-                window.contains_rect(*rect),
-                "{text:?} at {rect:?} is outside the {WINDOW:?} window"
-            );
+            assert!(window.contains_rect(*rect), "{text:?} at {rect:?} is outside the {WINDOW:?} window");
         }
     }
 
     /// Clicks the widget whose label is `label` (press and release over it).
-    pub fn click(
-        &mut self,
-        view: &StatusView,
-        input: &mut EditorInput,
-        label: &str,
-    ) -> Option<EditorAction> {
+    pub fn click(&mut self, view: &StatusView, input: &mut EditorInput, label: &str) -> Option<EditorAction> {
         let (texts, _) = self.frame(view, input, vec![]);
-        let (_, rect) = texts
-            .iter()
-            .find(|(t, _)| t == label)
-            .unwrap_or_else(|| panic!("no {label:?} on screen: {texts:?}"));
+        let (_, rect) =
+            texts.iter().find(|(t, _)| t == label).unwrap_or_else(|| panic!("no {label:?} on screen: {texts:?}"));
         let pos = rect.center();
         let button = |pressed| egui::Event::PointerButton {
             pos,
@@ -134,12 +119,7 @@ impl HeadlessEditor {
             modifiers: Default::default(),
         };
         let mut action = None;
-        for events in [
-            vec![egui::Event::PointerMoved(pos)],
-            vec![button(true)],
-            vec![button(false)],
-            vec![],
-        ] {
+        for events in [vec![egui::Event::PointerMoved(pos)], vec![button(true)], vec![button(false)], vec![]] {
             let (_, a) = self.frame(view, input, events);
             action = action.or(a);
         }

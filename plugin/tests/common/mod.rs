@@ -34,10 +34,7 @@ pub const DEFAULT_BASE_NOTE: u8 = 60;
 // Building and locating the plugin
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("plugin/ is inside the workspace")
-        .to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("plugin/ is inside the workspace").to_owned()
 }
 
 /// `target/<profile>` of this test binary (`target/<profile>/deps/<test>`).
@@ -54,11 +51,7 @@ pub fn plugin_library() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let profile_dir = profile_dir();
-            let profile = profile_dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("debug")
-                .to_owned();
+            let profile = profile_dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug").to_owned();
             let target_dir = profile_dir.parent().expect("target dir").to_owned();
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let profile_arg = match profile.as_str() {
@@ -66,14 +59,7 @@ pub fn plugin_library() -> PathBuf {
                 other => other.to_owned(),
             };
             let status = std::process::Command::new(cargo)
-                .args([
-                    "build",
-                    "--package",
-                    "fsdd-plugin",
-                    "--lib",
-                    "--profile",
-                    &profile_arg,
-                ])
+                .args(["build", "--package", "fsdd-plugin", "--lib", "--profile", &profile_arg])
                 .arg("--target-dir")
                 .arg(&target_dir)
                 .current_dir(workspace_root())
@@ -209,12 +195,7 @@ pub struct HostConfig {
 impl HostConfig {
     /// An offline render (the plugin waits for its worker) at 48 kHz stereo, blocks <= 1024.
     pub fn offline_48k() -> Self {
-        Self {
-            sample_rate: 48_000.0,
-            layout: Layout::Stereo,
-            max_block: 1024,
-            offline: true,
-        }
+        Self { sample_rate: 48_000.0, layout: Layout::Stereo, max_block: 1024, offline: true }
     }
 }
 
@@ -236,17 +217,11 @@ impl HostedPlugin {
     /// activates it and starts processing.
     pub fn new(config: HostConfig, state: Option<&[u8]>) -> HostedPlugin {
         let entry = plugin_entry();
-        let host_info = HostInfo::new("fsdd-test-host", "fsdd", "https://example.invalid", "0.1")
-            .expect("host info");
+        let host_info = HostInfo::new("fsdd-test-host", "fsdd", "https://example.invalid", "0.1").expect("host info");
         let id = CString::new(CLAP_ID).unwrap();
-        let instance = PluginInstance::<TestHost>::new(
-            |_| TestShared::default(),
-            |_| TestMainThread,
-            &entry,
-            &id,
-            &host_info,
-        )
-        .expect("instantiating the plugin");
+        let instance =
+            PluginInstance::<TestHost>::new(|_| TestShared::default(), |_| TestMainThread, &entry, &id, &host_info)
+                .expect("instantiating the plugin");
         let channels = config.layout.channels();
         let mut plugin = HostedPlugin {
             config,
@@ -273,23 +248,12 @@ impl HostedPlugin {
             .access_shared_handler(|s| *s.ports_config.get().unwrap())
             .expect("plugin implements audio-ports-config");
         ports_config
-            .select(
-                &self.instance.plugin_handle(),
-                ClapId::new(self.config.layout.config_id()),
-            )
+            .select(&self.instance.plugin_handle(), ClapId::new(self.config.layout.config_id()))
             .expect("selecting the audio layout");
-        let render = self
-            .instance
-            .access_shared_handler(|s| *s.render.get().unwrap())
-            .expect("plugin implements render");
-        let mode = if self.config.offline {
-            RenderMode::Offline
-        } else {
-            RenderMode::Realtime
-        };
-        render
-            .set(&self.instance.plugin_handle(), mode)
-            .expect("setting the render mode");
+        let render =
+            self.instance.access_shared_handler(|s| *s.render.get().unwrap()).expect("plugin implements render");
+        let mode = if self.config.offline { RenderMode::Offline } else { RenderMode::Realtime };
+        render.set(&self.instance.plugin_handle(), mode).expect("setting the render mode");
     }
 
     pub fn activate(&mut self) {
@@ -298,10 +262,7 @@ impl HostedPlugin {
             min_frames_count: 1,
             max_frames_count: self.config.max_block,
         };
-        let stopped = self
-            .instance
-            .activate(|_, _| (), audio_config)
-            .expect("activating");
+        let stopped = self.instance.activate(|_, _| (), audio_config).expect("activating");
         self.processor = Some(stopped.start_processing().expect("starting processing"));
         self.position = 0;
         self.pump_main_thread();
@@ -322,9 +283,7 @@ impl HostedPlugin {
 
     /// Runs the plugin's main-thread callbacks it asked for (as a host's event loop would).
     pub fn pump_main_thread(&mut self) {
-        let requested = self
-            .instance
-            .access_shared_handler(|s| s.callback_requested.swap(false, Ordering::SeqCst));
+        let requested = self.instance.access_shared_handler(|s| s.callback_requested.swap(false, Ordering::SeqCst));
         if requested {
             self.instance.call_on_main_thread_callback();
         }
@@ -334,97 +293,59 @@ impl HostedPlugin {
     /// embedded X11 window is supported, and the window size. `None` without the extension.
     /// Opens no window (the tests run without a display).
     pub fn gui_x11_size(&mut self) -> Option<(bool, Option<(u32, u32)>)> {
-        let gui = self
-            .instance
-            .access_shared_handler(|s| *s.gui.get().unwrap())?;
+        let gui = self.instance.access_shared_handler(|s| *s.gui.get().unwrap())?;
         let handle = self.instance.plugin_handle();
-        let embedded_x11 = GuiConfiguration {
-            api_type: GuiApiType::X11,
-            is_floating: false,
-        };
+        let embedded_x11 = GuiConfiguration { api_type: GuiApiType::X11, is_floating: false };
         let supported = gui.is_api_supported(&handle, embedded_x11);
         let size = gui.get_size(&handle).map(|s| (s.width, s.height));
         Some((supported, size))
     }
 
     pub fn restart_requested(&self) -> bool {
-        self.instance
-            .access_shared_handler(|s| s.restart_requested.load(Ordering::SeqCst))
+        self.instance.access_shared_handler(|s| s.restart_requested.load(Ordering::SeqCst))
     }
 
     pub fn save_state(&mut self) -> Vec<u8> {
-        let state = self
-            .instance
-            .access_shared_handler(|s| *s.state.get().unwrap())
-            .expect("plugin implements state");
+        let state = self.instance.access_shared_handler(|s| *s.state.get().unwrap()).expect("plugin implements state");
         let mut bytes = Vec::new();
-        state
-            .save(&self.instance.plugin_handle(), &mut bytes)
-            .expect("saving state");
+        state.save(&self.instance.plugin_handle(), &mut bytes).expect("saving state");
         bytes
     }
 
     pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let state = self
-            .instance
-            .access_shared_handler(|s| *s.state.get().unwrap())
-            .expect("plugin implements state");
+        let state = self.instance.access_shared_handler(|s| *s.state.get().unwrap()).expect("plugin implements state");
         let mut reader = bytes;
-        let result = state
-            .load(&self.instance.plugin_handle(), &mut reader)
-            .map_err(|e| e.to_string());
+        let result = state.load(&self.instance.plugin_handle(), &mut reader).map_err(|e| e.to_string());
         self.pump_main_thread();
         result
     }
 
     /// Queues a parameter change (plain CLAP value) for the next block, at sample 0.
     pub fn queue_param(&mut self, string_id: &str, value: f64) {
-        let event = ParamValueEvent::new(
-            0,
-            ClapId::new(param_hash(string_id)),
-            Pckn::match_all(),
-            value,
-        );
+        let event = ParamValueEvent::new(0, ClapId::new(param_hash(string_id)), Pckn::match_all(), value);
         self.in_events.push(&event);
     }
 
     /// Processes one block: `input[channel][..frames]` in, `output` out (resized), decoded
     /// MIDI appended to `midi`.
-    pub fn process(
-        &mut self,
-        input: &mut [Vec<f32>],
-        output: &mut [Vec<f32>],
-        frames: usize,
-        midi: &mut Vec<MidiAt>,
-    ) {
+    pub fn process(&mut self, input: &mut [Vec<f32>], output: &mut [Vec<f32>], frames: usize, midi: &mut Vec<MidiAt>) {
         assert!(frames as u32 <= self.config.max_block);
         let processor = self.processor.as_mut().expect("active");
         self.out_events.clear();
         let in_audio = self.ports_in.with_input_buffers([AudioPortBuffer {
             latency: 0,
             channels: AudioPortBufferType::f32_input_only(
-                input
-                    .iter_mut()
-                    .map(|c| InputChannel::variable(&mut c[..frames])),
+                input.iter_mut().map(|c| InputChannel::variable(&mut c[..frames])),
             ),
         }]);
         let mut out_audio = self.ports_out.with_output_buffers([AudioPortBuffer {
             latency: 0,
-            channels: AudioPortBufferType::f32_output_only(
-                output.iter_mut().map(|c| &mut c[..frames]),
-            ),
+            channels: AudioPortBufferType::f32_output_only(output.iter_mut().map(|c| &mut c[..frames])),
         }]);
         let in_events = InputEvents::from_buffer(&self.in_events);
         let mut out_events = OutputEvents::from_buffer(&mut self.out_events);
         processor
-            .process(
-                &in_audio,
-                &mut out_audio,
-                &in_events,
-                &mut out_events,
-                Some(self.steady_time),
-                None,
-            )
+            .process(&in_audio, &mut out_audio, &in_events, &mut out_events, Some(self.steady_time), None)
             .expect("process() failed");
         self.in_events.clear();
         for event in self.out_events.iter() {
@@ -435,41 +356,23 @@ impl HostedPlugin {
                     channel: e.pckn().raw_channel() as u8,
                     velocity: e.velocity(),
                 },
-                Some(CoreEventSpace::NoteOff(e)) => MidiKind::NoteOff {
-                    key: e.pckn().raw_key() as u8,
-                    channel: e.pckn().raw_channel() as u8,
-                },
+                Some(CoreEventSpace::NoteOff(e)) => {
+                    MidiKind::NoteOff { key: e.pckn().raw_key() as u8, channel: e.pckn().raw_channel() as u8 }
+                }
                 Some(CoreEventSpace::Midi(e)) => {
                     let d = e.data();
                     match d[0] & 0xF0 {
-                        0xB0 => MidiKind::Cc {
-                            channel: d[0] & 0x0F,
-                            cc: d[1],
-                            value: d[2],
-                        },
-                        0x90 if d[2] > 0 => MidiKind::NoteOn {
-                            key: d[1],
-                            channel: d[0] & 0x0F,
-                            velocity: d[2] as f64 / 127.0,
-                        },
-                        0x80 | 0x90 => MidiKind::NoteOff {
-                            key: d[1],
-                            channel: d[0] & 0x0F,
-                        },
+                        0xB0 => MidiKind::Cc { channel: d[0] & 0x0F, cc: d[1], value: d[2] },
+                        0x90 if d[2] > 0 => {
+                            MidiKind::NoteOn { key: d[1], channel: d[0] & 0x0F, velocity: d[2] as f64 / 127.0 }
+                        }
+                        0x80 | 0x90 => MidiKind::NoteOff { key: d[1], channel: d[0] & 0x0F },
                         _ => MidiKind::OtherMidi(d),
                     }
                 }
-                other => panic!(
-                    "unexpected output event {:?}",
-                    other.map(|_| event.header().type_id())
-                ),
+                other => panic!("unexpected output event {:?}", other.map(|_| event.header().type_id())),
             };
-            midi.push(MidiAt {
-                position: self.position + timing as u64,
-                timing,
-                block_len: frames as u32,
-                kind,
-            });
+            midi.push(MidiAt { position: self.position + timing as u64, timing, block_len: frames as u32, kind });
         }
         self.position += frames as u64;
         self.steady_time += frames as u64;
@@ -543,12 +446,7 @@ pub struct Utterance {
 pub fn test_utterances(every: usize) -> Vec<Utterance> {
     let dir = fsdd_dir();
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| {
-            panic!(
-                "FSDD recordings not found at {} ({e}); set FSDD_DIR",
-                dir.display()
-            )
-        })
+        .unwrap_or_else(|e| panic!("FSDD recordings not found at {} ({e}); set FSDD_DIR", dir.display()))
         .map(|e| e.unwrap().path())
         .filter(|p| {
             let name = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
@@ -559,12 +457,7 @@ pub fn test_utterances(every: usize) -> Vec<Utterance> {
         })
         .collect();
     paths.sort();
-    assert_eq!(
-        paths.len(),
-        300,
-        "expected the 300 FSDD test utterances in {}",
-        dir.display()
-    );
+    assert_eq!(paths.len(), 300, "expected the 300 FSDD test utterances in {}", dir.display());
     paths
         .into_iter()
         .step_by(every.max(1))
@@ -573,11 +466,7 @@ pub fn test_utterances(every: usize) -> Vec<Utterance> {
             assert_eq!(clip.sample_rate, 8_000);
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
             let digit = name[..1].parse().unwrap();
-            Utterance {
-                digit,
-                name,
-                samples_8k: clip.samples,
-            }
+            Utterance { digit, name, samples_8k: clip.samples }
         })
         .collect()
 }
@@ -616,9 +505,7 @@ pub fn band_limited_resample(x: &[f32], from: u32, to: u32) -> Vec<f32> {
     let inverse = planner.plan_fft_inverse(m);
     let mut input: Vec<f64> = x.iter().map(|&v| v as f64).collect();
     let mut spectrum = forward.make_output_vec();
-    forward
-        .process(&mut input, &mut spectrum)
-        .expect("forward FFT");
+    forward.process(&mut input, &mut spectrum).expect("forward FFT");
     let mut wide = inverse.make_input_vec();
     let shared = spectrum.len().min(wide.len());
     wide[..shared].copy_from_slice(&spectrum[..shared]);
@@ -639,12 +526,7 @@ pub fn band_limited_resample(x: &[f32], from: u32, to: u32) -> Vec<f32> {
 /// Utterances resampled to `sample_rate`, each followed by a 0.45-0.8 s gap, over a very quiet
 /// noise floor (-80 dBFS, like a real input). Channel 2 (stereo) is channel 1 at a different
 /// gain, so the downmix is exercised.
-pub fn build_stream(
-    utterances: &[Utterance],
-    sample_rate: u32,
-    layout: Layout,
-    seed: u64,
-) -> TestStream {
+pub fn build_stream(utterances: &[Utterance], sample_rate: u32, layout: Layout, seed: u64) -> TestStream {
     let mut rng = Rng::new(seed);
     let mut mono = Vec::new();
     let mut placements = Vec::new();
@@ -677,11 +559,7 @@ pub fn build_stream(
             vec![mono, right]
         }
     };
-    TestStream {
-        sample_rate,
-        channels,
-        placements,
-    }
+    TestStream { sample_rate, channels, placements }
 }
 
 pub struct Rendered {
@@ -771,15 +649,8 @@ pub fn render(plugin: &mut HostedPlugin, stream: &TestStream, seed: u64, pace: P
 impl Rendered {
     /// Audio out == audio in (subnormals/NaN/Inf aside), and nothing unsafe came out.
     pub fn assert_clean_passthrough(&self) {
-        assert_eq!(
-            self.passthrough_mismatches, 0,
-            "audio output differs from the input: {:?}",
-            self.first_mismatches
-        );
-        assert_eq!(
-            self.unsafe_output_samples, 0,
-            "NaN/Inf/subnormal samples in the output"
-        );
+        assert_eq!(self.passthrough_mismatches, 0, "audio output differs from the input: {:?}", self.first_mismatches);
+        assert_eq!(self.unsafe_output_samples, 0, "NaN/Inf/subnormal samples in the output");
     }
 }
 
@@ -810,20 +681,11 @@ pub fn score_notes(midi: &[MidiAt], placements: &[Placement], base_note: u8) -> 
             _ => None,
         })
         .collect();
-    let mut score = Score {
-        total: placements.len(),
-        correct: 0,
-        wrong: vec![],
-        missing: vec![],
-        extra: 0,
-    };
+    let mut score = Score { total: placements.len(), correct: 0, wrong: vec![], missing: vec![], extra: 0 };
     let mut accounted = 0;
     for p in placements {
-        let inside: Vec<u8> = ons
-            .iter()
-            .filter(|(pos, _)| *pos >= p.start && *pos < p.window_end)
-            .map(|&(_, k)| k)
-            .collect();
+        let inside: Vec<u8> =
+            ons.iter().filter(|(pos, _)| *pos >= p.start && *pos < p.window_end).map(|&(_, k)| k).collect();
         accounted += inside.len();
         match inside.as_slice() {
             [] => score.missing.push(p.name.clone()),
@@ -859,12 +721,7 @@ pub fn assert_notes_paired(midi: &[MidiAt]) -> usize {
                 let i = sounding
                     .iter()
                     .position(|&s| s == (key, channel))
-                    .unwrap_or_else(|| {
-                        panic!(
-                            "NoteOff for key {key} that is not sounding at {}",
-                            m.position
-                        )
-                    });
+                    .unwrap_or_else(|| panic!("NoteOff for key {key} that is not sounding at {}", m.position));
                 sounding.remove(i);
             }
             _ => {}
@@ -877,18 +734,10 @@ pub fn assert_notes_paired(midi: &[MidiAt]) -> usize {
 /// Every event's timing lies inside its block and events are in time order.
 pub fn assert_timings_inside_blocks(midi: &[MidiAt]) {
     for m in midi {
-        assert!(
-            m.timing < m.block_len,
-            "event at {} outside its {}-frame block",
-            m.timing,
-            m.block_len
-        );
+        assert!(m.timing < m.block_len, "event at {} outside its {}-frame block", m.timing, m.block_len);
     }
     for pair in midi.windows(2) {
-        assert!(
-            pair[0].position <= pair[1].position,
-            "events out of order: {pair:?}"
-        );
+        assert!(pair[0].position <= pair[1].position, "events out of order: {pair:?}");
     }
 }
 
@@ -914,12 +763,7 @@ pub fn state_bytes(json: &serde_json::Value) -> Vec<u8> {
 /// The default state with some parameters replaced, e.g. `[("base_note", json!({"i32": 48}))]`.
 pub fn state_with(params: &[(&str, serde_json::Value)]) -> Vec<u8> {
     let mut plugin = HostedPlugin::new(
-        HostConfig {
-            sample_rate: 48_000.0,
-            layout: Layout::Stereo,
-            max_block: 512,
-            offline: true,
-        },
+        HostConfig { sample_rate: 48_000.0, layout: Layout::Stereo, max_block: 512, offline: true },
         None,
     );
     let mut json = state_json(&plugin.save_state());

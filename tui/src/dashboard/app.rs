@@ -5,9 +5,9 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 
+use fsdd_core::inference::model::NOT_A_DIGIT;
 use fsdd_core::labels::ConfusionMatrix;
 use fsdd_core::signal::mfcc::FEATURE_LEN;
-use fsdd_core::inference::model::NOT_A_DIGIT;
 use fsdd_core::{Detection, DetectionKind, LiveView, Saliency, ScoringMode};
 
 use crate::dashboard::enrollment::{Enrollment, EnrollmentStep};
@@ -17,9 +17,7 @@ use fsdd_core::voice::enrollment::Take;
 /// Detections kept in the history panel.
 pub const HISTORY_LEN: usize = 64;
 
-pub const DIGIT_WORDS: [&str; 10] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-];
+pub const DIGIT_WORDS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
 
 /// The "not a digit" label (the model's output 10) as a `u8`, as truths and matrix cells use it.
 pub const NOT_A_DIGIT_LABEL: u8 = NOT_A_DIGIT as u8;
@@ -31,10 +29,7 @@ pub fn detection_label(detection: &Detection) -> u8 {
 
 /// A label in words: "seven", or "not a digit".
 pub fn label_words(label: u8) -> &'static str {
-    DIGIT_WORDS
-        .get(label as usize)
-        .copied()
-        .unwrap_or("not a digit")
+    DIGIT_WORDS.get(label as usize).copied().unwrap_or("not a digit")
 }
 
 /// The last decision the saliency panel explains.
@@ -111,10 +106,7 @@ impl FileLabels {
     /// The file a detection with this onset belongs to: the last one starting at or before it
     /// (the VAD pre-roll can put the onset slightly before a file's first sample).
     pub fn lookup(&self, onset: u64, slack: u64) -> Option<&(u64, u64, Option<u8>, String)> {
-        self.spans
-            .iter()
-            .rev()
-            .find(|(start, _, _, _)| *start <= onset + slack)
+        self.spans.iter().rev().find(|(start, _, _, _)| *start <= onset + slack)
     }
 }
 
@@ -240,11 +232,8 @@ impl App {
             && entry.end_estimate.is_none()
         {
             // The VAD reports the end after its hangover; the snapshot lags by up to one refresh.
-            let hangover =
-                (fsdd_core::VadConfig::default().hangover_ms as u64 * entry.rate as u64) / 1000;
-            let end = processed
-                .saturating_sub(hangover)
-                .max(entry.detection.onset);
+            let hangover = (fsdd_core::VadConfig::default().hangover_ms as u64 * entry.rate as u64) / 1000;
+            let end = processed.saturating_sub(hangover).max(entry.detection.onset);
             entry.end_estimate = Some(end);
         }
     }
@@ -324,11 +313,7 @@ impl App {
     pub fn toggle_quiz(&mut self) {
         if self.quiz.take().is_none() {
             let prompt = self.next_random_digit();
-            self.quiz = Some(Quiz {
-                prompt,
-                asked: 0,
-                last_result: None,
-            });
+            self.quiz = Some(Quiz { prompt, asked: 0, last_result: None });
             self.status = Some("quiz: say the digit shown in the header".into());
         } else {
             self.status = Some("quiz off".into());
@@ -343,9 +328,7 @@ impl App {
             ScoringMode::Hybrid => ScoringMode::Base,
         };
         if next != ScoringMode::Base && !self.prototypes_loaded {
-            self.status = Some(
-                "no prototypes loaded: press e to enroll your voice (or pass --prototypes)".into(),
-            );
+            self.status = Some("no prototypes loaded: press e to enroll your voice (or pass --prototypes)".into());
             return Vec::new();
         }
         self.mode = next;
@@ -354,10 +337,7 @@ impl App {
     }
 
     pub fn adjust_threshold(&mut self, delta: f32) -> Vec<Effect> {
-        self.threshold = ((self.threshold + delta) * 100.0)
-            .round()
-            .clamp(50.0, 100.0)
-            / 100.0;
+        self.threshold = ((self.threshold + delta) * 100.0).round().clamp(50.0, 100.0) / 100.0;
         self.status = Some(format!("early-exit threshold {:.2}", self.threshold));
         vec![Effect::SetThreshold(self.threshold)]
     }
@@ -387,11 +367,7 @@ impl App {
         };
         enrollment.accept();
         if matches!(enrollment.step(), EnrollmentStep::Done) {
-            let takes = self
-                .enrollment
-                .take()
-                .map(Enrollment::into_takes)
-                .unwrap_or_default();
+            let takes = self.enrollment.take().map(Enrollment::into_takes).unwrap_or_default();
             return vec![Effect::RestoreEarlyExit, Effect::FinishEnrollment(takes)];
         }
         Vec::new()
@@ -420,5 +396,4 @@ impl App {
         }
         &self.live.mfcc
     }
-
 }

@@ -61,9 +61,7 @@ impl Enrollment {
     /// The digit being asked for (None when done).
     pub fn prompt(&self) -> Option<u8> {
         match self.step() {
-            EnrollmentStep::Listening { digit, .. } | EnrollmentStep::Reviewing { digit, .. } => {
-                Some(digit)
-            }
+            EnrollmentStep::Listening { digit, .. } | EnrollmentStep::Reviewing { digit, .. } => Some(digit),
             EnrollmentStep::Done => None,
         }
     }
@@ -88,8 +86,7 @@ impl Enrollment {
         if self.recent.len() == RECENT_DETECTIONS {
             self.recent.remove(0);
         }
-        self.recent
-            .push((detection.onset, detection.digit, detection.confidence));
+        self.recent.push((detection.onset, detection.digit, detection.confidence));
     }
 
     /// A whole word the engine captured: the take under review, unless one is already.

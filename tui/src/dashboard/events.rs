@@ -7,20 +7,11 @@ use crate::dashboard::app::{App, Effect, NOT_A_DIGIT_LABEL};
 
 /// (keys, what they do), in the order the help overlay lists them.
 pub const KEY_HELP: &[(&str, &str)] = &[
-    (
-        "q Esc Ctrl-C",
-        "quit (Esc closes help / cancels enrollment first)",
-    ),
+    ("q Esc Ctrl-C", "quit (Esc closes help / cancels enrollment first)"),
     ("?", "show / hide this help"),
     ("m", "cycle scoring mode: base -> proto -> hybrid"),
-    (
-        "t",
-        "quiz on/off: say the digit shown, the matrix scores it",
-    ),
-    (
-        "0-9",
-        "correct the last detection (it was really this digit)",
-    ),
+    ("t", "quiz on/off: say the digit shown, the matrix scores it"),
+    ("0-9", "correct the last detection (it was really this digit)"),
     ("n", "the last detection was not a digit (a word, a noise)"),
     ("e", "enroll your voice: say each digit a few times"),
     ("Enter / r", "enrollment: keep this take / redo it"),
@@ -29,8 +20,7 @@ pub const KEY_HELP: &[(&str, &str)] = &[
 ];
 
 /// The footer's short version.
-pub const FOOTER: &str =
-    "q quit  ? help  m mode  t quiz  0-9/n correct  e enroll  +/- threshold  c clear";
+pub const FOOTER: &str = "q quit  ? help  m mode  t quiz  0-9/n correct  e enroll  +/- threshold  c clear";
 
 pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if key.kind == KeyEventKind::Release {

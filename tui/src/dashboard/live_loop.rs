@@ -8,32 +8,24 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use crossterm::event::{self, Event};
-use fsdd_core::{
-    DetectionReceiver, Engine, EngineConfig, Model, PrototypeSet, RecognizerConfig, ScoringMode,
-};
+use fsdd_core::{DetectionReceiver, Engine, EngineConfig, Model, PrototypeSet, RecognizerConfig, ScoringMode};
 
-use crate::dashboard::app::{App, Effect, SourceInfo};
 use crate::audio_input::InputDevice;
 use crate::cli::LiveArgs;
+use crate::dashboard::app::{App, Effect, SourceInfo};
 use crate::dashboard::cpu::CpuMeter;
-use crate::file_input::{FilePlayer, Playlist};
-use crate::offline::{check_prototypes, load_model, load_prototypes};
 use crate::dashboard::terminal::TerminalGuard;
 use crate::dashboard::{events, ui};
+use crate::file_input::{FilePlayer, Playlist};
+use crate::offline::{check_prototypes, load_model, load_prototypes};
 use fsdd_core::voice::enrollment::{Take, build_prototypes};
 
 /// Redraw interval (~30 fps).
 const FRAME: Duration = Duration::from_millis(33);
 
 enum Source {
-    Device {
-        _stream: cpal::Stream,
-    },
-    Files {
-        player: FilePlayer,
-        sender: fsdd_core::AudioSender,
-        flushed: bool,
-    },
+    Device { _stream: cpal::Stream },
+    Files { player: FilePlayer, sender: fsdd_core::AudioSender, flushed: bool },
 }
 
 /// Everything the loop needs, set up before the terminal is touched so that every error is
@@ -71,10 +63,7 @@ fn prepare(args: &LiveArgs) -> anyhow::Result<Session> {
     let (prototypes, prototypes_path) = match &args.recognizer.prototypes {
         // A file that does not exist yet is where enrollment will save.
         Some(p) if !p.exists() => {
-            startup_status = Some(format!(
-                "{} does not exist yet: press e to enroll",
-                p.display()
-            ));
+            startup_status = Some(format!("{} does not exist yet: press e to enroll", p.display()));
             (None, Some(p.clone()))
         }
         Some(p) => (Some(load_prototypes(p, &model)?), Some(p.clone())),
@@ -93,10 +82,9 @@ fn prepare(args: &LiveArgs) -> anyhow::Result<Session> {
             (loaded, default)
         }
     };
-    let mode = args.recognizer.scoring_mode(
-        prototypes.is_some(),
-        "pass --prototypes FILE, or start in base mode and press e to enroll",
-    )?;
+    let mode = args
+        .recognizer
+        .scoring_mode(prototypes.is_some(), "pass --prototypes FILE, or start in base mode and press e to enroll")?;
     let early_exit = args.recognizer.early_exit()?;
     if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= 100.0) {
         bail!("--speed must be in (0, 100], got {}", args.speed);
@@ -111,41 +99,23 @@ fn prepare(args: &LiveArgs) -> anyhow::Result<Session> {
     let (input_rate, description) = match (&playlist, &device) {
         (Some(p), _) => (
             p.rate,
-            format!(
-                "{} file(s), {:.1} s at {}x",
-                p.labels.spans.len(),
-                p.duration().as_secs_f32(),
-                args.speed
-            ),
+            format!("{} file(s), {:.1} s at {}x", p.labels.spans.len(), p.duration().as_secs_f32(), args.speed),
         ),
         (None, Some(d)) => (d.sample_rate(), d.describe()),
         (None, None) => unreachable!("one source is always chosen above"),
     };
     let config = EngineConfig {
         input_rate,
-        recognizer: RecognizerConfig {
-            early_exit,
-            mode,
-            ..RecognizerConfig::default()
-        },
+        recognizer: RecognizerConfig { early_exit, mode, ..RecognizerConfig::default() },
         ring_seconds: 2.0,
     };
-    let (engine, sender, receiver) =
-        Engine::start(model.clone(), config).context("cannot start the recognizer")?;
+    let (engine, sender, receiver) = Engine::start(model.clone(), config).context("cannot start the recognizer")?;
     let has_prototypes = prototypes.is_some();
     if has_prototypes {
         engine.set_prototypes(prototypes);
     }
 
-    let mut app = App::new(
-        SourceInfo {
-            description,
-            input_rate,
-        },
-        mode,
-        early_exit.threshold,
-        early_exit.consecutive,
-    );
+    let mut app = App::new(SourceInfo { description, input_rate }, mode, early_exit.threshold, early_exit.consecutive);
     app.model_rejects = model.rejects();
     app.prototypes_loaded = has_prototypes;
     app.prototypes_path = prototypes_path.clone();
@@ -154,15 +124,9 @@ fn prepare(args: &LiveArgs) -> anyhow::Result<Session> {
     let source = match (playlist, device) {
         (Some(p), _) => {
             app.file_labels = Some(p.labels.clone());
-            Source::Files {
-                player: FilePlayer::new(&p, args.speed),
-                sender,
-                flushed: false,
-            }
+            Source::Files { player: FilePlayer::new(&p, args.speed), sender, flushed: false }
         }
-        (None, Some(d)) => Source::Device {
-            _stream: d.start(sender, stream_errors.clone())?,
-        },
+        (None, Some(d)) => Source::Device { _stream: d.start(sender, stream_errors.clone())? },
         (None, None) => unreachable!("one source is always chosen above"),
     };
     Ok(Session {
@@ -186,28 +150,18 @@ impl Session {
         let mut window_start = Instant::now();
         loop {
             let frame_start = Instant::now();
-            if self
-                .panic_after
-                .is_some_and(|after| self.started.elapsed() >= after)
-            {
-                panic!(
-                    "--debug-panic-after-ms reached: deliberate panic to test terminal restoration"
-                );
+            if self.panic_after.is_some_and(|after| self.started.elapsed() >= after) {
+                panic!("--debug-panic-after-ms reached: deliberate panic to test terminal restoration");
             }
             self.pump_audio();
             self.drain_detections();
             self.app.on_live(self.engine.live());
             self.check_input_finished();
-            let errors = self
-                .stream_errors
-                .load(std::sync::atomic::Ordering::Relaxed);
+            let errors = self.stream_errors.load(std::sync::atomic::Ordering::Relaxed);
             if errors > 0 && self.app.status.is_none() {
                 self.app.status = Some(format!("audio device reported {errors} stream error(s)"));
             }
-            guard
-                .terminal
-                .draw(|f| ui::render(f, &self.app))
-                .context("cannot draw to the terminal")?;
+            guard.terminal.draw(|f| ui::render(f, &self.app)).context("cannot draw to the terminal")?;
             frames += 1;
             if window_start.elapsed() >= Duration::from_secs(1) {
                 let (ui_percent, _) = cpu.sample();
@@ -242,11 +196,7 @@ impl Session {
     }
 
     fn pump_audio(&mut self) {
-        if let Source::Files {
-            player,
-            sender,
-            flushed,
-        } = &mut self.source
+        if let Source::Files { player, sender, flushed } = &mut self.source
             && !*flushed
             && player.pump(sender, self.started.elapsed())
         {
@@ -303,8 +253,7 @@ impl Session {
                 Effect::FinishEnrollment(takes) => match self.finish_enrollment(&takes) {
                     Ok(message) => {
                         settings.set_mode(ScoringMode::Hybrid);
-                        self.app
-                            .prototypes_ready(self.prototypes_path.clone(), message);
+                        self.app.prototypes_ready(self.prototypes_path.clone(), message);
                     }
                     Err(e) => self.app.status = Some(format!("enrollment failed: {e:#}")),
                 },
@@ -318,8 +267,7 @@ impl Session {
         let saved = match &self.prototypes_path {
             Some(path) => {
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir)
-                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
                 }
                 set.save(path)?;
                 format!("saved to {}", path.display())
@@ -327,9 +275,6 @@ impl Session {
             None => "not saved (no config directory; pass --prototypes FILE)".to_string(),
         };
         self.engine.set_prototypes(Some(set));
-        Ok(format!(
-            "enrolled {} words, {saved}; mode hybrid",
-            takes.len()
-        ))
+        Ok(format!("enrolled {} words, {saved}; mode hybrid", takes.len()))
     }
 }

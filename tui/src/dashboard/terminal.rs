@@ -6,9 +6,7 @@ use std::sync::Once;
 
 use crossterm::cursor::{Hide, Show};
 use crossterm::execute;
-use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
-};
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
@@ -42,16 +40,14 @@ pub struct TerminalGuard {
 impl TerminalGuard {
     pub fn enter() -> anyhow::Result<Self> {
         install_panic_hook();
-        enable_raw_mode().map_err(|e| {
-            anyhow::anyhow!("cannot switch the terminal to raw mode (is this a terminal?): {e}")
-        })?;
+        enable_raw_mode()
+            .map_err(|e| anyhow::anyhow!("cannot switch the terminal to raw mode (is this a terminal?): {e}"))?;
         let guard_restore_on_error = |e: std::io::Error| {
             restore();
             anyhow::anyhow!("cannot set up the terminal: {e}")
         };
         execute!(stdout(), EnterAlternateScreen, Hide).map_err(guard_restore_on_error)?;
-        let terminal =
-            Terminal::new(CrosstermBackend::new(stdout())).map_err(guard_restore_on_error)?;
+        let terminal = Terminal::new(CrosstermBackend::new(stdout())).map_err(guard_restore_on_error)?;
         Ok(Self { terminal })
     }
 }

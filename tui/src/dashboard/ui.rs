@@ -2,10 +2,10 @@
 //! No I/O and no state changes, so every panel can be checked with ratatui's `TestBackend`.
 
 use fsdd_core::DetectionKind;
-use fsdd_core::labels::{N_LABELS, kind_label, label_name};
-use fsdd_core::signal::mfcc::{FEATURE_LEN, N_FRAMES, N_MFCC};
 use fsdd_core::inference::model::{N_DIGITS, NOT_A_DIGIT};
 use fsdd_core::inference::saliency::{N_BANDS, N_SLICES};
+use fsdd_core::labels::{N_LABELS, kind_label, label_name};
+use fsdd_core::signal::mfcc::{FEATURE_LEN, N_FRAMES, N_MFCC};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -43,41 +43,28 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
             "fsdd-tui needs at least {MIN_WIDTH}x{MIN_HEIGHT} (this terminal is {}x{}). q quits.",
             area.width, area.height
         );
-        Paragraph::new(msg)
-            .wrap(Wrap { trim: true })
-            .render(area, buf);
+        Paragraph::new(msg).wrap(Wrap { trim: true }).render(area, buf);
         return;
     }
-    let [header, body, footer] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Min(10),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [header, body, footer] =
+        Layout::vertical([Constraint::Length(2), Constraint::Min(10), Constraint::Length(1)]).areas(area);
     render_header(app, header, buf);
     render_footer(footer, buf);
 
     // Left: what the recognizer sees (MFCC, level) and the running score; right: what it
     // thinks now (bars), why (saliency), and what it decided (history).
     let left_width = (N_FRAMES as u16 + 2).min(body.width / 2);
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(left_width), Constraint::Min(30)]).areas(body);
-    let [heat, meter, confusion] = Layout::vertical([
-        Constraint::Min(6),
-        Constraint::Length(3),
-        Constraint::Length(N_LABELS as u16 + 4),
-    ])
-    .areas(left);
+    let [left, right] = Layout::horizontal([Constraint::Length(left_width), Constraint::Min(30)]).areas(body);
+    let [heat, meter, confusion] =
+        Layout::vertical([Constraint::Min(6), Constraint::Length(3), Constraint::Length(N_LABELS as u16 + 4)])
+            .areas(left);
     render_heatmap(app, heat, buf);
     render_level(app, meter, buf);
     render_confusion(app, confusion, buf);
 
-    let [probs, saliency, history] = Layout::vertical([
-        Constraint::Length(N_LABELS as u16 + 2),
-        Constraint::Length(12),
-        Constraint::Min(4),
-    ])
-    .areas(right);
+    let [probs, saliency, history] =
+        Layout::vertical([Constraint::Length(N_LABELS as u16 + 2), Constraint::Length(12), Constraint::Min(4)])
+            .areas(right);
     render_probabilities(app, probs, buf);
     render_saliency(app, saliency, buf);
     render_history(app, history, buf);
@@ -97,33 +84,20 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         Span::raw(format!("| {} ", app.source.description)),
         Span::raw("| mode "),
         Span::styled(app.mode.to_string(), mode_style),
-        Span::raw(format!(
-            " | early exit p>={:.2} x{} ",
-            app.threshold, app.consecutive
-        )),
+        Span::raw(format!(" | early exit p>={:.2} x{} ", app.threshold, app.consecutive)),
     ];
     if app.prototypes_loaded {
         first.push(Span::styled("| prototypes ", Style::new().fg(GOOD)));
     }
     first.push(Span::styled(
-        format!(
-            "| {:.0} fps cpu {:.0}%",
-            app.stats.fps, app.stats.cpu_percent
-        ),
+        format!("| {:.0} fps cpu {:.0}%", app.stats.fps, app.stats.cpu_percent),
         Style::new().fg(DIM),
     ));
     let mut second = Vec::new();
     if let Some(quiz) = &app.quiz {
         second.push(Span::styled(
-            format!(
-                " QUIZ: say \"{}\" ({}) ",
-                DIGIT_WORDS[quiz.prompt as usize].to_uppercase(),
-                quiz.prompt
-            ),
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Yellow)
-                .add_modifier(Modifier::BOLD),
+            format!(" QUIZ: say \"{}\" ({}) ", DIGIT_WORDS[quiz.prompt as usize].to_uppercase(), quiz.prompt),
+            Style::new().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD),
         ));
         if let Some((asked, heard)) = quiz.last_result {
             let (text, color) = if asked == heard {
@@ -147,27 +121,13 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn render_footer(area: Rect, buf: &mut Buffer) {
-    Paragraph::new(Line::from(Span::styled(
-        FOOTER,
-        Style::new().fg(Color::Black).bg(Color::Gray),
-    )))
-    .render(area, buf);
+    Paragraph::new(Line::from(Span::styled(FOOTER, Style::new().fg(Color::Black).bg(Color::Gray)))).render(area, buf);
 }
 
 /// Value -> colour, a dark-blue .. yellow ramp (viridis-like).
 pub fn heat_color(t: f32) -> Color {
-    const STOPS: [(u8, u8, u8); 5] = [
-        (68, 1, 84),
-        (59, 82, 139),
-        (33, 145, 140),
-        (94, 201, 98),
-        (253, 231, 37),
-    ];
-    let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
-    } else {
-        0.0
-    } * (STOPS.len() - 1) as f32;
+    const STOPS: [(u8, u8, u8); 5] = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)];
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 } * (STOPS.len() - 1) as f32;
     let i = (t.floor() as usize).min(STOPS.len() - 2);
     let f = t - i as f32;
     let lerp = |a: u8, b: u8| (a as f32 + (b as f32 - a as f32) * f).round() as u8;
@@ -184,16 +144,9 @@ pub fn heat_scales(mfcc: &[f32; FEATURE_LEN]) -> [(f32, f32); 2] {
             lo = lo.min(v);
             hi = hi.max(v);
         }
-        if lo > hi {
-            (0.0, 1.0)
-        } else {
-            (lo, (hi - lo).max(1e-6))
-        }
+        if lo > hi { (0.0, 1.0) } else { (lo, (hi - lo).max(1e-6)) }
     };
-    [
-        range(&mut mfcc[..N_FRAMES].iter().copied()),
-        range(&mut mfcc[N_FRAMES..].iter().copied()),
-    ]
+    [range(&mut mfcc[..N_FRAMES].iter().copied()), range(&mut mfcc[N_FRAMES..].iter().copied())]
 }
 
 /// The 64x64 MFCC window as a heat map: time left to right, coefficient 0 at the bottom; each
@@ -229,19 +182,13 @@ impl Widget for HeatMap<'_> {
 
 fn render_heatmap(app: &App, area: Rect, buf: &mut Buffer) {
     let title = match app.enrollment.as_ref().and_then(|e| e.reviewing()) {
-        Some(c) => format!(
-            " captured \"{}\": MFCC 64x64 ",
-            DIGIT_WORDS[c.digit as usize]
-        ),
+        Some(c) => format!(" captured \"{}\": MFCC 64x64 ", DIGIT_WORDS[c.digit as usize]),
         None => " MFCC window 64 coef x 64 frames (1.024 s) ".to_string(),
     };
     let block = Block::bordered().title(title);
     let inner = block.inner(area);
     block.render(area, buf);
-    HeatMap {
-        mfcc: app.mfcc_to_show(),
-    }
-    .render(inner, buf);
+    HeatMap { mfcc: app.mfcc_to_show() }.render(inner, buf);
 }
 
 /// `width` cells filled to `fraction` with eighth blocks.
@@ -261,13 +208,7 @@ pub fn bar_string(fraction: f32, width: usize) -> String {
 fn render_level(app: &App, area: Rect, buf: &mut Buffer) {
     let live = &app.live;
     let (vad_text, vad_style) = if live.speech {
-        (
-            "● SPEECH",
-            Style::new()
-                .fg(Color::Black)
-                .bg(GOOD)
-                .add_modifier(Modifier::BOLD),
-        )
+        ("● SPEECH", Style::new().fg(Color::Black).bg(GOOD).add_modifier(Modifier::BOLD))
     } else {
         ("○ silence", Style::new().fg(DIM))
     };
@@ -281,8 +222,7 @@ fn render_level(app: &App, area: Rect, buf: &mut Buffer) {
     block.render(area, buf);
     let label = format!("{:>4.0} dB ", live.level_db.max(METER_MIN_DB));
     let tail = format!(" floor {:>4.0} dB ", live.noise_floor_db);
-    let bar_width =
-        (inner.width as usize).saturating_sub(label.len() + tail.len() + vad_text.chars().count());
+    let bar_width = (inner.width as usize).saturating_sub(label.len() + tail.len() + vad_text.chars().count());
     let fraction = (live.level_db - METER_MIN_DB) / -METER_MIN_DB;
     let color = if live.level_db > -6.0 {
         BAD
@@ -293,8 +233,8 @@ fn render_level(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let mut bar: Vec<char> = bar_string(fraction, bar_width).chars().collect();
     // Mark where the noise floor sits on the meter.
-    let floor_pos = (((live.noise_floor_db - METER_MIN_DB) / -METER_MIN_DB).clamp(0.0, 1.0)
-        * bar_width as f32) as usize;
+    let floor_pos =
+        (((live.noise_floor_db - METER_MIN_DB) / -METER_MIN_DB).clamp(0.0, 1.0) * bar_width as f32) as usize;
     if floor_pos < bar.len() && bar[floor_pos] == ' ' {
         bar[floor_pos] = '┊';
     }
@@ -316,15 +256,11 @@ fn render_probabilities(app: &App, area: Rect, buf: &mut Buffer) {
     let probs = &app.live.probs;
     let top = fsdd_core::streaming::early_exit::top(probs).0 as usize;
     let any = probs.iter().any(|&p| p > 0.0);
-    let block = Block::bordered().title(format!(
-        " digit probabilities ({}; ┃ = early-exit {:.2}) ",
-        app.mode, app.threshold
-    ));
+    let block =
+        Block::bordered().title(format!(" digit probabilities ({}; ┃ = early-exit {:.2}) ", app.mode, app.threshold));
     let inner = block.inner(area);
     block.render(area, buf);
-    let bar_width = (inner.width as usize)
-        .saturating_sub(PROB_LABEL_WIDTH + 6)
-        .max(4);
+    let bar_width = (inner.width as usize).saturating_sub(PROB_LABEL_WIDTH + 6).max(4);
     let marker = ((app.threshold * bar_width as f32).round() as usize).min(bar_width - 1);
     let mut lines: Vec<Line> = (0..N_DIGITS)
         .map(|d| {
@@ -339,22 +275,12 @@ fn render_probabilities(app: &App, area: Rect, buf: &mut Buffer) {
             };
             let bar: Vec<char> = bar_string(p, bar_width).chars().collect();
             let (before, after) = bar.split_at(marker);
-            let label_style = if is_top {
-                Style::new().add_modifier(Modifier::BOLD)
-            } else {
-                Style::new()
-            };
+            let label_style = if is_top { Style::new().add_modifier(Modifier::BOLD) } else { Style::new() };
             Line::from(vec![
-                Span::styled(
-                    format!("{:<PROB_LABEL_WIDTH$}", format!("{d} {}", DIGIT_WORDS[d])),
-                    label_style,
-                ),
+                Span::styled(format!("{:<PROB_LABEL_WIDTH$}", format!("{d} {}", DIGIT_WORDS[d])), label_style),
                 Span::styled(before.iter().collect::<String>(), Style::new().fg(color)),
                 Span::styled("┃", Style::new().fg(Color::Magenta)),
-                Span::styled(
-                    after[1..].iter().collect::<String>(),
-                    Style::new().fg(color),
-                ),
+                Span::styled(after[1..].iter().collect::<String>(), Style::new().fg(color)),
                 Span::styled(format!(" {p:.2}"), label_style),
             ])
         })
@@ -364,10 +290,7 @@ fn render_probabilities(app: &App, area: Rect, buf: &mut Buffer) {
         let p = probs[NOT_A_DIGIT];
         let is_top = any && top == NOT_A_DIGIT;
         let (bar_style, label_style) = if is_top {
-            (
-                Style::new().fg(Color::LightRed),
-                Style::new().add_modifier(Modifier::BOLD),
-            )
+            (Style::new().fg(Color::LightRed), Style::new().add_modifier(Modifier::BOLD))
         } else {
             (Style::new().fg(Color::Gray), Style::new())
         };
@@ -388,10 +311,7 @@ fn render_probabilities(app: &App, area: Rect, buf: &mut Buffer) {
 fn render_saliency(app: &App, area: Rect, buf: &mut Buffer) {
     let s = match &app.last_decision {
         Some(LastDecision::Digit(s)) => s,
-        Some(LastDecision::Rejected {
-            confidence,
-            closest: (digit, p),
-        }) => {
+        Some(LastDecision::Rejected { confidence, closest: (digit, p) }) => {
             let block = Block::bordered().title(" why: the last sound was not a digit ");
             let inner = block.inner(area);
             block.render(area, buf);
@@ -400,34 +320,22 @@ fn render_saliency(app: &App, area: Rect, buf: &mut Buffer) {
                     format!("not a digit (p {confidence:.2}): another word, or a noise"),
                     Style::new().add_modifier(Modifier::BOLD),
                 )),
-                Line::from(format!(
-                    "closest digit: {digit} \"{}\" (p {p:.2})",
-                    label_words(*digit)
-                )),
+                Line::from(format!("closest digit: {digit} \"{}\" (p {p:.2})", label_words(*digit))),
                 Line::from(""),
-                Line::from(Span::styled(
-                    "No saliency: it shows what made a digit that digit.",
-                    Style::new().fg(DIM),
-                )),
+                Line::from(Span::styled("No saliency: it shows what made a digit that digit.", Style::new().fg(DIM))),
             ];
-            Paragraph::new(lines)
-                .wrap(Wrap { trim: true })
-                .render(inner, buf);
+            Paragraph::new(lines).wrap(Wrap { trim: true }).render(inner, buf);
             return;
         }
         None => {
             let block = Block::bordered().title(" why: saliency of the last decision ");
             let inner = block.inner(area);
             block.render(area, buf);
-            Paragraph::new(Span::styled("no decision yet", Style::new().fg(DIM)))
-                .render(inner, buf);
+            Paragraph::new(Span::styled("no decision yet", Style::new().fg(DIM))).render(inner, buf);
             return;
         }
     };
-    let block = Block::bordered().title(format!(
-        " why \"{}\": what mattered most ",
-        DIGIT_WORDS[s.digit as usize]
-    ));
+    let block = Block::bordered().title(format!(" why \"{}\": what mattered most ", DIGIT_WORDS[s.digit as usize]));
     let inner = block.inner(area);
     block.render(area, buf);
     let max_band = s.bands.iter().fold(1e-6f32, |a, &b| a.max(b));
@@ -450,11 +358,8 @@ fn render_saliency(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let max_slice = s.frames.iter().fold(1e-6f32, |a, &b| a.max(b));
     const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let spark: String = s
-        .frames
-        .iter()
-        .map(|&v| LEVELS[((v / max_slice).clamp(0.0, 1.0) * 7.0).round() as usize])
-        .collect();
+    let spark: String =
+        s.frames.iter().map(|&v| LEVELS[((v / max_slice).clamp(0.0, 1.0) * 7.0).round() as usize]).collect();
     let slice_ms = 1024 / N_SLICES;
     let top_slice = s.top_slice();
     lines.push(Line::from(vec![
@@ -464,11 +369,7 @@ fn render_saliency(app: &App, area: Rect, buf: &mut Buffer) {
     ]));
     let (lo, hi) = s.band_hz[top_band];
     lines.push(Line::from(Span::styled(
-        format!(
-            "most: {lo:.0}-{hi:.0} Hz, {}-{} ms into the word",
-            top_slice * slice_ms,
-            (top_slice + 1) * slice_ms
-        ),
+        format!("most: {lo:.0}-{hi:.0} Hz, {}-{} ms into the word", top_slice * slice_ms, (top_slice + 1) * slice_ms),
         Style::new().add_modifier(Modifier::BOLD),
     )));
     Paragraph::new(lines).render(inner, buf);
@@ -476,11 +377,7 @@ fn render_saliency(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// How the history shows a label: the digit, or `—` for not a digit.
 fn history_label(label: u8) -> String {
-    if label == NOT_A_DIGIT_LABEL {
-        "—".into()
-    } else {
-        label.to_string()
-    }
+    if label == NOT_A_DIGIT_LABEL { "—".into() } else { label.to_string() }
 }
 
 /// An `--input` file name as the history shows it: without its `.wav`, to leave room for long
@@ -488,9 +385,7 @@ fn history_label(label: u8) -> String {
 fn source_label(name: Option<&str>) -> String {
     let name = name.unwrap_or_default();
     match name.len().checked_sub(4) {
-        Some(cut) if name.is_char_boundary(cut) && name[cut..].eq_ignore_ascii_case(".wav") => {
-            name[..cut].to_string()
-        }
+        Some(cut) if name.is_char_boundary(cut) && name[cut..].eq_ignore_ascii_case(".wav") => name[..cut].to_string(),
         _ => name.to_string(),
     }
 }
@@ -499,11 +394,8 @@ fn render_history(app: &App, area: Rect, buf: &mut Buffer) {
     let header = Row::new(["dig", "conf", "kind", "vs end", "compute", "truth", "from"])
         .style(Style::new().add_modifier(Modifier::BOLD));
     // "not a digit" is wider than early/final/unsure: the column grows only when one is shown.
-    let kind_width = app
-        .history
-        .iter()
-        .map(|e| kind_label(e.detection.kind).chars().count())
-        .fold(6, usize::max) as u16;
+    let kind_width =
+        app.history.iter().map(|e| kind_label(e.detection.kind).chars().count()).fold(6, usize::max) as u16;
     let rows = app.history.iter().map(|e| {
         let d = &e.detection;
         let kind = kind_label(d.kind);
@@ -543,8 +435,7 @@ fn render_history(app: &App, area: Rect, buf: &mut Buffer) {
             ratatui::widgets::Cell::from(vs_end),
             ratatui::widgets::Cell::from(format!("{:.1}ms", d.compute_us as f32 / 1000.0)),
             ratatui::widgets::Cell::from(truth).style(Style::new().fg(color)),
-            ratatui::widgets::Cell::from(source_label(e.source_name.as_deref()))
-                .style(Style::new().fg(DIM)),
+            ratatui::widgets::Cell::from(source_label(e.source_name.as_deref())).style(Style::new().fg(DIM)),
         ])
     });
     let widths = [
@@ -559,9 +450,7 @@ fn render_history(app: &App, area: Rect, buf: &mut Buffer) {
     Table::new(rows, widths)
         .header(header)
         .column_spacing(1)
-        .block(
-            Block::bordered().title(format!(" detections ({}) newest first ", app.history.len())),
-        )
+        .block(Block::bordered().title(format!(" detections ({}) newest first ", app.history.len())))
         .render(area, buf);
 }
 
@@ -571,55 +460,33 @@ fn render_confusion(app: &App, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(area);
     block.render(area, buf);
     // Digits 0-9 and "not" (not a digit); columns narrow to 3 cells in a narrow panel.
-    let cell = if inner.width as usize >= 3 + 4 * N_LABELS {
-        4
-    } else {
-        3
-    };
+    let cell = if inner.width as usize >= 3 + 4 * N_LABELS { 4 } else { 3 };
     let mut lines = Vec::with_capacity(N_LABELS + 2);
     let mut head = vec![Span::styled("t\\h", Style::new().fg(DIM))];
-    head.extend((0..N_LABELS).map(|c| {
-        Span::styled(
-            format!("{:>cell$}", label_name(c)),
-            Style::new().add_modifier(Modifier::BOLD),
-        )
-    }));
+    head.extend(
+        (0..N_LABELS)
+            .map(|c| Span::styled(format!("{:>cell$}", label_name(c)), Style::new().add_modifier(Modifier::BOLD))),
+    );
     lines.push(Line::from(head));
     for (r, row) in m.counts.iter().enumerate() {
-        let mut spans = vec![Span::styled(
-            format!("{:>3}", label_name(r)),
-            Style::new().add_modifier(Modifier::BOLD),
-        )];
+        let mut spans = vec![Span::styled(format!("{:>3}", label_name(r)), Style::new().add_modifier(Modifier::BOLD))];
         for (c, &v) in row.iter().enumerate() {
             let style = match (v, r == c) {
                 (0, _) => Style::new().fg(DIM),
                 (_, true) => Style::new().fg(GOOD).add_modifier(Modifier::BOLD),
                 (_, false) => Style::new().fg(BAD).add_modifier(Modifier::BOLD),
             };
-            let text = if v == 0 {
-                format!("{:>cell$}", "·")
-            } else {
-                format!("{v:>cell$}")
-            };
+            let text = if v == 0 { format!("{:>cell$}", "·") } else { format!("{v:>cell$}") };
             spans.push(Span::styled(text, style));
         }
         lines.push(Line::from(spans));
     }
     let total = m.total();
     lines.push(Line::from(if total == 0 {
-        Span::styled(
-            "no labelled detections (t quiz, 0-9/n correct)",
-            Style::new().fg(DIM),
-        )
+        Span::styled("no labelled detections (t quiz, 0-9/n correct)", Style::new().fg(DIM))
     } else {
         Span::styled(
-            format!(
-                "acc {:.1}% ({}/{})  macro-F1 {:.2}",
-                100.0 * m.accuracy(),
-                m.correct(),
-                total,
-                m.macro_f1()
-            ),
+            format!("acc {:.1}% ({}/{})  macro-F1 {:.2}", 100.0 * m.accuracy(), m.correct(), total, m.macro_f1()),
             Style::new().add_modifier(Modifier::BOLD),
         )
     }));
@@ -628,10 +495,7 @@ fn render_confusion(app: &App, area: Rect, buf: &mut Buffer) {
 
 fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
     let Some(e) = &app.enrollment else { return };
-    let popup = area.centered(
-        Constraint::Length(area.width.min(56)),
-        Constraint::Length(area.height.min(13)),
-    );
+    let popup = area.centered(Constraint::Length(area.width.min(56)), Constraint::Length(area.height.min(13)));
     Clear.render(popup, buf);
     let counts = e.counts();
     let done: usize = counts.iter().sum();
@@ -640,35 +504,22 @@ fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
         .border_style(Style::new().fg(Color::Yellow));
     let inner = block.inner(popup);
     block.render(popup, buf);
-    let big = Style::new()
-        .fg(Color::Black)
-        .bg(Color::Yellow)
-        .add_modifier(Modifier::BOLD);
+    let big = Style::new().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD);
     let mut lines = Vec::new();
     match e.step() {
         EnrollmentStep::Listening { digit, take, of } => {
             lines.push(Line::from(vec![
                 Span::raw("Say  "),
-                Span::styled(
-                    format!(" {} ", DIGIT_WORDS[digit as usize].to_uppercase()),
-                    big,
-                ),
+                Span::styled(format!(" {} ", DIGIT_WORDS[digit as usize].to_uppercase()), big),
                 Span::raw(format!("  (take {take} of {of})")),
             ]));
-            lines.push(Line::from(if app.live.speech {
-                "hearing you..."
-            } else {
-                "listening..."
-            }));
+            lines.push(Line::from(if app.live.speech { "hearing you..." } else { "listening..." }));
         }
         EnrollmentStep::Reviewing { digit, take, of } => {
             let heard = e.reviewing_heard();
             lines.push(Line::from(vec![
                 Span::raw("Captured "),
-                Span::styled(
-                    format!(" {} ", DIGIT_WORDS[digit as usize].to_uppercase()),
-                    big,
-                ),
+                Span::styled(format!(" {} ", DIGIT_WORDS[digit as usize].to_uppercase()), big),
                 Span::raw(format!("  (take {take} of {of})")),
             ]));
             let ok = heard.is_some_and(|(h, _)| h == Some(digit));
@@ -684,10 +535,7 @@ fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
                 format!("{said}; {length:.0} ms; MFCC shown on the left"),
                 Style::new().fg(if ok { GOOD } else { Color::Yellow }),
             )));
-            lines.push(Line::from(Span::styled(
-                "Enter keep   r redo",
-                Style::new().add_modifier(Modifier::BOLD),
-            )));
+            lines.push(Line::from(Span::styled("Enter keep   r redo", Style::new().add_modifier(Modifier::BOLD))));
         }
         EnrollmentStep::Done => lines.push(Line::from("done")),
     }
@@ -695,20 +543,9 @@ fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
     let cells: Vec<Span> = (0..10)
         .flat_map(|d| {
             let filled = counts[d].min(e.per_digit());
-            let marks = format!(
-                "{}{}",
-                "■".repeat(filled),
-                "□".repeat(e.per_digit() - filled)
-            );
-            let style = if Some(d as u8) == e.prompt() {
-                Style::new().fg(Color::Yellow)
-            } else {
-                Style::new()
-            };
-            [
-                Span::styled(format!("{d}"), style.add_modifier(Modifier::BOLD)),
-                Span::styled(format!("{marks} "), style),
-            ]
+            let marks = format!("{}{}", "■".repeat(filled), "□".repeat(e.per_digit() - filled));
+            let style = if Some(d as u8) == e.prompt() { Style::new().fg(Color::Yellow) } else { Style::new() };
+            [Span::styled(format!("{d}"), style.add_modifier(Modifier::BOLD)), Span::styled(format!("{marks} "), style)]
         })
         .collect();
     lines.push(Line::from(cells));
@@ -717,31 +554,21 @@ fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
         "Esc cancels (nothing saved). Prototypes are saved at the end.",
         Style::new().fg(DIM),
     )));
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .render(inner, buf);
+    Paragraph::new(lines).wrap(Wrap { trim: false }).render(inner, buf);
 }
 
 fn render_help(area: Rect, buf: &mut Buffer) {
     let height = KEY_HELP.len() as u16 + 5;
-    let popup = area.centered(
-        Constraint::Length(area.width.min(72)),
-        Constraint::Length(height.min(area.height)),
-    );
+    let popup = area.centered(Constraint::Length(area.width.min(72)), Constraint::Length(height.min(area.height)));
     Clear.render(popup, buf);
-    let block = Block::bordered()
-        .title(" help: keys (any key closes) ")
-        .border_style(Style::new().fg(ACCENT));
+    let block = Block::bordered().title(" help: keys (any key closes) ").border_style(Style::new().fg(ACCENT));
     let inner = block.inner(popup);
     block.render(popup, buf);
     let mut lines: Vec<Line> = KEY_HELP
         .iter()
         .map(|(keys, what)| {
             Line::from(vec![
-                Span::styled(
-                    format!("{keys:>13}  "),
-                    Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-                ),
+                Span::styled(format!("{keys:>13}  "), Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)),
                 Span::raw(*what),
             ])
         })

@@ -11,14 +11,8 @@ use fsdd_core::Model;
 pub fn fsdd_dir() -> PathBuf {
     let dir = std::env::var_os("FSDD_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fsdd/recordings")
-        });
-    assert!(
-        dir.is_dir(),
-        "FSDD recordings not found at {} (set FSDD_DIR)",
-        dir.display()
-    );
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fsdd/recordings"));
+    assert!(dir.is_dir(), "FSDD recordings not found at {} (set FSDD_DIR)", dir.display());
     dir
 }
 
@@ -27,9 +21,7 @@ pub fn fsdd_dir() -> PathBuf {
 pub fn speech_commands_dir() -> PathBuf {
     let dir = std::env::var_os("SPEECH_COMMANDS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/speech-commands")
-        });
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/speech-commands"));
     assert!(
         dir.join("words").is_dir() && dir.join("digits").is_dir(),
         "Speech Commands (digits/, words/) not found at {} (set SPEECH_COMMANDS_DIR)",
@@ -45,11 +37,7 @@ pub fn words_dir() -> PathBuf {
 
 /// One Speech Commands file, by name (`words/` or `digits/` by its first letter).
 pub fn speech_commands_file(name: &str) -> PathBuf {
-    let sub = if name.starts_with(|c: char| c.is_ascii_digit()) {
-        "digits"
-    } else {
-        "words"
-    };
+    let sub = if name.starts_with(|c: char| c.is_ascii_digit()) { "digits" } else { "words" };
     let p = speech_commands_dir().join(sub).join(name);
     assert!(p.is_file(), "{} missing", p.display());
     p
@@ -62,9 +50,7 @@ pub fn fsdd_file(name: &str) -> PathBuf {
 }
 
 pub fn model() -> Arc<Model> {
-    Arc::new(
-        Model::embedded().expect("the embedded model (models/fsdd.onnx) is needed for this test"),
-    )
+    Arc::new(Model::embedded().expect("the embedded model (models/fsdd.onnx) is needed for this test"))
 }
 
 pub fn bin() -> PathBuf {
@@ -73,11 +59,7 @@ pub fn bin() -> PathBuf {
 
 /// Runs the binary with `args` (and FSDD_DIR unset, so nothing leaks in from the environment).
 pub fn run(args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .env_remove("FSDD_DIR")
-        .output()
-        .expect("run fsdd-tui")
+    Command::new(bin()).args(args).env_remove("FSDD_DIR").output().expect("run fsdd-tui")
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -119,10 +101,6 @@ pub fn concatenate(files: &[PathBuf], gap_s: f32) -> (Vec<f32>, Vec<usize>) {
 pub fn buffer_lines(buf: &ratatui::buffer::Buffer) -> Vec<String> {
     let area = buf.area;
     (0..area.height)
-        .map(|y| {
-            (0..area.width)
-                .map(|x| buf[(area.x + x, area.y + y)].symbol().to_string())
-                .collect::<String>()
-        })
+        .map(|y| (0..area.width).map(|x| buf[(area.x + x, area.y + y)].symbol().to_string()).collect::<String>())
         .collect()
 }
