@@ -15,7 +15,7 @@ use fsdd_core::voice::enrollment::{EnrollmentSession, Prompt, build_prototypes};
 use fsdd_core::{DetectionKind, Engine, EngineConfig, Model, Recognizer, RecognizerConfig};
 
 fn clip(name: &str) -> Vec<f32> {
-    let c = read_wav(&fsdd_dir().join(format!("{name}.wav"))).expect("FSDD file");
+    let c = read_wav(fsdd_dir().join(format!("{name}.wav"))).expect("FSDD file");
     assert_eq!(c.sample_rate, 8000);
     c.samples
 }

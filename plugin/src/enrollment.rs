@@ -51,6 +51,10 @@ pub struct EnrollmentView {
 
 /// What [`EnrollmentController::poll`] finished this time.
 #[derive(Clone, Debug, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned once per enrollment to the editor thread; boxing would only add an allocation"
+)]
 pub enum Finished {
     /// The voice is enrolled and stored: switch the mode to Hybrid.
     Enrolled(PrototypeSet),
@@ -133,9 +137,7 @@ impl EnrollmentController {
     /// prototypes. `engine` is the running engine (`None` while the plugin is inactive).
     pub fn poll(&self, engine: Option<Arc<Engine>>) -> Option<Finished> {
         let mut inner = self.lock();
-        if inner.session.is_none() {
-            return None;
-        }
+        inner.session.as_ref()?;
         if let Some(engine) = &engine {
             if !Weak::ptr_eq(&inner.capturing, &Arc::downgrade(engine)) {
                 engine.capture_words(true);

@@ -51,6 +51,7 @@ pub fn parity(trained_net: &crate::model::DigitNet, model: &TractModel, features
 
 /// Trains, exports to `onnx`, reloads the file with tract, checks parity against tch on `test`
 /// windows (failing the run beyond [`PARITY_TOLERANCE`]) and evaluates `test` through tract.
+#[expect(clippy::too_many_arguments, reason = "each is one part of a run that its callers set up differently")]
 pub fn train_export_check(
     recipe: &Recipe,
     policy: &AugmentPolicy,

@@ -16,7 +16,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   run [-- args]         build and start the dashboard `fsdd-tui` (release) with the shipped model
   setup                 install what builds need (apt packages, CPU libtorch for the trainer)
-  test                  setup, then build and run every test of the workspace
+  test                  setup, `cargo fmt --check`, clippy with warnings as errors, then
+                        build and run every test of the workspace
   bundle <pkg> [args]   bundle a plugin as CLAP + VST3 (e.g. `bundle fsdd-plugin --release`)
   synth                 write the synthetic training speakers to target/synth-speakers
                         (espeak-ng, flite, festival; the shipped model's --extra-fit)
@@ -83,6 +84,7 @@ fn run_dashboard(root: &Path, extra: &[String]) -> Result<()> {
 /// (e.g. `cargo xtask test -- --nocapture`).
 fn test(root: &Path, extra: &[String]) -> Result<()> {
     setup(root)?;
+    lint(root)?;
     // The plugin-hosting tests load the built plugin library, which `cargo test` does not
     // rebuild on its own; build it first with the same (dev) profile the tests use.
     cargo(root, &["build", "--package", "fsdd-plugin", "--lib"])?;
@@ -90,6 +92,14 @@ fn test(root: &Path, extra: &[String]) -> Result<()> {
     let mut args = vec!["test", "--workspace", "--all-targets"];
     args.extend(extra.iter().map(String::as_str));
     cargo(root, &args)
+}
+
+/// Format and lints first: they take seconds to a few minutes and fail a run before the long
+/// test build. Clippy checks every target (tests, benches, examples, the trainer) and any
+/// warning fails; `rustfmt.toml` holds the one format.
+fn lint(root: &Path) -> Result<()> {
+    cargo(root, &["fmt", "--all", "--check"])?;
+    cargo(root, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
 }
 
 /// The streaming benchmark (release build), on the data the tests use.

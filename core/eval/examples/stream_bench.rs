@@ -39,6 +39,9 @@ use fsdd_eval::streams::{Layout, MixedStream, Played, StreamRng, compose, noise_
 
 const RATE: u32 = 48_000;
 
+/// Labelled words: (digit, 8 kHz samples).
+type Words = Vec<(u8, Vec<f32>)>;
+
 struct Args {
     fsdd: PathBuf,
     speech_commands: Option<PathBuf>,
@@ -340,7 +343,7 @@ fn main() {
         return;
     }
     let name = if args.dev { "FSDD validation (dev)" } else { "FSDD test" };
-    let mut sources: Vec<(&str, Vec<(u8, Vec<f32>)>)> = vec![(name, fsdd_words)];
+    let mut sources: Vec<(&str, Words)> = vec![(name, fsdd_words)];
     if let Some(sc) = args.speech_commands.as_ref().filter(|_| !args.dev) {
         sources.push(("SC held-out", speech_commands_digits(sc)));
     }

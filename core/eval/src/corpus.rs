@@ -110,7 +110,11 @@ pub enum SpeakerGroup {
 /// over [`SPEAKER_FOLDS`] folds. A speaker's recordings all land in one group.
 pub fn speaker_group(speaker: &str) -> SpeakerGroup {
     let h = speaker_hash(speaker);
-    if h % 10 == 0 { SpeakerGroup::Validation } else { SpeakerGroup::Fold(((h / 10) % SPEAKER_FOLDS as u64) as u8) }
+    if h.is_multiple_of(10) {
+        SpeakerGroup::Validation
+    } else {
+        SpeakerGroup::Fold(((h / 10) % SPEAKER_FOLDS as u64) as u8)
+    }
 }
 
 /// FNV-1a of a speaker id: stable across runs and platforms, so a speaker's group (and any

@@ -267,7 +267,7 @@ impl Model {
 
     /// Scores `mfccs.len() / FEATURE_LEN` windows, in one pass when the graph allows it.
     pub fn infer_batch(&self, mfccs: &[f32]) -> Result<Vec<Inference>, ModelError> {
-        if mfccs.len() % FEATURE_LEN != 0 {
+        if !mfccs.len().is_multiple_of(FEATURE_LEN) {
             return Err(ModelError::InputLength { expected: FEATURE_LEN, got: mfccs.len() % FEATURE_LEN });
         }
         let n = mfccs.len() / FEATURE_LEN;

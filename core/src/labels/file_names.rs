@@ -35,7 +35,7 @@ pub struct Utterance {
 impl Utterance {
     /// Parses `{digit}_{speaker}_{take}.wav`.
     pub fn from_path(path: &Path) -> Option<Self> {
-        if path.extension()?.to_str()?.to_ascii_lowercase() != "wav" {
+        if !path.extension()?.to_str()?.eq_ignore_ascii_case("wav") {
             return None;
         }
         let stem = path.file_stem()?.to_str()?;

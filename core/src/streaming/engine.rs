@@ -62,6 +62,10 @@ pub enum EngineError {
     Spawn(std::io::Error),
 }
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "sent a few times a session from a UI thread, never from the audio thread; boxing would only add an allocation"
+)]
 enum Control {
     Prototypes(Option<PrototypeSet>),
     CaptureWords(bool),

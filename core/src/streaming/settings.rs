@@ -180,8 +180,7 @@ mod tests {
 
     #[test]
     fn round_trips_and_clamps() {
-        let mut config = RecognizerConfig::default();
-        config.mode = ScoringMode::Hybrid;
+        let config = RecognizerConfig { mode: ScoringMode::Hybrid, ..RecognizerConfig::default() };
         let s = SharedSettings::new(&config);
         let mut back = RecognizerConfig::default();
         s.load_into(&mut back);
