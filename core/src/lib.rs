@@ -21,7 +21,7 @@ pub mod streaming;
 pub mod voice;
 
 pub use inference::model::{Inference, Model, ModelError};
-pub use inference::saliency::Saliency;
+pub use inference::saliency::{RelativeSaliency, Saliency};
 pub use signal::vad::VadConfig;
 pub use streaming::config::RecognizerConfig;
 pub use streaming::early_exit::EarlyExitPolicy;

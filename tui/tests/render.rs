@@ -108,9 +108,11 @@ fn a_spoken_seven_shows_in_bars_history_matrix_and_saliency() {
         lines.iter().find(|l| l.contains("│  7   ·   ·   ·   ·   ·   ·   ·   1   ·   ·")).map(|_| ()).is_some();
     assert!(matrix_row, "row 7 of the confusion matrix:\n{screen}");
 
-    // Saliency names the digit and a frequency range.
+    // Saliency names the digit, and the frequency range and moment that stood out.
     assert!(screen.contains("why \"seven\""), "{screen}");
-    assert!(screen.contains("most: ") && screen.contains("Hz, "), "{screen}");
+    let summary =
+        lines.iter().find(|l| l.contains("stood out: ")).unwrap_or_else(|| panic!("no saliency summary:\n{screen}"));
+    assert!(summary.contains(" Hz, ") && summary.contains(" ms"), "{summary}");
 }
 
 #[test]
@@ -264,7 +266,7 @@ fn a_rejected_sound_shows_as_not_a_digit_in_history_bars_matrix_and_saliency() {
             screen.contains("why: the last sound was not a digit")
                 && screen.contains("not a digit (p 0.93)")
                 && screen.contains("closest digit: 0 \"zero\" (p 0.01)")
-                && !screen.contains("most: "),
+                && !screen.contains("stood out"),
             "{screen}"
         );
     }

@@ -335,44 +335,65 @@ fn render_saliency(app: &App, area: Rect, buf: &mut Buffer) {
             return;
         }
     };
-    let block = Block::bordered().title(format!(" why \"{}\": what mattered most ", DIGIT_WORDS[s.digit as usize]));
+    // The relative view: what this word depended on more than on the typical band or moment.
+    // The absolute drops saturate (several bands near 1 for most words), so words look alike.
+    let r = s.relative();
+    let block = Block::bordered().title(format!(" why \"{}\": what stood out ", DIGIT_WORDS[s.digit as usize]));
     let inner = block.inner(area);
     block.render(area, buf);
-    let max_band = s.bands.iter().fold(1e-6f32, |a, &b| a.max(b));
     let bar_width = (inner.width as usize).saturating_sub(22).max(4);
-    let top_band = s.top_band();
-    let mut lines = Vec::with_capacity(N_BANDS + 3);
-    // Highest band first, like a spectrogram.
+    let top_band = r.top_band();
+    let band_hz = s.band_hz();
+    let mut lines = Vec::with_capacity(N_BANDS + 2);
+    // Highest band first, like a spectrogram. The number: how much more occluding the band
+    // lowered the digit's log-odds than occluding the typical (median) band did.
     for b in (0..N_BANDS).rev() {
-        let (lo, hi) = s.band_hz[b];
-        let style = if b == top_band {
+        let (lo, hi) = band_hz[b];
+        let style = if Some(b) == top_band {
             Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)
         } else {
             Style::new().fg(ACCENT)
         };
         lines.push(Line::from(vec![
             Span::raw(format!("{lo:>4.0}-{hi:<4.0}Hz ")),
-            Span::styled(bar_string(s.bands[b] / max_band, bar_width), style),
-            Span::raw(format!(" {:.2}", s.bands[b])),
+            Span::styled(bar_string(r.bands[b], bar_width), style),
+            Span::raw(format!(" {:+.1}", r.band_excess[b])),
         ]));
     }
-    let max_slice = s.frames.iter().fold(1e-6f32, |a, &b| a.max(b));
-    const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let spark: String =
-        s.frames.iter().map(|&v| LEVELS[((v / max_slice).clamp(0.0, 1.0) * 7.0).round() as usize]).collect();
-    let slice_ms = 1024 / N_SLICES;
-    let top_slice = s.top_slice();
     lines.push(Line::from(vec![
         Span::raw("when: 0 ms "),
-        Span::styled(spark, Style::new().fg(Color::Yellow)),
+        Span::styled(time_strip(&r.frames, |t| s.slice_has_audio(t)), Style::new().fg(Color::Yellow)),
         Span::raw(" 1024 ms"),
     ]));
-    let (lo, hi) = s.band_hz[top_band];
     lines.push(Line::from(Span::styled(
-        format!("most: {lo:.0}-{hi:.0} Hz, {}-{} ms into the word", top_slice * slice_ms, (top_slice + 1) * slice_ms),
+        standout_summary(top_band.map(|b| band_hz[b]), r.top_slice()),
         Style::new().add_modifier(Modifier::BOLD),
     )));
     Paragraph::new(lines).render(inner, buf);
+}
+
+/// One character per time slice: its relative importance as a block height, `·` where the slice
+/// holds no audio (the zero padding after a short word: occluding it changes nothing).
+fn time_strip(relative: &[f32; N_SLICES], has_audio: impl Fn(usize) -> bool) -> String {
+    const LEVELS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    relative
+        .iter()
+        .enumerate()
+        .map(|(t, &v)| if has_audio(t) { LEVELS[(v.clamp(0.0, 1.0) * 7.0).round() as usize] } else { '·' })
+        .collect()
+}
+
+/// The saliency panel's last line: the band and the moment that stood out, if any did.
+fn standout_summary(band_hz: Option<(f32, f32)>, slice: Option<usize>) -> String {
+    let slice_ms = 1024 / N_SLICES;
+    let band = band_hz.map(|(lo, hi)| format!("{lo:.0}-{hi:.0} Hz"));
+    let when = slice.map(|t| format!("{}-{} ms", t * slice_ms, (t + 1) * slice_ms));
+    match (band, when) {
+        (Some(band), Some(when)) => format!("stood out: {band}, {when}"),
+        (Some(band), None) => format!("stood out: {band}, no moment"),
+        (None, Some(when)) => format!("stood out: {when}, no band"),
+        (None, None) => "nothing stood out: all alike".into(),
+    }
 }
 
 /// How the history shows a label: the digit, or `—` for not a digit.
