@@ -1,5 +1,5 @@
-//! `cargo xtask run | setup | test | bundle | synth | bench-ort | bench-stream`: the project's own build steps, so a fresh machine needs
-//! nothing but cargo and the two README commands.
+//! `cargo xtask run | setup | test | bundle | synth | bench-ort | bench-stream | bench-enroll`: the
+//! project's own build steps, so a fresh machine needs nothing but cargo and the two README commands.
 
 mod apt;
 mod bundle;
@@ -27,6 +27,12 @@ commands:
                         data from $FSDD_DIR / $SPEECH_COMMANDS_DIR, else ../shared);
                         --per-noise: one row per held-out noise recording instead;
                         --dev: the development set (FSDD validation takes, training noise)
+  bench-enroll [--folds DIR]
+                        the enrollment benchmark: each FSDD speaker with its leave-one-speaker-out
+                        fold model, K = 1, 3, 5 takes per digit enrolled: base, today's hybrid,
+                        DTW templates and fused, per speaker and mean, and the held-out Speech
+                        Commands words still rejected (core/eval/examples/enroll_bench.rs;
+                        fold models from `trainer loso`, default target/trainer-checkpoints)
   bench-ort [MODEL.onnx] [--runs N] [--rounds R]
                         tract vs onnxruntime (PyPI, one thread) on the same model and input:
                         both medians and their ratio (default models/fsdd.onnx)";
@@ -51,6 +57,7 @@ fn run() -> Result<()> {
         Some("synth") => synth(&root),
         Some("bench-ort") => ort::run(&root, &rest),
         Some("bench-stream") => bench_stream(&root, &rest),
+        Some("bench-enroll") => bench_enroll(&root, &rest),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -112,6 +119,20 @@ fn bench_stream(root: &Path, extra: &[String]) -> Result<()> {
     // on data the reported (held-out) numbers never see.
     let noise = if extra.iter().any(|a| a == "--dev") { "tests/noise/train" } else { "tests/noise/heldout" };
     args.extend(["--fsdd", &fsdd, "--speech-commands", &sc, "--noise", noise]);
+    args.extend(extra.iter().map(String::as_str));
+    cargo(root, &args)
+}
+
+/// The enrollment benchmark (release build) on the trainer's LOSO fold models.
+fn bench_enroll(root: &Path, extra: &[String]) -> Result<()> {
+    let dir = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.to_string());
+    let fsdd = dir("FSDD_DIR", "../shared/fsdd/recordings");
+    let sc = dir("SPEECH_COMMANDS_DIR", "../shared/speech-commands");
+    let mut args = vec!["run", "--release", "--quiet", "-p", "fsdd-eval", "--example", "enroll_bench", "--"];
+    args.extend(["--fsdd", &fsdd, "--speech-commands", &sc]);
+    if !extra.iter().any(|a| a == "--folds") {
+        args.extend(["--folds", "target/trainer-checkpoints"]);
+    }
     args.extend(extra.iter().map(String::as_str));
     cargo(root, &args)
 }
