@@ -23,13 +23,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use fsdd_core::inference::model::{N_DIGITS, NOT_A_DIGIT};
-use fsdd_core::signal::audio::read_wav;
 use fsdd_core::signal::mfcc::MfccExtractor;
-use fsdd_core::signal::resample::resample_to_8k;
 use fsdd_core::signal::vad::{VadConfig, first_speech_span};
 use fsdd_core::voice::templates::{TemplateFeatures, TemplateSet};
 use fsdd_core::{Model, PrototypeSet, ScoringMode};
 use fsdd_eval::corpus::{Fsdd, SPEAKER_FOLDS, SpeakerGroup, Utterance, speaker_group};
+use fsdd_eval::streams::load_noise;
 
 const TAKES: [u32; 3] = [1, 3, 5];
 const HYBRID_WEIGHT: f32 = 0.5;
@@ -71,9 +70,9 @@ struct Word {
     template: Option<TemplateFeatures>,
 }
 
+/// Any recording at 8 kHz mono (the streams' loader reads words as well as noise).
 fn load_8k(path: &Path) -> Result<Vec<f32>, String> {
-    let clip = read_wav(path).map_err(|e| e.to_string())?;
-    resample_to_8k(&clip.samples, clip.sample_rate).map_err(|e| format!("{}: {e}", path.display()))
+    load_noise(path).map_err(|e| e.to_string())
 }
 
 /// Cut as the recogniser's VAD would, then scored by the model and turned into a template.
