@@ -8,7 +8,8 @@
 //! - [`streaming`]: the recognizer ties them together and decides when to speak up (early
 //!   exit); the engine runs it on a worker thread behind lock-free rings, so audio threads
 //!   never allocate, lock or wait; live settings are atomics a UI turns;
-//! - [`voice`]: enrollment of the user's own voice, blended in as prototypes.
+//! - [`voice`]: enrollment of the user's own voice, kept as audio takes and matched as DTW
+//!   templates fused with the model.
 //!
 //! [`labels`] says what the outputs mean (label and detection names, file-name labels, the
 //! confusion matrix). Corpora, test streams and their scoring live in `fsdd-eval`, which the
@@ -28,5 +29,8 @@ pub use streaming::early_exit::EarlyExitPolicy;
 pub use streaming::engine::{AudioSender, DetectionReceiver, Engine, EngineConfig, EngineError};
 pub use streaming::recognizer::{CapturedWord, Detection, DetectionKind, LiveView, Recognizer};
 pub use streaming::settings::SharedSettings;
+pub use voice::corrections::RecentWords;
 pub use voice::enrollment::{EnrollmentError, EnrollmentSession, Take};
+pub use voice::matcher::{FusionRule, VoiceBuildError, VoiceMatcher};
 pub use voice::prototypes::{PrototypeError, PrototypeSet, ScoringMode};
+pub use voice::store::{Added, TakeSource, Voice, VoiceError, VoiceTake};

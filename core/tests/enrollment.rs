@@ -1,6 +1,6 @@
-//! Guided enrollment's capture and prototypes on FSDD audio: the recognizer hands out whole
+//! Guided enrollment's capture and voice file on FSDD audio: the recognizer hands out whole
 //! words (never an early decision's prefix), the engine does the same at device rates, and the
-//! prototype file depends only on the audio, not on how it was split into pushes.
+//! voice file depends only on the audio, not on how it was split into pushes.
 
 mod common;
 
@@ -11,7 +11,7 @@ use common::fsdd_dir;
 use fsdd_core::signal::audio::read_wav;
 use fsdd_core::signal::mfcc::{MfccExtractor, WINDOW_SAMPLES};
 use fsdd_core::signal::resample::resample;
-use fsdd_core::voice::enrollment::{EnrollmentSession, Prompt, build_prototypes};
+use fsdd_core::voice::enrollment::{EnrollmentSession, Prompt, build_voice};
 use fsdd_core::{DetectionKind, Engine, EngineConfig, Model, Recognizer, RecognizerConfig};
 
 fn clip(name: &str) -> Vec<f32> {
@@ -41,6 +41,7 @@ fn the_recognizer_captures_whole_words_even_when_it_decides_early() {
     let (audio, lens) = stream_8k(&names);
     let mut recognizer = Recognizer::new(model.clone(), RecognizerConfig::default());
     recognizer.set_capture_words(true);
+    recognizer.set_whole_words(true);
     let mut detections = Vec::new();
     let mut words = Vec::new();
     for chunk in audio.chunks(300) {
@@ -84,13 +85,14 @@ fn the_recognizer_captures_whole_words_even_when_it_decides_early() {
     assert!(recognizer.take_captured_words().is_empty());
 }
 
-/// Prototype JSON from `audio_8k` played at `rate` through the engine in pushes of `push`
+/// Voice-file JSON from `audio_8k` played at `rate` through the engine in pushes of `push`
 /// frames, the engine drained after each.
-fn engine_prototypes(model: &Arc<Model>, audio_8k: &[f32], rate: u32, push: usize) -> (String, usize) {
+fn engine_voice(model: &Arc<Model>, audio_8k: &[f32], rate: u32, push: usize) -> (String, usize) {
     let audio = resample(audio_8k, 8000, rate).unwrap();
     let config = EngineConfig { input_rate: rate, recognizer: RecognizerConfig::default(), ring_seconds: 2.0 };
     let (engine, mut sender, _detections) = Engine::start(model.clone(), config).unwrap();
     engine.capture_words(true);
+    engine.set_whole_words(true);
     let mut session = EnrollmentSession::new(2);
     let mut words = 0;
     for chunk in audio.chunks(push) {
@@ -108,20 +110,21 @@ fn engine_prototypes(model: &Arc<Model>, audio_8k: &[f32], rate: u32, push: usiz
     while engine.pop_word().is_some() {
         words += 1;
     }
-    (build_prototypes(model, session.takes()).unwrap().to_json(), words)
+    (build_voice(session.takes()).unwrap().to_json(), words)
 }
 
 #[test]
-fn the_engine_captures_words_at_device_rates_and_the_prototypes_do_not_depend_on_push_sizes() {
+fn the_engine_captures_words_at_device_rates_and_the_voice_does_not_depend_on_push_sizes() {
     let model = Arc::new(Model::embedded().expect("embedded model"));
     let names: Vec<String> = (0..10).flat_map(|d| [format!("{d}_nicolas_5"), format!("{d}_nicolas_6")]).collect();
     let (audio, _) = stream_8k(&names);
     for rate in [44_100, 48_000] {
-        let (a, words_a) = engine_prototypes(&model, &audio, rate, 64);
-        let (b, words_b) = engine_prototypes(&model, &audio, rate, 1500);
+        let (a, words_a) = engine_voice(&model, &audio, rate, 64);
+        let (b, words_b) = engine_voice(&model, &audio, rate, 1500);
         assert_eq!((words_a, words_b), (20, 20), "{rate} Hz: one word per clip");
-        assert_eq!(a, b, "{rate} Hz: same audio, same prototype file");
-        let set = fsdd_core::PrototypeSet::from_json(&a).unwrap();
-        assert!((0..10).all(|d| set.count(d) == 2));
+        assert_eq!(a, b, "{rate} Hz: same audio, same voice file");
+        let voice = fsdd_core::Voice::from_json(&a).unwrap();
+        assert_eq!(voice.counts(), [2; 10]);
+        assert!(fsdd_core::VoiceMatcher::build(&model, &voice).is_ok());
     }
 }

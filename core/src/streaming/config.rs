@@ -1,5 +1,5 @@
-//! How the recognizer is set up: the early-exit policy, the VAD, how enrolled prototypes are
-//! blended, and whether decisions carry a saliency. Its own module so that
+//! How the recognizer is set up: the early-exit policy, the VAD, how an enrolled voice is
+//! scored, and whether decisions carry a saliency. Its own module so that
 //! [`crate::streaming::settings`] (the live, atomic copy) and the recognizer that reads it
 //! both depend on it, and not on each other.
 
@@ -12,7 +12,7 @@ pub struct RecognizerConfig {
     pub early_exit: EarlyExitPolicy,
     pub vad: VadConfig,
     pub mode: ScoringMode,
-    /// The prototypes' share in [`ScoringMode::Hybrid`].
+    /// The prototypes' share in [`ScoringMode::Hybrid`] (the other modes ignore it).
     pub blend_weight: f32,
     /// Compute a [`crate::inference::saliency::Saliency`] for every decision.
     pub saliency: bool,

@@ -4,7 +4,7 @@
 //! [`Engine::start`]) -> worker: resample to 8 kHz, [`Recognizer`], positions converted back to
 //! the input rate -> SPSC detection ring -> [`DetectionReceiver::pop`]. The audio side only
 //! copies into the ring and bumps atomics: it never allocates, locks or blocks. Settings travel
-//! as atomics ([`SharedSettings`]), prototypes and flushes over a channel the worker polls.
+//! as atomics ([`SharedSettings`]), the enrolled voice and flushes over a channel the worker polls.
 //! While word capture is on ([`Engine::capture_words`], guided enrollment), the worker also
 //! queues every whole word the VAD closes for [`Engine::pop_word`].
 
@@ -23,7 +23,7 @@ use crate::signal::resample::{ResampleError, StreamResampler};
 use crate::streaming::config::RecognizerConfig;
 use crate::streaming::recognizer::{CapturedWord, Detection, LiveView, Recognizer};
 use crate::streaming::settings::SharedSettings;
-use crate::voice::prototypes::PrototypeSet;
+use crate::voice::matcher::VoiceMatcher;
 
 /// Detections the ring holds before the oldest unread ones are dropped.
 const DETECTION_CAPACITY: usize = 256;
@@ -62,13 +62,10 @@ pub enum EngineError {
     Spawn(std::io::Error),
 }
 
-#[expect(
-    clippy::large_enum_variant,
-    reason = "sent a few times a session from a UI thread, never from the audio thread; boxing would only add an allocation"
-)]
 enum Control {
-    Prototypes(Option<PrototypeSet>),
+    Voice(Option<Arc<VoiceMatcher>>),
     CaptureWords(bool),
+    WholeWords(bool),
     /// End of input at this many pushed frames: flush the resampler and close any segment.
     Flush {
         at_frame: u64,
@@ -248,9 +245,10 @@ impl Engine {
         self.settings.clone()
     }
 
-    /// Replaces the prototypes (from a non-real-time thread).
-    pub fn set_prototypes(&self, p: Option<PrototypeSet>) {
-        let _ = self.control.send(Control::Prototypes(p));
+    /// Replaces the enrolled voice (from a non-real-time thread; building a [`VoiceMatcher`]
+    /// runs the model, so it is done by the caller, never on the worker).
+    pub fn set_voice(&self, voice: Option<Arc<VoiceMatcher>>) {
+        let _ = self.control.send(Control::Voice(voice));
     }
 
     /// Starts or stops queueing whole words for [`Engine::pop_word`] (from the next hop the
@@ -260,6 +258,11 @@ impl Engine {
             self.words().clear();
         }
         let _ = self.control.send(Control::CaptureWords(on));
+    }
+
+    /// One word per VAD segment (guided enrollment): see [`Recognizer::set_whole_words`].
+    pub fn set_whole_words(&self, on: bool) {
+        let _ = self.control.send(Control::WholeWords(on));
     }
 
     /// The oldest captured word not popped yet (positions at the input rate). Takes a brief
@@ -339,8 +342,9 @@ impl Worker {
         while !self.shared.stop.load(Ordering::Acquire) {
             while let Ok(msg) = self.control.try_recv() {
                 match msg {
-                    Control::Prototypes(p) => self.recognizer.set_prototypes(p),
+                    Control::Voice(v) => self.recognizer.set_voice(v),
                     Control::CaptureWords(on) => self.recognizer.set_capture_words(on),
+                    Control::WholeWords(on) => self.recognizer.set_whole_words(on),
                     Control::Flush { at_frame } => self.pending_flush = Some(at_frame),
                 }
             }

@@ -1,4 +1,4 @@
-//! The live pipeline: [`recognizer`] is VAD -> MFCC -> model -> prototypes -> [`early_exit`]
+//! The live pipeline: [`recognizer`] is VAD -> MFCC -> model -> enrolled voice -> [`early_exit`]
 //! -> saliency as plain synchronous code, configured by [`config`]; [`engine`] runs it on a
 //! worker thread behind lock-free rings so audio threads never allocate, lock or wait;
 //! [`settings`] are the atomics a UI turns while it runs.

@@ -16,7 +16,8 @@ use crate::signal::vad::{BOUNDARY_MIN_WORD_MS, BoundaryKind, LEVEL_FLOOR_DB, Vad
 use crate::streaming::config::RecognizerConfig;
 use crate::streaming::early_exit::{EarlyExitState, EarlyVerdict, FinalVerdict, final_verdict, top_digit};
 use crate::streaming::settings::SharedSettings;
-use crate::voice::prototypes::PrototypeSet;
+use crate::voice::matcher::VoiceMatcher;
+use crate::voice::templates::WordEnd;
 
 /// A segment that began at a word boundary is decided at its end only this sure (else it is
 /// unsure): the next word of a fast string is nearly always decided early or surely, while
@@ -153,7 +154,7 @@ pub struct Recognizer {
     model: Arc<Model>,
     config: RecognizerConfig,
     shared: Option<Arc<SharedSettings>>,
-    prototypes: Option<PrototypeSet>,
+    voice: Option<Arc<VoiceMatcher>>,
     vad: Vad,
     mfcc: MfccExtractor,
     saliency: SaliencyComputer,
@@ -172,6 +173,8 @@ pub struct Recognizer {
     /// Whole words closed since the last [`Recognizer::take_captured_words`] (when capturing).
     capture_words: bool,
     captured: Vec<CapturedWord>,
+    /// Never split a VAD segment at a word boundary (guided enrollment).
+    whole_words: bool,
 }
 
 impl Recognizer {
@@ -182,7 +185,7 @@ impl Recognizer {
             model,
             config,
             shared: None,
-            prototypes: None,
+            voice: None,
             vad: Vad::new(config.vad),
             mfcc,
             saliency: SaliencyComputer::new(),
@@ -198,6 +201,7 @@ impl Recognizer {
             evaluations: 0,
             capture_words: false,
             captured: Vec::new(),
+            whole_words: false,
         }
     }
 
@@ -213,6 +217,14 @@ impl Recognizer {
 
     pub fn captures_words(&self) -> bool {
         self.capture_words
+    }
+
+    /// One word per VAD segment: never split a segment at a word boundary. Guided enrollment
+    /// turns this on (the user says one word at a time, and a take must be the whole word the
+    /// VAD closed); everything else leaves it off, so fast digit strings are still split while
+    /// words are captured for corrections.
+    pub fn set_whole_words(&mut self, on: bool) {
+        self.whole_words = on;
     }
 
     /// The words captured since the last call, oldest first.
@@ -239,13 +251,13 @@ impl Recognizer {
         &self.model
     }
 
-    /// Prototypes with a different embedding width than the model are ignored by the blend.
-    pub fn set_prototypes(&mut self, p: Option<PrototypeSet>) {
-        self.prototypes = p;
+    /// The enrolled voice to score with (`None`: the model alone).
+    pub fn set_voice(&mut self, voice: Option<Arc<VoiceMatcher>>) {
+        self.voice = voice;
     }
 
-    pub fn prototypes(&self) -> Option<&PrototypeSet> {
-        self.prototypes.as_ref()
+    pub fn voice(&self) -> Option<&Arc<VoiceMatcher>> {
+        self.voice.as_ref()
     }
 
     pub fn live(&self) -> &LiveView {
@@ -342,7 +354,7 @@ impl Recognizer {
     }
 
     /// Scores the first `len` samples of the segment buffer.
-    fn evaluate(&mut self, len: usize) -> Option<Evaluation> {
+    fn evaluate(&mut self, len: usize, end: WordEnd) -> Option<Evaluation> {
         let seg = self.segment.as_mut()?;
         let t0 = Instant::now();
         let first = MfccExtractor::first_frame_touching(len.min(seg.computed_len));
@@ -356,8 +368,16 @@ impl Recognizer {
             }
         };
         let compute_us = t0.elapsed().as_micros().min(u32::MAX as u128) as u32;
-        let probs = match &self.prototypes {
-            Some(p) => p.blend(&inference.probs, &inference.embedding, self.config.mode, self.config.blend_weight),
+        let probs = match &self.voice {
+            Some(v) => v.score_word(
+                &inference.probs,
+                &inference.embedding,
+                &self.window[..],
+                len,
+                end,
+                self.config.mode,
+                self.config.blend_weight,
+            ),
             None => inference.probs,
         };
         self.live.mfcc.copy_from_slice(&self.window[..]);
@@ -378,7 +398,7 @@ impl Recognizer {
             return;
         }
         let len = seg.buffer.len();
-        let Some(eval) = self.evaluate(len) else { return };
+        let Some(eval) = self.evaluate(len, WordEnd::Open) else { return };
         let seg = self.segment.as_mut().expect("segment checked above");
         if let EarlyVerdict::Decide(digit) = seg.early.observe(&policy, &eval.probs) {
             seg.decided = true;
@@ -442,10 +462,9 @@ impl Recognizer {
     /// a segment decided at least [`RISE_SPLIT_AFTER_DECIDED_MS`] ago: vowels rise after
     /// consonants inside a word too.
     ///
-    /// While words are captured for enrollment nothing is split: the user says one word at a
-    /// time, and a take must be the whole word the VAD closed.
+    /// With [`Recognizer::set_whole_words`] on (guided enrollment) nothing is split.
     fn split_at(&mut self, last_hop: u64, kind: BoundaryKind, on_event: &mut dyn FnMut(Detection)) -> bool {
-        if self.capture_words {
+        if self.whole_words {
             return false;
         }
         let Some(seg) = &self.segment else { return true };
@@ -484,7 +503,7 @@ impl Recognizer {
     fn verdict_until(&mut self, end: u64) -> Option<(Evaluation, FinalVerdict)> {
         let seg = self.segment.as_ref()?;
         let len = ((end.saturating_sub(seg.start)) as usize).clamp(HOP.min(seg.buffer.len()), seg.buffer.len());
-        let eval = self.evaluate(len)?;
+        let eval = self.evaluate(len, WordEnd::Closed)?;
         let verdict = final_verdict(&self.config.early_exit, &eval.probs);
         Some((eval, verdict))
     }

@@ -43,6 +43,7 @@ fn mode_to_u8(m: ScoringMode) -> u8 {
         ScoringMode::Base => 0,
         ScoringMode::Proto => 1,
         ScoringMode::Hybrid => 2,
+        ScoringMode::Voice => 3,
     }
 }
 
@@ -50,6 +51,7 @@ fn mode_from_u8(v: u8) -> ScoringMode {
     match v {
         1 => ScoringMode::Proto,
         2 => ScoringMode::Hybrid,
+        3 => ScoringMode::Voice,
         _ => ScoringMode::Base,
     }
 }

@@ -1,41 +1,38 @@
 //! Guided enrollment, shared by every front end (the dashboard's `e` and the plugin's
 //! "Enroll"): the user is asked for each digit a few times, every whole word the recognizer
-//! closes becomes a [`Take`], and the takes become a [`PrototypeSet`].
+//! closes becomes a [`Take`], and the takes become a [`Voice`] (saved as audio; the
+//! recognizer matches it through a [`crate::voice::matcher::VoiceMatcher`]).
 //!
-//! One implementation, so the same audio gives the same prototypes, byte for byte in the saved
+//! One implementation, so the same audio gives the same voice, byte for byte in the saved
 //! JSON, whichever front end captured it:
 //! - capture: [`crate::Recognizer::set_capture_words`] / [`crate::Engine::capture_words`] hand
 //!   out [`CapturedWord`]s, the segment's 8 kHz audio from its pre-roll to the end of speech,
 //!   the very samples the end-of-word evaluation scores (never an early decision's prefix);
-//! - the embedding: [`Take::from_word`] computes the word's MFCC window afresh (left-aligned,
-//!   zero-padded, as in training) and [`build_prototypes`] embeds each window with the model;
-//! - the prototype set: takes are added digit by digit in the order they were taken, stamped
-//!   with the model's fingerprint.
+//! - the take: [`Take::from_word`] keeps the word's audio and computes its MFCC window afresh
+//!   (left-aligned, zero-padded, as in training), which the dashboard draws;
+//! - the voice: [`build_voice`] keeps every take's audio, in the order the takes were taken.
 //!
 //! [`EnrollmentSession`] is the guided flow: which digit to say next, redo the last take, skip
 //! a digit, and (for a dashboard that reviews every take) an optional keep-or-redo step.
 
-use crate::inference::model::{Model, ModelError};
 use crate::signal::mfcc::{FEATURE_LEN, HOP, MfccExtractor, SAMPLE_RATE};
 use crate::signal::vad;
 use crate::streaming::recognizer::CapturedWord;
-use crate::voice::prototypes::{PrototypeError, PrototypeSet};
+use crate::voice::store::{MAX_TAKE_SAMPLES, MIN_TAKE_SAMPLES, TakeSource, Voice, VoiceError, VoiceTake};
 
 /// Takes per digit when the user does not say otherwise.
 pub const DEFAULT_TAKES_PER_DIGIT: usize = 3;
 /// The most takes per digit a session asks for.
-pub const MAX_TAKES_PER_DIGIT: usize = 10;
-/// Digits enrolled: 0-9 (prototypes are per digit, whatever else the model outputs).
+pub const MAX_TAKES_PER_DIGIT: usize = crate::voice::store::MAX_TAKES_PER_DIGIT;
+/// Digits enrolled: 0-9 (whatever else the model outputs).
 pub const DIGITS: usize = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnrollmentError {
     #[error("no takes were captured: nothing to enroll")]
     NoTakes,
-    #[error("the model could not embed take {take} (digit {digit}): {source}")]
-    Model { take: usize, digit: u8, source: ModelError },
-    #[error("take {take} (digit {digit}) does not fit the prototypes: {source}")]
-    Prototype { take: usize, digit: u8, source: PrototypeError },
+    #[error("take {take} (digit {digit}) cannot be kept: {source}")]
+    Take { take: usize, digit: u8, source: VoiceError },
 }
 
 /// One captured word, assigned to the digit the user was asked for.
@@ -44,7 +41,7 @@ pub struct Take {
     pub digit: u8,
     /// The whole word, 8 kHz mono.
     pub samples: Vec<f32>,
-    /// Its 64x64 MFCC window (left-aligned, zero-padded): what gets embedded.
+    /// Its 64x64 MFCC window (left-aligned, zero-padded): what the model and the templates see.
     pub mfcc: Box<[f32; FEATURE_LEN]>,
     /// Speech onset (stream position at the capturing front end's rate).
     pub onset: u64,
@@ -73,26 +70,19 @@ impl Take {
     }
 }
 
-/// The model's embedding of each take, averaged per digit, stamped with the model's
-/// fingerprint. Digits without takes stay unenrolled.
-pub fn build_prototypes(model: &Model, takes: &[Take]) -> Result<PrototypeSet, EnrollmentError> {
+/// The takes as a voice (their audio, in the order taken). Every take is checked (a plausible
+/// word length, finite samples); the first bad one is an error and nothing is kept.
+pub fn build_voice(takes: &[Take]) -> Result<Voice, EnrollmentError> {
     if takes.is_empty() {
         return Err(EnrollmentError::NoTakes);
     }
-    let mut set = PrototypeSet::new(model.embedding_dim()).with_model_fingerprint(model.fingerprint());
+    let mut voice = Voice::new();
     for (i, take) in takes.iter().enumerate() {
-        let inference = model.infer(&take.mfcc[..]).map_err(|source| EnrollmentError::Model {
-            take: i + 1,
-            digit: take.digit,
-            source,
-        })?;
-        set.add_example(take.digit, &inference.embedding).map_err(|source| EnrollmentError::Prototype {
-            take: i + 1,
-            digit: take.digit,
-            source,
-        })?;
+        let kept = VoiceTake::new(take.digit, TakeSource::Enrolled, take.samples.clone())
+            .map_err(|source| EnrollmentError::Take { take: i + 1, digit: take.digit, source })?;
+        let _ = voice.push(kept);
     }
-    Ok(set)
+    Ok(voice)
 }
 
 /// What the user is asked to do now.
@@ -168,10 +158,13 @@ impl EnrollmentSession {
     }
 
     /// A whole word was heard: it becomes a take of the digit being asked for (kept at once,
-    /// or held for review). Ignored when complete or while a take waits for review. Returns
+    /// or held for review). Ignored when complete, while a take waits for review, or when the
+    /// word cannot be a take (shorter than 40 ms, longer than 4 s, or not finite). Returns
     /// whether the word was used.
     pub fn offer(&mut self, word: &CapturedWord) -> bool {
-        if self.reviewing.is_some() {
+        let usable = (MIN_TAKE_SAMPLES..=MAX_TAKE_SAMPLES).contains(&word.samples.len())
+            && word.samples.iter().all(|x| x.is_finite());
+        if self.reviewing.is_some() || !usable {
             return false;
         }
         let Some(digit) = self.current_digit() else { return false };
@@ -224,9 +217,9 @@ impl EnrollmentSession {
         self.takes.last()
     }
 
-    /// Prototypes from the kept takes ([`build_prototypes`]).
-    pub fn build_prototypes(&self, model: &Model) -> Result<PrototypeSet, EnrollmentError> {
-        build_prototypes(model, &self.takes)
+    /// The kept takes as a voice ([`build_voice`]).
+    pub fn build_voice(&self) -> Result<Voice, EnrollmentError> {
+        build_voice(&self.takes)
     }
 
     pub fn into_takes(self) -> Vec<Take> {
@@ -289,8 +282,7 @@ mod tests {
 
     #[test]
     fn nothing_captured_is_an_error() {
-        let model = Model::embedded().expect("embedded model");
         let s = EnrollmentSession::new(3);
-        assert!(matches!(s.build_prototypes(&model), Err(EnrollmentError::NoTakes)));
+        assert!(matches!(s.build_voice(), Err(EnrollmentError::NoTakes)));
     }
 }

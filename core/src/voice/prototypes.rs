@@ -9,6 +9,8 @@
 //! - [`ScoringMode::Base`]: the CNN alone.
 //! - [`ScoringMode::Proto`]: the prototypes alone (where enrolled).
 //! - [`ScoringMode::Hybrid`]: `(1 - w) * base + w * proto`.
+//! - [`ScoringMode::Voice`] is not the prototypes' to score: the templates and the model, fused by
+//!   [`crate::voice::matcher`] (a prototype set alone leaves the base model's output there).
 //!
 //! Prototypes are per digit only: the model's "not a digit" probability is never touched, so
 //! rejection works the same in every mode and the prototypes re-rank what is left.
@@ -35,16 +37,20 @@ pub enum ScoringMode {
     Base,
     Proto,
     Hybrid,
+    /// The enrolled takes as DTW templates fused with the model ([`crate::voice::matcher`]):
+    /// the default once a voice is enrolled.
+    Voice,
 }
 
 impl ScoringMode {
-    pub const ALL: [ScoringMode; 3] = [ScoringMode::Base, ScoringMode::Proto, ScoringMode::Hybrid];
+    pub const ALL: [ScoringMode; 4] = [ScoringMode::Base, ScoringMode::Voice, ScoringMode::Proto, ScoringMode::Hybrid];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ScoringMode::Base => "base",
             ScoringMode::Proto => "proto",
             ScoringMode::Hybrid => "hybrid",
+            ScoringMode::Voice => "voice",
         }
     }
 }
@@ -62,6 +68,7 @@ impl FromStr for ScoringMode {
             "base" => Ok(ScoringMode::Base),
             "proto" => Ok(ScoringMode::Proto),
             "hybrid" => Ok(ScoringMode::Hybrid),
+            "voice" => Ok(ScoringMode::Voice),
             _ => Err(PrototypeError::UnknownMode(s.to_owned())),
         }
     }
@@ -79,7 +86,7 @@ pub enum PrototypeError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("not a valid prototypes file: {0}")]
     Invalid(String),
-    #[error("unknown scoring mode {0:?}: use base, proto or hybrid")]
+    #[error("unknown scoring mode {0:?}: use base, voice, proto or hybrid")]
     UnknownMode(String),
 }
 
@@ -251,7 +258,7 @@ impl PrototypeSet {
         weight: f32,
     ) -> [f32; N_OUTPUTS] {
         match mode {
-            ScoringMode::Base => *base_probs,
+            ScoringMode::Base | ScoringMode::Voice => *base_probs,
             ScoringMode::Proto => self.proto_probs(base_probs, embedding),
             ScoringMode::Hybrid => {
                 let w = if weight.is_finite() { weight.clamp(0.0, 1.0) } else { 0.0 };
