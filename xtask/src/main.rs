@@ -29,10 +29,11 @@ commands:
                         --dev: the development set (FSDD validation takes, training noise)
   bench-enroll [--folds DIR]
                         the enrollment benchmark: each FSDD speaker with its leave-one-speaker-out
-                        fold model, K = 1, 3, 5 takes per digit enrolled: base, today's hybrid,
-                        DTW templates and fused, per speaker and mean, and the held-out Speech
-                        Commands words still rejected (core/eval/examples/enroll_bench.rs;
-                        fold models from `trainer loso`, default target/trainer-checkpoints)
+                        fold model, K = 1, 3, 5 takes per digit enrolled: base, the earlier
+                        prototypes (hybrid), DTW templates and the shipped voice fusion, per
+                        speaker and mean, and the held-out Speech Commands words still rejected
+                        (fold models from `trainer loso`, default models/loso, the folds shipped
+                        in the repository)
   bench-ort [MODEL.onnx] [--runs N] [--rounds R]
                         tract vs onnxruntime (PyPI, one thread) on the same model and input:
                         both medians and their ratio (default models/fsdd.onnx)";
@@ -131,7 +132,7 @@ fn bench_enroll(root: &Path, extra: &[String]) -> Result<()> {
     let mut args = vec!["run", "--release", "--quiet", "-p", "fsdd-eval", "--example", "enroll_bench", "--"];
     args.extend(["--fsdd", &fsdd, "--speech-commands", &sc]);
     if !extra.iter().any(|a| a == "--folds") {
-        args.extend(["--folds", "target/trainer-checkpoints"]);
+        args.extend(["--folds", "models/loso"]);
     }
     args.extend(extra.iter().map(String::as_str));
     cargo(root, &args)
