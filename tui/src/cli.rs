@@ -74,12 +74,15 @@ pub struct RecognizerArgs {
     #[arg(long, global = true, value_name = "FILE.onnx")]
     pub model: Option<PathBuf>,
 
-    /// Prototypes JSON (enrolled voice). Live mode default: the user config file, if present.
-    #[arg(long, global = true, value_name = "FILE.json")]
-    pub prototypes: Option<PathBuf>,
+    /// Your enrolled voice (voice.json, written by `e` in the dashboard or `fsdd-tui enroll`).
+    /// Live mode default: ~/.config/fsdd/voice.json, if present. (`--prototypes` is the old
+    /// name: a format-1 prototypes file gets a message to enroll again.)
+    #[arg(long, alias = "prototypes", global = true, value_name = "FILE.json")]
+    pub voice: Option<PathBuf>,
 
-    /// Scoring: base (model only), proto (nearest enrolled prototype), hybrid (blend).
-    #[arg(long, global = true, value_name = "base|proto|hybrid")]
+    /// Scoring: base (model only), voice (your takes as templates, fused with the model: the
+    /// default with a voice), proto (nearest mean embedding), hybrid (proto blended with base).
+    #[arg(long, global = true, value_name = "base|voice|proto|hybrid")]
     pub mode: Option<ScoringMode>,
 
     /// Early exit: decide once the top probability reaches P ...
@@ -101,11 +104,11 @@ pub struct RecognizerArgs {
 }
 
 impl RecognizerArgs {
-    /// `--mode`, else hybrid when prototypes are loaded and base otherwise; proto/hybrid without
-    /// prototypes is an error ending in `hint` (how to get some in this command).
-    pub fn scoring_mode(&self, has_prototypes: bool, hint: &str) -> anyhow::Result<ScoringMode> {
-        let mode = self.mode.unwrap_or(if has_prototypes { ScoringMode::Hybrid } else { ScoringMode::Base });
-        anyhow::ensure!(mode == ScoringMode::Base || has_prototypes, "--mode {mode} needs enrolled prototypes: {hint}");
+    /// `--mode`, else voice when a voice is loaded and base otherwise; any mode but base without
+    /// a voice is an error ending in `hint` (how to get one in this command).
+    pub fn scoring_mode(&self, has_voice: bool, hint: &str) -> anyhow::Result<ScoringMode> {
+        let mode = self.mode.unwrap_or(if has_voice { ScoringMode::Voice } else { ScoringMode::Base });
+        anyhow::ensure!(mode == ScoringMode::Base || has_voice, "--mode {mode} needs an enrolled voice: {hint}");
         Ok(mode)
     }
 
@@ -167,12 +170,12 @@ pub enum Command {
         #[arg(value_name = "FILE.wav")]
         file: PathBuf,
     },
-    /// Build prototypes from labelled WAV files.
+    /// Enroll a voice from labelled WAV files (writes a voice file: the takes' audio).
     Enroll {
         /// Labelled WAV files or directories.
         #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
         from: Vec<PathBuf>,
-        /// Where to write the prototypes JSON.
+        /// Where to write the voice file (JSON).
         #[arg(long, value_name = "FILE.json")]
         out: PathBuf,
         /// Use at most N files per digit (in name order).

@@ -97,19 +97,12 @@ fn enroll(
     per_digit: Option<usize>,
     speaker: Option<&str>,
 ) -> anyhow::Result<()> {
-    // Enrollment embeds with the model alone; existing prototypes do not matter here.
-    let scoring = Scoring {
-        model: crate::offline::load_model(args.model.as_deref())?,
-        prototypes: None,
-        mode: fsdd_core::ScoringMode::Base,
-        blend_weight: 0.0,
-    };
-    let mut classifier = FileClassifier::new(scoring);
-    let (set, used) = enroll_from_files(&mut classifier, from, per_digit, speaker)?;
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    set.save(out).with_context(|| format!("cannot save prototypes to {}", out.display()))?;
+    // The voice file keeps the takes' audio; the model is loaded only to check that the takes
+    // make a usable voice (and to fail here, not later in the dashboard).
+    let model = crate::offline::load_model(args.model.as_deref())?;
+    let (voice, used) = enroll_from_files(from, per_digit, speaker)?;
+    fsdd_core::VoiceMatcher::build(&model, &voice).context("the enrolled takes do not make a usable voice")?;
+    voice.save(out).map_err(|e| anyhow::anyhow!("cannot save the voice: {e}"))?;
     let counts: Vec<String> = used.iter().enumerate().map(|(d, n)| format!("{d}:{n}")).collect();
     println!("wrote {} ({} files; per digit {})", out.display(), used.iter().sum::<usize>(), counts.join(" "));
     Ok(())

@@ -1,5 +1,5 @@
 //! The scripting subcommands' work, as plain functions returning data: classify single files,
-//! evaluate labelled sets, stream a long recording, build prototypes from files. `report`
+//! evaluate labelled sets, stream a long recording, enroll a voice from files. `report`
 //! formats the results for people or as JSON lines.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,9 @@ use fsdd_core::labels::ConfusionMatrix;
 use fsdd_core::labels::file_names::{Utterance, label_from_file_name};
 use fsdd_core::signal::mfcc::{MfccExtractor, SAMPLE_RATE, WINDOW_SAMPLES};
 use fsdd_core::signal::vad::first_speech_span;
-use fsdd_core::{Detection, DetectionKind, Model, PrototypeSet, Recognizer, RecognizerConfig, ScoringMode, VadConfig};
+use fsdd_core::{
+    Detection, DetectionKind, Model, Recognizer, RecognizerConfig, ScoringMode, VadConfig, Voice, VoiceMatcher,
+};
 
 use crate::cli::RecognizerArgs;
 
@@ -26,33 +28,20 @@ pub fn load_model(path: Option<&Path>) -> anyhow::Result<Arc<Model>> {
     Ok(Arc::new(model))
 }
 
-/// Prototypes from `path`, checked against the model.
-pub fn load_prototypes(path: &Path, model: &Model) -> anyhow::Result<PrototypeSet> {
-    // The core's errors name the file already.
-    let set = PrototypeSet::load(path).map_err(|e| anyhow!("cannot use prototypes: {e}"))?;
-    check_prototypes(&set, model).with_context(|| format!("cannot use prototypes file {}", path.display()))?;
-    Ok(set)
+/// The voice in `path`, ready to score with `model`. The core's errors name the file (and
+/// tell the owner of an old prototypes file to enroll again).
+pub fn load_voice(path: &Path, model: &Model) -> anyhow::Result<(Voice, Arc<VoiceMatcher>)> {
+    let voice = Voice::load(path).map_err(|e| anyhow!("cannot use the voice file: {e}"))?;
+    let matcher =
+        VoiceMatcher::build(model, &voice).map_err(|e| anyhow!("cannot use the voice file {}: {e}", path.display()))?;
+    Ok((voice, Arc::new(matcher)))
 }
 
-pub fn check_prototypes(set: &PrototypeSet, model: &Model) -> anyhow::Result<()> {
-    if set.embedding_dim() != model.embedding_dim() {
-        bail!(
-            "its embeddings have {} values but the model's have {} (made with another model? enroll again)",
-            set.embedding_dim(),
-            model.embedding_dim()
-        );
-    }
-    if !set.matches_model(model.fingerprint()) {
-        bail!("it was made with a different model (fingerprint {:?}); enroll again", set.model_fingerprint());
-    }
-    Ok(())
-}
-
-/// Model, prototypes and scoring mode as the flags ask. Without `--mode` the mode is hybrid
-/// when prototypes are given, else base; proto/hybrid without prototypes is an error.
+/// Model, enrolled voice and scoring mode as the flags ask. Without `--mode` the mode is voice
+/// when a voice is given, else base; any other mode without a voice is an error.
 pub struct Scoring {
     pub model: Arc<Model>,
-    pub prototypes: Option<PrototypeSet>,
+    pub voice: Option<Arc<VoiceMatcher>>,
     pub mode: ScoringMode,
     pub blend_weight: f32,
 }
@@ -60,10 +49,9 @@ pub struct Scoring {
 impl Scoring {
     pub fn from_args(args: &RecognizerArgs) -> anyhow::Result<Self> {
         let model = load_model(args.model.as_deref())?;
-        let prototypes = args.prototypes.as_deref().map(|p| load_prototypes(p, &model)).transpose()?;
-        let mode =
-            args.scoring_mode(prototypes.is_some(), "pass --prototypes FILE (make one with `fsdd-tui enroll`)")?;
-        Ok(Self { model, prototypes, mode, blend_weight: RecognizerConfig::default().blend_weight })
+        let voice = args.voice.as_deref().map(|p| load_voice(p, &model)).transpose()?.map(|(_, m)| m);
+        let mode = args.scoring_mode(voice.is_some(), "pass --voice FILE (make one with `fsdd-tui enroll`)")?;
+        Ok(Self { model, voice, mode, blend_weight: RecognizerConfig::default().blend_weight })
     }
 
     pub fn recognizer_config(&self, args: &RecognizerArgs) -> anyhow::Result<RecognizerConfig> {
@@ -178,10 +166,18 @@ impl FileClassifier {
     }
 
     pub fn classify_samples(&mut self, samples_8k: &[f32]) -> anyhow::Result<Prediction> {
-        self.mfcc.compute_into(utterance(samples_8k), &mut self.window);
+        let cut = utterance(samples_8k);
+        self.mfcc.compute_into(cut, &mut self.window);
         let inference = self.scoring.model.infer(&self.window)?;
-        let probs = match &self.scoring.prototypes {
-            Some(p) => p.blend(&inference.probs, &inference.embedding, self.scoring.mode, self.scoring.blend_weight),
+        let probs = match &self.scoring.voice {
+            Some(v) => v.score(
+                &inference.probs,
+                &inference.embedding,
+                &self.window,
+                cut.len(),
+                self.scoring.mode,
+                self.scoring.blend_weight,
+            ),
             None => inference.probs,
         };
         let (label, confidence) = fsdd_core::streaming::early_exit::top(&probs);
@@ -304,7 +300,7 @@ impl StreamEvent {
 /// The streaming recognizer over a whole recording (synchronous, so deterministic).
 pub fn stream_samples(scoring: &Scoring, config: RecognizerConfig, samples_8k: &[f32]) -> Vec<StreamEvent> {
     let mut recognizer = Recognizer::new(scoring.model.clone(), RecognizerConfig { saliency: false, ..config });
-    recognizer.set_prototypes(scoring.prototypes.clone());
+    recognizer.set_voice(scoring.voice.clone());
     let mut events = Vec::new();
     let mut on_event = |d: Detection| events.push(StreamEvent::from_detection(&d));
     // Chunks the size a sound card might deliver; results do not depend on it.
@@ -315,16 +311,20 @@ pub fn stream_samples(scoring: &Scoring, config: RecognizerConfig, samples_8k: &
     events
 }
 
-/// Prototypes from labelled files: at most `per_digit` per digit (in name order), optionally
-/// one speaker's only.
+/// A voice from labelled files: at most `per_digit` per digit (in name order, and never more
+/// than a voice keeps), optionally one speaker's only.
 pub fn enroll_from_files(
-    classifier: &mut FileClassifier,
     paths: &[PathBuf],
     per_digit: Option<usize>,
     speaker: Option<&str>,
-) -> anyhow::Result<(PrototypeSet, [usize; N_DIGITS])> {
+) -> anyhow::Result<(Voice, [usize; N_DIGITS])> {
     let files = collect_wavs(paths)?;
-    let model = classifier.scoring().model.clone();
+    let per_digit = per_digit.unwrap_or(fsdd_core::voice::store::MAX_TAKES_PER_DIGIT);
+    anyhow::ensure!(
+        (1..=fsdd_core::voice::store::MAX_TAKES_PER_DIGIT).contains(&per_digit),
+        "--per-digit must be 1..={}",
+        fsdd_core::voice::store::MAX_TAKES_PER_DIGIT
+    );
     let mut takes = Vec::new();
     let mut used = [0usize; N_DIGITS];
     for path in files {
@@ -336,7 +336,7 @@ pub fn enroll_from_files(
         {
             continue;
         }
-        if per_digit.is_some_and(|n| used[digit as usize] >= n) {
+        if used[digit as usize] >= per_digit {
             continue;
         }
         takes.push(file_take(digit, &path)?);
@@ -345,10 +345,9 @@ pub fn enroll_from_files(
     if used.iter().all(|&n| n == 0) {
         bail!("no labelled WAV files (named {{digit}}_...wav) among the --from paths");
     }
-    // The core's enrollment (the dashboard's and the plugin's): embeddings averaged per digit.
-    let set = fsdd_core::voice::enrollment::build_prototypes(&model, &takes)
-        .context("cannot build prototypes from the --from files")?;
-    Ok((set, used))
+    // The core's enrollment (the dashboard's and the plugin's): the takes' audio.
+    let voice = fsdd_core::voice::enrollment::build_voice(&takes).context("cannot enroll the --from files")?;
+    Ok((voice, used))
 }
 
 /// A labelled file as an enrollment take: the part the model scores ([`utterance`]: the

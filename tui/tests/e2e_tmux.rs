@@ -340,19 +340,19 @@ fn no_usable_input_device_is_a_clear_error() {
 }
 
 #[test]
-fn guided_enrollment_in_the_dashboard_saves_prototypes_and_switches_to_hybrid() {
+fn guided_enrollment_in_the_dashboard_saves_the_voice_and_switches_to_voice_mode() {
     let tmp = tempfile::tempdir().unwrap();
     let words = tmp.path().join("words");
     std::fs::create_dir(&words).unwrap();
     // One take per digit, played in digit order (names sort 0..9).
     let names: Vec<String> = (0..10).map(|d| format!("{d}_yweweler_{}.wav", 10 + d)).collect();
     copy_fsdd(&words, &names.iter().map(String::as_str).collect::<Vec<_>>());
-    let protos = tmp.path().join("me/prototypes.json");
+    let protos = tmp.path().join("me/voice.json");
     let home = tmp.path().display().to_string();
     let t = Tmux::start(
         "enroll",
         &shell_line(&format!(
-            "--input {} --gap 1.2 --enroll --enroll-per-digit 1 --prototypes {}",
+            "--input {} --gap 1.2 --enroll --enroll-per-digit 1 --voice {}",
             words.display(),
             protos.display()
         )),
@@ -369,10 +369,49 @@ fn guided_enrollment_in_the_dashboard_saves_prototypes_and_switches_to_hybrid() 
         t.keys(&["Enter"]);
     }
     let screen = t.wait_for("enrollment saved", Duration::from_secs(10), |s| s.contains("enrolled 10 words"));
-    assert!(screen.contains("mode hybrid") && screen.contains("prototypes"), "{screen}");
-    let set = fsdd_core::PrototypeSet::load(&protos).expect("prototypes saved where --prototypes said");
-    assert!((0..10).all(|d| set.count(d) == 1));
+    assert!(screen.contains("mode voice") && screen.contains("your voice: 10 takes"), "{screen}");
+    let voice = fsdd_core::Voice::load(&protos).expect("voice saved where --voice said");
+    assert_eq!(voice.counts(), [1; 10]);
     t.keys(&["q"]);
     let screen = t.wait_for("exit", Duration::from_secs(10), |s| s.contains("TTY="));
     assert!(screen.contains("EXIT=0") && screen.contains("TTY=icanon"), "{screen}");
+}
+
+#[test]
+fn correcting_a_detection_and_pressing_a_teaches_the_voice_and_u_undoes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let words = tmp.path().join("words");
+    std::fs::create_dir(&words).unwrap();
+    copy_fsdd(&words, &["3_theo_20.wav"]);
+    let path = tmp.path().join("me/voice.json");
+    let home = tmp.path().display().to_string();
+    let t = Tmux::start(
+        "teach",
+        &shell_line(&format!("--input {} --voice {}", words.display(), path.display())),
+        &[("HOME", &home), ("XDG_CONFIG_HOME", &home)],
+        120,
+        40,
+    );
+    t.wait_for("the word decided", Duration::from_secs(20), |s| s.contains("input finished"));
+    // Say it was an 8: the word is offered, a adds it, and it is saved at once.
+    t.keys(&["8"]);
+    let screen = t.wait_for("offer", Duration::from_secs(10), |s| s.contains("press a to add"));
+    assert!(screen.contains("a: add the last word as 8"), "{screen}");
+    t.keys(&["a"]);
+    let screen = t.wait_for("taught", Duration::from_secs(10), |s| s.contains("added that word to your voice as 8"));
+    assert!(screen.contains("your voice: 1 takes") && screen.contains("mode voice"), "{screen}");
+    let voice = fsdd_core::Voice::load(&path).expect("saved at once");
+    assert_eq!(voice.counts()[8], 1);
+    assert_eq!(voice.takes()[0].source, fsdd_core::TakeSource::Correction);
+    // The saved take is the word the recognizer heard (about the clip's length, not a prefix).
+    let clip = fsdd_core::signal::audio::read_wav(fsdd_file("3_theo_20.wav")).unwrap();
+    let (heard, clip_len) = (voice.takes()[0].samples.len() as f32, clip.samples.len() as f32);
+    assert!((0.6 * clip_len..=1.5 * clip_len).contains(&heard), "{heard} samples for a {clip_len}-sample clip");
+    t.keys(&["u"]);
+    let screen = t.wait_for("undone", Duration::from_secs(10), |s| s.contains("took the last 8 back out"));
+    assert!(screen.contains("mode base"), "{screen}");
+    assert!(fsdd_core::Voice::load(&path).unwrap().is_empty());
+    t.keys(&["q"]);
+    let screen = t.wait_for("exit", Duration::from_secs(10), |s| s.contains("TTY="));
+    assert!(screen.contains("EXIT=0"), "{screen}");
 }

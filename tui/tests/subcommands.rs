@@ -179,9 +179,9 @@ fn min_confidence_keeps_only_sure_final_decisions_and_is_checked() {
 }
 
 #[test]
-fn enroll_from_files_then_predict_with_prototypes() {
+fn enroll_from_files_then_predict_with_the_voice() {
     let dir = tempfile::tempdir().unwrap();
-    let protos = dir.path().join("sub/protos.json");
+    let protos = dir.path().join("sub/voice.json");
     let out = run(&[
         "enroll",
         "--from",
@@ -195,20 +195,24 @@ fn enroll_from_files_then_predict_with_prototypes() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("50 files"), "{}", stdout(&out));
-    let set = fsdd_core::PrototypeSet::load(&protos).unwrap();
-    for d in 0..10 {
-        assert_eq!(set.count(d), 5);
-    }
-    // Theo's other takes, scored by his prototypes alone.
+    let voice = fsdd_core::Voice::load(&protos).unwrap();
+    assert_eq!(voice.counts(), [5; 10]);
+    // Theo's other takes, scored with his voice (the default mode once a voice is given) and
+    // by the prototypes alone.
     let files: Vec<String> =
         (0..10).map(|d| fsdd_file(&format!("{d}_theo_{}.wav", 10 + d)).display().to_string()).collect();
-    let mut args = vec!["predict", "--json", "--mode", "proto", "--prototypes", protos.to_str().unwrap()];
-    args.extend(files.iter().map(String::as_str));
-    let out = run(&args);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let lines = json_lines(&stdout(&out));
-    let right = lines.iter().enumerate().filter(|(d, l)| l["digit"].as_u64() == Some(*d as u64)).count();
-    assert!(right >= 7, "proto mode on the enrolled speaker: {right}/10");
+    for (mode, floor) in [(None, 9), (Some("proto"), 7)] {
+        let mut args = vec!["predict", "--json", "--voice", protos.to_str().unwrap()];
+        if let Some(m) = mode {
+            args.extend(["--mode", m]);
+        }
+        args.extend(files.iter().map(String::as_str));
+        let out = run(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let lines = json_lines(&stdout(&out));
+        let right = lines.iter().enumerate().filter(|(d, l)| l["digit"].as_u64() == Some(*d as u64)).count();
+        assert!(right >= floor, "{mode:?} on the enrolled speaker: {right}/10");
+    }
 }
 
 #[test]
@@ -225,15 +229,24 @@ fn bad_input_gives_a_clear_error_and_non_zero_exit() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("3_bad.wav") && stderr(&out).contains("WAV"), "{}", stderr(&out));
 
-    let protos = dir.path().join("protos.json");
-    std::fs::write(&protos, "{ this is not a prototypes file").unwrap();
-    let out = run(&["predict", "--prototypes", protos.to_str().unwrap(), fsdd_file("1_theo_0.wav").to_str().unwrap()]);
+    let garbage = dir.path().join("voice.json");
+    std::fs::write(&garbage, "{ this is not a voice file").unwrap();
+    let out = run(&["predict", "--voice", garbage.to_str().unwrap(), fsdd_file("1_theo_0.wav").to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("protos.json") && stderr(&out).contains("prototypes"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("voice.json") && stderr(&out).contains("voice file"), "{}", stderr(&out));
+
+    // A prototypes file from the earlier format, under the flag's old name: told to enroll again.
+    let old = dir.path().join("prototypes.json");
+    let text = r#"{"format":"fsdd-prototypes","version":1,"embedding_dim":2,"digits":[{"digit":1,"count":1,"mean":[0.6,0.8]}]}"#;
+    std::fs::write(&old, text).unwrap();
+    let out = run(&["predict", "--prototypes", old.to_str().unwrap(), fsdd_file("1_theo_0.wav").to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("earlier fsdd") && stderr(&out).contains("Enroll again"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), text, "the old file is left alone");
 
     let out = run(&["predict", "--mode", "proto", fsdd_file("1_theo_0.wav").to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("--prototypes"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--voice"), "{}", stderr(&out));
 
     let out = run(&["eval", dir.path().to_str().unwrap()]);
     assert!(!out.status.success());

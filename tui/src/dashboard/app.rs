@@ -119,8 +119,40 @@ pub enum Effect {
     /// whole word's verdict); turn early exit off until it ends.
     SuspendEarlyExit,
     RestoreEarlyExit,
-    /// Build prototypes from these takes, save them, use them, switch to hybrid.
+    /// Make these takes the voice, save it, use it, switch to voice mode.
     FinishEnrollment(Vec<Take>),
+    /// Add the word behind this detection to the voice as a take of `digit` (a correction).
+    Teach {
+        detection: Box<Detection>,
+        digit: u8,
+    },
+    /// Take the last taught word back out of the voice.
+    UndoTeach,
+}
+
+/// What the dashboard knows of the enrolled voice (the live loop owns the voice itself).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VoiceStatus {
+    /// Takes per digit, and how many of them came from corrections.
+    pub counts: [usize; 10],
+    pub corrections: usize,
+    /// Where it is saved (`None`: nowhere, no config directory).
+    pub path: Option<PathBuf>,
+    /// The last taught digit, while it can be undone.
+    pub undoable: Option<u8>,
+}
+
+impl VoiceStatus {
+    pub fn is_enrolled(&self) -> bool {
+        self.counts.iter().any(|&n| n > 0)
+    }
+}
+
+/// A corrected detection that can become a take of the right digit (one key: `a`).
+#[derive(Clone, Copy, Debug)]
+pub struct TeachOffer {
+    pub detection: Detection,
+    pub digit: u8,
 }
 
 /// Static facts shown in the header.
@@ -143,9 +175,10 @@ pub struct App {
     pub mode: ScoringMode,
     pub threshold: f32,
     pub consecutive: u32,
-    /// Whether prototypes are loaded (proto/hybrid modes need them).
-    pub prototypes_loaded: bool,
-    pub prototypes_path: Option<PathBuf>,
+    /// The enrolled voice (every mode but base needs one).
+    pub voice: VoiceStatus,
+    /// The last correction, offered as a take of the right digit.
+    pub teach_offer: Option<TeachOffer>,
     pub live: LiveView,
     pub history: VecDeque<HistoryEntry>,
     pub confusion: ConfusionMatrix,
@@ -175,8 +208,8 @@ impl App {
             mode,
             threshold,
             consecutive,
-            prototypes_loaded: false,
-            prototypes_path: None,
+            voice: VoiceStatus::default(),
+            teach_offer: None,
             live: LiveView::default(),
             history: VecDeque::with_capacity(HISTORY_LEN),
             confusion: ConfusionMatrix::new(),
@@ -218,7 +251,7 @@ impl App {
         self.live = view;
     }
 
-    /// A whole word the engine captured (only while enrolling).
+    /// A whole word the engine captured (guided enrollment takes it).
     pub fn on_word(&mut self, word: &CapturedWord) {
         if let Some(enrollment) = &mut self.enrollment {
             enrollment.on_word(word);
@@ -303,11 +336,46 @@ impl App {
         }
         entry.truth = Some((label, LabelSource::User));
         self.confusion.add(label, predicted);
+        let detection = entry.detection;
+        // A digit the recognizer got wrong is worth learning: its word can become a take.
+        self.teach_offer =
+            (label != NOT_A_DIGIT_LABEL && label != predicted).then_some(TeachOffer { detection, digit: label });
         self.status = Some(if label == NOT_A_DIGIT_LABEL {
             "last detection labelled not a digit".to_string()
+        } else if self.teach_offer.is_some() {
+            format!("last detection labelled {label} ({}): press a to add that word to your voice", label_words(label))
         } else {
             format!("last detection labelled {label} ({})", label_words(label))
         });
+    }
+
+    /// Key a: the offered correction becomes a take of the right digit.
+    pub fn teach(&mut self) -> Vec<Effect> {
+        match self.teach_offer.take() {
+            Some(TeachOffer { detection, digit }) => vec![Effect::Teach { detection: Box::new(detection), digit }],
+            None => {
+                self.status = Some("nothing to add: correct a wrong detection first (0-9)".into());
+                Vec::new()
+            }
+        }
+    }
+
+    /// Key u: undo the last taught take.
+    pub fn undo_teach(&mut self) -> Vec<Effect> {
+        if self.voice.undoable.is_some() {
+            vec![Effect::UndoTeach]
+        } else {
+            self.status = Some("nothing to undo".into());
+            Vec::new()
+        }
+    }
+
+    /// The live loop changed the voice (enrolled, taught, undone) and the scoring mode that
+    /// goes with it, and says how it went.
+    pub fn voice_changed(&mut self, voice: VoiceStatus, mode: ScoringMode, message: String) {
+        self.voice = voice;
+        self.mode = mode;
+        self.status = Some(message);
     }
 
     pub fn toggle_quiz(&mut self) {
@@ -320,15 +388,17 @@ impl App {
         }
     }
 
-    /// The next scoring mode (base -> proto -> hybrid -> base); proto and hybrid need prototypes.
+    /// The next scoring mode (base -> voice -> proto -> hybrid -> base); all but base need a
+    /// voice.
     pub fn cycle_mode(&mut self) -> Vec<Effect> {
         let next = match self.mode {
-            ScoringMode::Base => ScoringMode::Proto,
+            ScoringMode::Base => ScoringMode::Voice,
+            ScoringMode::Voice => ScoringMode::Proto,
             ScoringMode::Proto => ScoringMode::Hybrid,
             ScoringMode::Hybrid => ScoringMode::Base,
         };
-        if next != ScoringMode::Base && !self.prototypes_loaded {
-            self.status = Some("no prototypes loaded: press e to enroll your voice (or pass --prototypes)".into());
+        if next != ScoringMode::Base && !self.voice.is_enrolled() {
+            self.status = Some("no voice enrolled: press e to enroll your voice (or pass --voice)".into());
             return Vec::new();
         }
         self.mode = next;
@@ -377,14 +447,6 @@ impl App {
         if let Some(enrollment) = &mut self.enrollment {
             enrollment.redo();
         }
-    }
-
-    /// The dashboard applied a finished enrollment.
-    pub fn prototypes_ready(&mut self, path: Option<PathBuf>, message: String) {
-        self.prototypes_loaded = true;
-        self.prototypes_path = path;
-        self.mode = ScoringMode::Hybrid;
-        self.status = Some(message);
     }
 
     /// The MFCC window to draw: the capture under review during enrollment, else the live one.

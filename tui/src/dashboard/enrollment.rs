@@ -1,8 +1,8 @@
 //! Guided enrollment in the dashboard: the core's [`EnrollmentSession`] (the same one the
 //! plugin uses) with a review step: every whole word the engine captures is shown (its MFCC
-//! window and what the model heard) until Enter keeps it or `r` redoes it. The prototypes are
-//! built by the core ([`fsdd_core::voice::enrollment::build_prototypes`]), so the same takes give the
-//! same prototype file here and in the plugin.
+//! window and what the model heard) until Enter keeps it or `r` redoes it. The voice is built by
+//! the core ([`fsdd_core::voice::enrollment::build_voice`]), so the same takes give the same
+//! voice file here and in the plugin.
 
 use fsdd_core::voice::enrollment::{EnrollmentSession, Prompt, Take};
 use fsdd_core::{CapturedWord, Detection};

@@ -9,10 +9,11 @@ use crate::dashboard::app::{App, Effect, NOT_A_DIGIT_LABEL};
 pub const KEY_HELP: &[(&str, &str)] = &[
     ("q Esc Ctrl-C", "quit (Esc closes help / cancels enrollment first)"),
     ("?", "show / hide this help"),
-    ("m", "cycle scoring mode: base -> proto -> hybrid"),
+    ("m", "cycle scoring mode: base -> voice -> proto -> hybrid"),
     ("t", "quiz on/off: say the digit shown, the matrix scores it"),
     ("0-9", "correct the last detection (it was really this digit)"),
     ("n", "the last detection was not a digit (a word, a noise)"),
+    ("a / u", "add the corrected word to your voice / undo that"),
     ("e", "enroll your voice: say each digit a few times"),
     ("Enter / r", "enrollment: keep this take / redo it"),
     ("+ -", "raise / lower the early-exit threshold"),
@@ -20,7 +21,8 @@ pub const KEY_HELP: &[(&str, &str)] = &[
 ];
 
 /// The footer's short version.
-pub const FOOTER: &str = "q quit  ? help  m mode  t quiz  0-9/n correct  e enroll  +/- threshold  c clear";
+pub const FOOTER: &str =
+    "q quit  ? help  m mode  t quiz  0-9/n correct  a teach  u undo  e enroll  +/- threshold  c clear";
 
 pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if key.kind == KeyEventKind::Release {
@@ -64,6 +66,8 @@ pub fn handle_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Char('m') => return app.cycle_mode(),
         KeyCode::Char('t') => app.toggle_quiz(),
         KeyCode::Char('e') => return app.start_enrollment(),
+        KeyCode::Char('a') => return app.teach(),
+        KeyCode::Char('u') => return app.undo_teach(),
         KeyCode::Char('+') | KeyCode::Char('=') => return app.adjust_threshold(0.01),
         KeyCode::Char('-') | KeyCode::Char('_') => return app.adjust_threshold(-0.01),
         KeyCode::Char('c') => {

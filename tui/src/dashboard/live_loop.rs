@@ -8,17 +8,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use crossterm::event::{self, Event};
-use fsdd_core::{DetectionReceiver, Engine, EngineConfig, Model, PrototypeSet, RecognizerConfig, ScoringMode};
+use fsdd_core::{
+    Added, Detection, DetectionReceiver, Engine, EngineConfig, Model, RecentWords, RecognizerConfig, ScoringMode,
+    TakeSource, Voice, VoiceMatcher,
+};
 
 use crate::audio_input::InputDevice;
 use crate::cli::LiveArgs;
-use crate::dashboard::app::{App, Effect, SourceInfo};
+use crate::dashboard::app::{App, Effect, SourceInfo, VoiceStatus};
 use crate::dashboard::cpu::CpuMeter;
 use crate::dashboard::terminal::TerminalGuard;
 use crate::dashboard::{events, ui};
 use crate::file_input::{FilePlayer, Playlist};
-use crate::offline::{check_prototypes, load_model, load_prototypes};
-use fsdd_core::voice::enrollment::{Take, build_prototypes};
+use crate::offline::{load_model, load_voice};
+use fsdd_core::voice::enrollment::build_voice;
 
 /// Redraw interval (~30 fps).
 const FRAME: Duration = Duration::from_millis(33);
@@ -36,7 +39,13 @@ struct Session {
     receiver: DetectionReceiver,
     source: Source,
     app: App,
-    prototypes_path: Option<PathBuf>,
+    /// The enrolled voice (possibly empty) and where it is saved.
+    voice: Voice,
+    voice_path: Option<PathBuf>,
+    /// The words behind recent detections, for corrections that teach the voice.
+    recent_words: RecentWords,
+    /// The last taught take, until it is undone or the voice changes otherwise.
+    last_teach: Option<Added>,
     exit_at_end: bool,
     panic_after: Option<Duration>,
     started: Instant,
@@ -58,33 +67,42 @@ pub fn run(args: LiveArgs) -> anyhow::Result<()> {
 fn prepare(args: &LiveArgs) -> anyhow::Result<Session> {
     let model = load_model(args.recognizer.model.as_deref())?;
     let mut startup_status = None;
-    // An explicit --prototypes file must load; the default one is optional and a bad one is
-    // reported and ignored (the user can enroll again).
-    let (prototypes, prototypes_path) = match &args.recognizer.prototypes {
+    // An explicit --voice file must load; the default one is optional and a bad one is
+    // reported and ignored (the user can enroll again; it is overwritten only by a new voice).
+    let (voice, voice_path) = match &args.recognizer.voice {
         // A file that does not exist yet is where enrollment will save.
         Some(p) if !p.exists() => {
             startup_status = Some(format!("{} does not exist yet: press e to enroll", p.display()));
             (None, Some(p.clone()))
         }
-        Some(p) => (Some(load_prototypes(p, &model)?), Some(p.clone())),
+        Some(p) => (Some(load_voice(p, &model)?), Some(p.clone())),
         None => {
-            let default = PrototypeSet::default_path();
+            let default = Voice::default_path();
             let loaded = match &default {
-                Some(p) if p.is_file() => match load_prototypes(p, &model) {
-                    Ok(set) => Some(set),
+                Some(p) if p.is_file() => match load_voice(p, &model) {
+                    Ok(v) => Some(v),
                     Err(e) => {
                         startup_status = Some(format!("ignored {}: {e:#}", p.display()));
                         None
                     }
                 },
-                _ => None,
+                _ => {
+                    // A voice enrolled by an earlier version: say why it is not used.
+                    if let Some(old) = Voice::old_prototypes_path().filter(|p| p.is_file()) {
+                        startup_status = Some(format!(
+                            "{} is from an earlier fsdd (prototypes, no recordings) and cannot be used: press e to enroll again",
+                            old.display()
+                        ));
+                    }
+                    None
+                }
             };
             (loaded, default)
         }
     };
     let mode = args
         .recognizer
-        .scoring_mode(prototypes.is_some(), "pass --prototypes FILE, or start in base mode and press e to enroll")?;
+        .scoring_mode(voice.is_some(), "pass --voice FILE, or start in base mode and press e to enroll")?;
     let early_exit = args.recognizer.early_exit()?;
     if !(args.speed.is_finite() && args.speed > 0.0 && args.speed <= 100.0) {
         bail!("--speed must be in (0, 100], got {}", args.speed);
@@ -110,15 +128,17 @@ fn prepare(args: &LiveArgs) -> anyhow::Result<Session> {
         ring_seconds: 2.0,
     };
     let (engine, sender, receiver) = Engine::start(model.clone(), config).context("cannot start the recognizer")?;
-    let has_prototypes = prototypes.is_some();
-    if has_prototypes {
-        engine.set_prototypes(prototypes);
+    // Every whole word is kept for a while, so a corrected detection can teach the voice.
+    engine.capture_words(true);
+    let (voice, matcher) = voice.unzip();
+    if matcher.is_some() {
+        engine.set_voice(matcher);
     }
+    let voice = voice.unwrap_or_default();
 
     let mut app = App::new(SourceInfo { description, input_rate }, mode, early_exit.threshold, early_exit.consecutive);
     app.model_rejects = model.rejects();
-    app.prototypes_loaded = has_prototypes;
-    app.prototypes_path = prototypes_path.clone();
+    app.voice = voice_status(&voice, voice_path.clone(), None);
     app.enroll_per_digit = args.enroll_per_digit;
     app.status = startup_status;
     let source = match (playlist, device) {
@@ -135,7 +155,10 @@ fn prepare(args: &LiveArgs) -> anyhow::Result<Session> {
         receiver,
         source,
         app,
-        prototypes_path,
+        voice,
+        voice_path,
+        recent_words: RecentWords::default(),
+        last_teach: None,
         exit_at_end: args.exit_at_end,
         panic_after: args.debug_panic_after_ms.map(Duration::from_millis),
         started: Instant::now(),
@@ -211,9 +234,10 @@ impl Session {
             let effects = self.app.on_detection(d);
             self.apply(effects);
         }
-        // Whole words (enrollment only): after the detections, so a take knows what was heard.
+        // Whole words: after the detections, so an enrollment take knows what was heard.
         while let Some(word) = self.engine.pop_word() {
             self.app.on_word(&word);
+            self.recent_words.push(word);
         }
     }
 
@@ -238,43 +262,101 @@ impl Session {
                 Effect::SetMode(m) => settings.set_mode(m),
                 Effect::SetThreshold(t) => settings.set_threshold(t),
                 Effect::SuspendEarlyExit => {
-                    self.engine.capture_words(true);
+                    self.engine.set_whole_words(true);
                     // Whole words only, and every word, however unsure.
                     settings.set_threshold(1.0);
                     settings.set_consecutive(64);
                     settings.set_emit_unsure(true);
                 }
                 Effect::RestoreEarlyExit => {
-                    self.engine.capture_words(false);
+                    self.engine.set_whole_words(false);
                     settings.set_threshold(self.app.threshold);
                     settings.set_consecutive(self.app.consecutive);
                     settings.set_emit_unsure(RecognizerConfig::default().early_exit.emit_unsure);
                 }
-                Effect::FinishEnrollment(takes) => match self.finish_enrollment(&takes) {
-                    Ok(message) => {
-                        settings.set_mode(ScoringMode::Hybrid);
-                        self.app.prototypes_ready(self.prototypes_path.clone(), message);
+                Effect::FinishEnrollment(takes) => {
+                    let result = build_voice(&takes).map_err(anyhow::Error::from).and_then(|voice| {
+                        let n = voice.takes().len();
+                        self.replace_voice(voice, None).map(|saved| format!("enrolled {n} words, {saved}; mode voice"))
+                    });
+                    match result {
+                        Ok(message) => self.voice_changed(ScoringMode::Voice, message),
+                        Err(e) => self.app.status = Some(format!("enrollment failed: {e:#}")),
                     }
-                    Err(e) => self.app.status = Some(format!("enrollment failed: {e:#}")),
+                }
+                Effect::Teach { detection, digit } => match self.teach(&detection, digit) {
+                    Ok(message) => {
+                        let mode = if self.app.mode == ScoringMode::Base { ScoringMode::Voice } else { self.app.mode };
+                        self.voice_changed(mode, message);
+                    }
+                    Err(e) => self.app.status = Some(format!("could not add the word: {e:#}")),
+                },
+                Effect::UndoTeach => match self.undo_teach() {
+                    Ok(message) => {
+                        let mode = if self.voice.is_empty() { ScoringMode::Base } else { self.app.mode };
+                        self.voice_changed(mode, message);
+                    }
+                    Err(e) => self.app.status = Some(format!("could not undo: {e:#}")),
                 },
             }
         }
     }
 
-    fn finish_enrollment(&mut self, takes: &[Take]) -> anyhow::Result<String> {
-        let set = build_prototypes(&self.model, takes)?;
-        check_prototypes(&set, &self.model)?;
-        let saved = match &self.prototypes_path {
+    /// Tells the engine's settings and the dashboard about the voice and its mode.
+    fn voice_changed(&mut self, mode: ScoringMode, message: String) {
+        self.engine.settings().set_mode(mode);
+        let undoable = self.last_teach.as_ref().map(|a| a.take.digit);
+        let status = voice_status(&self.voice, self.voice_path.clone(), undoable);
+        self.app.voice_changed(status, mode, message);
+    }
+
+    /// Makes `voice` the one in use: matched with the model, saved, handed to the engine. On any
+    /// error nothing changes (the previous voice stays in use and on disk). `teach` is the
+    /// receipt of the take that made it, if it was a correction (for undo).
+    fn replace_voice(&mut self, voice: Voice, teach: Option<Added>) -> anyhow::Result<String> {
+        let matcher = if voice.is_empty() { None } else { Some(Arc::new(VoiceMatcher::build(&self.model, &voice)?)) };
+        let saved = match &self.voice_path {
             Some(path) => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-                }
-                set.save(path)?;
+                voice.save(path)?;
                 format!("saved to {}", path.display())
             }
-            None => "not saved (no config directory; pass --prototypes FILE)".to_string(),
+            None => "not saved (no config directory; pass --voice FILE)".to_string(),
         };
-        self.engine.set_prototypes(Some(set));
-        Ok(format!("enrolled {} words, {saved}; mode hybrid", takes.len()))
+        self.engine.set_voice(matcher);
+        self.voice = voice;
+        self.last_teach = teach;
+        Ok(saved)
+    }
+
+    /// The word behind `detection` becomes a take of `digit`.
+    fn teach(&mut self, detection: &Detection, digit: u8) -> anyhow::Result<String> {
+        let take = self
+            .recent_words
+            .take_for(detection, digit)?
+            .context("that word is no longer held (only the last few dozen are); say it again")?;
+        let mut voice = self.voice.clone();
+        let added = voice.push(take);
+        let dropped = if added.evicted.is_some() { " (its oldest take made room)" } else { "" };
+        let saved = self.replace_voice(voice, Some(added))?;
+        Ok(format!("added that word to your voice as {digit}{dropped}, {saved}; u undoes"))
+    }
+
+    fn undo_teach(&mut self) -> anyhow::Result<String> {
+        let added = self.last_teach.clone().context("nothing to undo")?;
+        let digit = added.take.digit;
+        let mut voice = self.voice.clone();
+        anyhow::ensure!(voice.undo(added), "the voice changed since; nothing undone");
+        let saved = self.replace_voice(voice, None)?;
+        Ok(format!("took the last {digit} back out of your voice, {saved}"))
+    }
+}
+
+/// What the dashboard shows of `voice`.
+fn voice_status(voice: &Voice, path: Option<PathBuf>, undoable: Option<u8>) -> VoiceStatus {
+    VoiceStatus {
+        counts: voice.counts(),
+        corrections: voice.takes().iter().filter(|t| t.source == TakeSource::Correction).count(),
+        path,
+        undoable,
     }
 }

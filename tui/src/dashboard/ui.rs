@@ -55,11 +55,16 @@ pub fn render_into(app: &App, area: Rect, buf: &mut Buffer) {
     // thinks now (bars), why (saliency), and what it decided (history).
     let left_width = (N_FRAMES as u16 + 2).min(body.width / 2);
     let [left, right] = Layout::horizontal([Constraint::Length(left_width), Constraint::Min(30)]).areas(body);
-    let [heat, meter, confusion] =
-        Layout::vertical([Constraint::Min(6), Constraint::Length(3), Constraint::Length(N_LABELS as u16 + 4)])
-            .areas(left);
+    let [heat, meter, voice, confusion] = Layout::vertical([
+        Constraint::Min(6),
+        Constraint::Length(3),
+        Constraint::Length(4),
+        Constraint::Length(N_LABELS as u16 + 4),
+    ])
+    .areas(left);
     render_heatmap(app, heat, buf);
     render_level(app, meter, buf);
+    render_voice(app, voice, buf);
     render_confusion(app, confusion, buf);
 
     let [probs, saliency, history] =
@@ -86,8 +91,8 @@ fn render_header(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled(app.mode.to_string(), mode_style),
         Span::raw(format!(" | early exit p>={:.2} x{} ", app.threshold, app.consecutive)),
     ];
-    if app.prototypes_loaded {
-        first.push(Span::styled("| prototypes ", Style::new().fg(GOOD)));
+    if app.voice.is_enrolled() {
+        first.push(Span::styled("| your voice ", Style::new().fg(GOOD)));
     }
     first.push(Span::styled(
         format!("| {:.0} fps cpu {:.0}%", app.stats.fps, app.stats.cpu_percent),
@@ -514,6 +519,37 @@ fn render_confusion(app: &App, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines).render(inner, buf);
 }
 
+/// The enrolled voice: takes per digit, how many came from corrections, and what a key would
+/// teach or undo now.
+fn render_voice(app: &App, area: Rect, buf: &mut Buffer) {
+    let v = &app.voice;
+    let total: usize = v.counts.iter().sum();
+    let block = Block::bordered().title(format!(" your voice: {total} takes "));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let first = if v.is_enrolled() {
+        let cells: Vec<String> = v.counts.iter().enumerate().map(|(d, n)| format!("{d}:{n}")).collect();
+        Line::from(vec![
+            Span::raw(cells.join(" ")),
+            Span::styled(format!("  +{} corrected", v.corrections), Style::new().fg(DIM)),
+        ])
+    } else {
+        Line::from(Span::styled("none enrolled: press e (or correct a detection, then a)", Style::new().fg(DIM)))
+    };
+    let second = match (&app.teach_offer, v.undoable) {
+        (Some(offer), _) => Line::from(Span::styled(
+            format!("a: add the last word as {} ({})", offer.digit, DIGIT_WORDS[offer.digit as usize]),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        )),
+        (None, Some(digit)) => Line::from(Span::styled(
+            format!("taught a {digit} ({}); u undoes", DIGIT_WORDS[digit as usize]),
+            Style::new().fg(GOOD),
+        )),
+        (None, None) => Line::from(Span::styled("0-9 corrects a detection; a adds its word", Style::new().fg(DIM))),
+    };
+    Paragraph::new(vec![first, second]).render(inner, buf);
+}
+
 fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
     let Some(e) = &app.enrollment else { return };
     let popup = area.centered(Constraint::Length(area.width.min(56)), Constraint::Length(area.height.min(13)));
@@ -572,7 +608,7 @@ fn render_enrollment(app: &App, area: Rect, buf: &mut Buffer) {
     lines.push(Line::from(cells));
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
-        "Esc cancels (nothing saved). Prototypes are saved at the end.",
+        "Esc cancels (nothing saved). Your voice is saved at the end.",
         Style::new().fg(DIM),
     )));
     Paragraph::new(lines).wrap(Wrap { trim: false }).render(inner, buf);
