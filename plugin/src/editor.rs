@@ -1,6 +1,7 @@
-//! The plugin window (nice-plug-egui): the last recognised digit, ten live confidence bars and
-//! the enrolled voice, with guided enrollment from the track's input, prototype-file import
-//! and export.
+//! The plugin window (nice-plug-egui): the last recognised digit, eleven live confidence bars,
+//! the last few words heard (pick the right digit for a wrong one and teach it: the word becomes
+//! a take of that digit in the enrolled voice, with an undo), and the enrolled voice, with
+//! guided enrollment from the track's input, voice-file import and export.
 //!
 //! The window is optional: the plugin loads and runs the same headless, and egui only runs
 //! while a host shows the window. Drawing is a pure function of a plain [`StatusView`]
@@ -8,9 +9,10 @@
 //! snapshot on the editor's thread from the lock-free [`LiveStatus`] (detections from
 //! `process()`), the engine's live view (the worker's latest per-digit probabilities; the
 //! worker publishes it with a `try_lock`, so it never waits for the editor, and the audio
-//! thread is not involved), and the prototype store. Button actions (enrollment, file import
-//! and export) run on the editor's thread too, never in `process()`; so does
-//! [`poll_enrollment`], which moves the worker's captured words into the enrollment every frame.
+//! thread is not involved), and the voice store. Button actions (enrollment, teaching, file
+//! import and export) run on the editor's thread too, never in `process()`; so does
+//! `FsddParams::poll_words`, which moves the worker's captured words into the recent words and
+//! the enrollment every frame.
 //! While enrolling, the window shows the enrollment (digit to say, input level, the last take's
 //! length and level trace, takes so far) in place of the last digit and the bars.
 
@@ -26,13 +28,13 @@ use fsdd_core::voice::enrollment::{MAX_TAKES_PER_DIGIT, Prompt};
 use nice_plug::editor::dpi::LogicalSize;
 use nice_plug_egui::{EguiEditor, EguiEditorState, EguiNiceSettings, Frame, NiceEguiApp, RepaintNotifier};
 
-use crate::enrollment::{DEFAULT_TAKES, EnrollmentOutcome, EnrollmentView, Finished, TakeView};
+use crate::enrollment::{DEFAULT_TAKES, EnrollmentOutcome, EnrollmentView, TakeView};
 use crate::live_status::LiveStatus;
 use crate::params::{FsddParams, ModeChoice};
-use crate::prototype_store::{EnrollmentStatus, ExportError, ImportError, PrototypeOrigin};
+use crate::voice_store::{ExportError, ImportError, Taught, TeachError, VoiceOrigin, VoiceStatus};
 
-const WIDTH: f64 = 460.0;
-const HEIGHT: f64 = 660.0;
+pub const WIDTH: f64 = 460.0;
+pub const HEIGHT: f64 = 800.0;
 /// The worker publishes its live view every few tens of milliseconds; refreshing faster
 /// would redraw the same numbers.
 const REFRESH: Duration = Duration::from_millis(50);
@@ -63,6 +65,18 @@ pub struct LastDigitView {
     pub seconds_ago: Option<f32>,
 }
 
+/// One of the last words heard, as listed for teaching.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RecentView {
+    /// `None`: not a digit.
+    pub digit: Option<u8>,
+    pub confidence: f32,
+    pub kind: DetectionKind,
+    /// Speech onset: what identifies the word to teach.
+    pub onset: u64,
+    pub seconds_ago: Option<f32>,
+}
+
 /// Where the confidence bars come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BarsSource {
@@ -85,10 +99,12 @@ pub struct StatusView {
     /// Input level of the analysis (dBFS) and whether it hears speech, while running.
     pub level_db: Option<f32>,
     pub speech: bool,
-    pub enrollment: EnrollmentStatus,
-    /// The persisted prototype file setting (empty = default file).
-    pub prototype_path: Option<PathBuf>,
-    /// `fsdd-tui`'s default prototype file on this system.
+    /// The running recogniser's last words, newest first (empty while it is not running).
+    pub recent: Vec<RecentView>,
+    pub voice: VoiceStatus,
+    /// The persisted voice file setting (empty = default file).
+    pub voice_path: Option<PathBuf>,
+    /// `fsdd-tui`'s default voice file on this system.
     pub default_path: Option<PathBuf>,
     /// The guided enrollment, while it runs.
     pub enrolling: Option<EnrollmentView>,
@@ -98,7 +114,7 @@ pub struct StatusView {
 
 impl StatusView {
     /// Collects the current state (editor thread: it reads the engine's snapshot, which takes
-    /// the engine's brief lock, and the prototype store).
+    /// the engine's brief lock, and the voice store).
     pub fn gather(params: &FsddParams, status: &LiveStatus) -> StatusView {
         let snapshot = status.snapshot();
         let last = snapshot.last.map(|d| LastDigitView {
@@ -107,7 +123,7 @@ impl StatusView {
             kind: d.kind,
             seconds_ago: snapshot.seconds_since_last(),
         });
-        let live = if snapshot.running { params.prototypes.live_view() } else { None };
+        let live = if snapshot.running { params.voice.live_view() } else { None };
         let (bars, bars_source) = match (&live, snapshot.last) {
             (Some(live), _) if live.probs.iter().any(|&p| p > 0.0) => (live.probs, BarsSource::Live),
             (_, Some(last)) => (last.probs, BarsSource::LastDetection),
@@ -120,9 +136,25 @@ impl StatusView {
             bars_source,
             level_db: live.as_ref().map(|l| l.level_db),
             speech: live.as_ref().is_some_and(|l| l.speech),
-            enrollment: params.prototypes.status(),
-            prototype_path: params.prototype_path(),
-            default_path: fsdd_core::PrototypeSet::default_path(),
+            recent: if snapshot.running {
+                snapshot
+                    .recent
+                    .iter()
+                    .flatten()
+                    .map(|r| RecentView {
+                        digit: r.digit,
+                        confidence: r.confidence,
+                        kind: r.kind,
+                        onset: r.onset,
+                        seconds_ago: snapshot.seconds_since(r.decision),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            voice: params.voice_status(),
+            voice_path: params.voice_path(),
+            default_path: fsdd_core::Voice::default_path(),
             enrolling: params.enrollment.view(),
             enroll_outcome: params.enrollment.outcome(),
         }
@@ -135,11 +167,15 @@ pub struct EditorInput {
     pub path_text: String,
     /// Takes per digit the next enrollment asks for.
     pub takes_per_digit: usize,
+    /// The recent word picked for teaching (by its speech onset).
+    pub teach_onset: Option<u64>,
+    /// The right digit picked for it.
+    pub teach_digit: Option<u8>,
 }
 
 impl Default for EditorInput {
     fn default() -> Self {
-        EditorInput { path_text: String::new(), takes_per_digit: DEFAULT_TAKES }
+        EditorInput { path_text: String::new(), takes_per_digit: DEFAULT_TAKES, teach_onset: None, teach_digit: None }
     }
 }
 
@@ -147,7 +183,7 @@ impl EditorInput {
     /// The field as the persisted setting has it (empty = default file).
     pub fn for_params(params: &FsddParams) -> Self {
         EditorInput {
-            path_text: params.prototype_path().map(|p| p.display().to_string()).unwrap_or_default(),
+            path_text: params.voice_path().map(|p| p.display().to_string()).unwrap_or_default(),
             ..EditorInput::default()
         }
     }
@@ -156,7 +192,7 @@ impl EditorInput {
 /// A button the user pressed this frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EditorAction {
-    /// Import the prototype file at this path.
+    /// Import the voice file at this path.
     Import(PathBuf),
     /// Import `fsdd-tui`'s default file and forget the path.
     UseDefault,
@@ -170,6 +206,11 @@ pub enum EditorAction {
     SkipDigit,
     /// Stop enrolling; the previous voice stays.
     CancelEnrollment,
+    /// Add the word of the detection with this speech onset (which said `heard`) to the voice
+    /// as a take of `digit`.
+    Teach { onset: u64, heard: Option<u8>, digit: u8 },
+    /// Take back the last teach.
+    UndoTeach,
 }
 
 /// What a carried-out action did.
@@ -179,15 +220,19 @@ pub enum Performed {
     Exported(PathBuf),
     /// An enrollment button (start, redo, skip, cancel).
     Enrollment,
+    Taught(Taught),
+    Undone,
 }
 
-/// Why an action failed (also kept for the window by the prototype store).
+/// Why an action failed (also kept for the window by the voice store).
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
     #[error(transparent)]
     Import(#[from] ImportError),
     #[error(transparent)]
     Export(#[from] ExportError),
+    #[error(transparent)]
+    Teach(#[from] TeachError),
 }
 
 /// "how long ago" in words a glance can read.
@@ -200,23 +245,48 @@ pub fn ago_label(seconds: Option<f32>) -> String {
     }
 }
 
-/// One line on the enrolled voice, e.g. "Enrolled: 10/10 digits, 30 examples (digits 0-9)".
-pub fn enrollment_summary(status: &EnrollmentStatus) -> String {
+/// One line on the enrolled voice, e.g. "Enrolled voice: 10/10 digits, 30 takes (digits 0-9)".
+pub fn enrollment_summary(status: &VoiceStatus) -> String {
     let enrolled: Vec<String> = (0..10).filter(|&d| status.per_digit[d] > 0).map(|d| d.to_string()).collect();
     if enrolled.is_empty() {
         return "Enrolled voice: none (base model only)".to_owned();
     }
-    let examples: usize = status.per_digit.iter().sum();
-    format!("Enrolled voice: {}/10 digits, {examples} examples (digits {})", enrolled.len(), enrolled.join(" "))
+    let takes: usize = status.per_digit.iter().sum();
+    format!("Enrolled voice: {}/10 digits, {takes} takes (digits {})", enrolled.len(), enrolled.join(" "))
 }
 
-pub fn origin_label(origin: &PrototypeOrigin) -> String {
+/// "Takes per digit: 0:3 1:3+1 ...": takes per digit, "+n" of them taught from corrections.
+pub fn voice_takes_label(status: &VoiceStatus) -> String {
+    let per_digit: Vec<String> = (0..10)
+        .map(|d| {
+            let corrections = status.corrections[d];
+            let enrolled = status.per_digit[d] - corrections.min(status.per_digit[d]);
+            if corrections > 0 { format!("{d}:{enrolled}+{corrections}") } else { format!("{d}:{enrolled}") }
+        })
+        .collect();
+    let legend = if status.corrections.iter().any(|&n| n > 0) { " (+n: taught)" } else { "" };
+    format!("Takes per digit: {}{legend}", per_digit.join(" "))
+}
+
+pub fn origin_label(origin: &VoiceOrigin) -> String {
     match origin {
-        PrototypeOrigin::None => "Source: -".to_owned(),
-        PrototypeOrigin::Project => "Source: saved with the project".to_owned(),
-        PrototypeOrigin::File(path) => format!("Source: {}", path.display()),
-        PrototypeOrigin::Enrolled => "Source: enrolled in this window (saved with the project)".to_owned(),
+        VoiceOrigin::None => "Source: -".to_owned(),
+        VoiceOrigin::Project => "Source: saved with the project".to_owned(),
+        VoiceOrigin::File(path) => format!("Source: {}", path.display()),
+        VoiceOrigin::Enrolled => "Source: enrolled in this window (saved with the project)".to_owned(),
+        VoiceOrigin::Taught => "Source: taught in this window (saved with the project)".to_owned(),
     }
+}
+
+/// How a recent word is listed, e.g. "7 · early, 92% · 3 s ago" (also what a test clicks).
+pub fn recent_label(recent: &RecentView) -> String {
+    let digit = recent.digit.map_or("×".to_owned(), |d| d.to_string());
+    format!(
+        "{digit} · {}, {:.0}% · {}",
+        kind_label(recent.kind),
+        recent.confidence * 100.0,
+        ago_label(recent.seconds_ago)
+    )
 }
 
 pub const DIGIT_WORDS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
@@ -229,7 +299,7 @@ pub fn takes_label(counts: &[usize; 10]) -> String {
 pub fn outcome_label(outcome: &EnrollmentOutcome) -> String {
     match outcome {
         EnrollmentOutcome::Finished { per_digit } => {
-            format!("Enrollment done, takes per digit {}; mode set to Hybrid", takes_label(per_digit))
+            format!("Enrollment done, takes per digit {}; mode set to Your voice", takes_label(per_digit))
         }
         EnrollmentOutcome::Cancelled => "Enrollment cancelled; the previous voice stays".to_owned(),
         EnrollmentOutcome::Failed(message) => format!("Enrollment failed: {message}"),
@@ -266,7 +336,7 @@ fn draw_level_trace(ui: &mut egui::Ui, take: &TakeView) {
 fn draw_enrollment(ui: &mut egui::Ui, view: &StatusView, e: &EnrollmentView) -> Option<EditorAction> {
     let mut action = None;
     ui.label(RichText::new("Enrolling your voice").size(18.0).strong());
-    ui.colored_label(Color32::from_rgb(230, 180, 60), "No digit MIDI is sent while enrolling");
+    ui.colored_label(WARNING_AMBER, "No digit MIDI is sent while enrolling");
     match e.prompt {
         Prompt::Say { digit, take, of } | Prompt::Review { digit, take, of } => {
             ui.horizontal(|ui| {
@@ -313,6 +383,7 @@ fn draw_enrollment(ui: &mut egui::Ui, view: &StatusView, e: &EnrollmentView) -> 
 }
 
 const ERROR_RED: Color32 = Color32::from_rgb(230, 80, 70);
+const WARNING_AMBER: Color32 = Color32::from_rgb(230, 180, 60);
 const OK_GREEN: Color32 = Color32::from_rgb(90, 200, 110);
 
 /// Draws the whole window from `view`; returns the button the user pressed, if any.
@@ -330,11 +401,54 @@ pub fn draw(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Op
         Some(enrolling) => draw_enrollment(ui, view, enrolling),
         None => {
             draw_recognition(ui, view);
-            None
+            ui.separator();
+            draw_teach(ui, view, input)
         }
     };
     ui.separator();
     draw_voice(ui, view, input).or(action)
+}
+
+/// The last words heard: pick one and its right digit, and teach it (the word becomes a take of
+/// that digit); undo the last teach.
+fn draw_teach(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Option<EditorAction> {
+    let mut action = None;
+    if view.recent.is_empty() {
+        ui.label("Recent words: none yet. A wrong digit can be taught here once heard");
+    } else {
+        ui.label("Recent words: pick a wrong one and its right digit, then Teach");
+        for recent in &view.recent {
+            ui.selectable_value(&mut input.teach_onset, Some(recent.onset), recent_label(recent));
+        }
+    }
+    let picked = view.recent.iter().find(|r| Some(r.onset) == input.teach_onset);
+    ui.horizontal(|ui| {
+        ui.label("Right digit:");
+        for digit in 0..10u8 {
+            ui.selectable_value(&mut input.teach_digit, Some(digit), digit.to_string());
+        }
+    });
+    ui.horizontal(|ui| {
+        let teach = picked.zip(input.teach_digit);
+        if ui.add_enabled(teach.is_some(), egui::Button::new("Teach")).clicked()
+            && let Some((recent, digit)) = teach
+        {
+            action = Some(EditorAction::Teach { onset: recent.onset, heard: recent.digit, digit });
+        }
+        if ui.add_enabled(view.voice.can_undo, egui::Button::new("Undo last teach")).clicked() {
+            action = Some(EditorAction::UndoTeach);
+        }
+    });
+    match &view.voice.last_teach {
+        Some(Ok(message)) => {
+            ui.colored_label(OK_GREEN, message);
+        }
+        Some(Err(message)) => {
+            ui.colored_label(ERROR_RED, format!("Not taught: {message}"));
+        }
+        None => {}
+    }
+    action
 }
 
 /// The last digit and the ten confidence bars.
@@ -382,12 +496,18 @@ fn draw_recognition(ui: &mut egui::Ui, view: &StatusView) {
 /// The enrolled voice: summary, enrollment, import and export.
 fn draw_voice(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> Option<EditorAction> {
     let mut action = None;
-    ui.label(enrollment_summary(&view.enrollment));
-    if let Some(reason) = &view.enrollment.model_mismatch {
-        ui.colored_label(ERROR_RED, format!("Not used: enrolled with another model ({reason}); enroll again"));
+    ui.label(enrollment_summary(&view.voice));
+    if let Some(message) = &view.voice.old_project {
+        ui.colored_label(WARNING_AMBER, message);
     }
-    ui.label(origin_label(&view.enrollment.origin));
-    match &view.enrollment.last_import {
+    if !view.voice.is_empty() {
+        ui.label(voice_takes_label(&view.voice));
+    }
+    if let Some(reason) = &view.voice.unusable {
+        ui.colored_label(ERROR_RED, format!("Not used: {reason}; the base model recognises"));
+    }
+    ui.label(origin_label(&view.voice.origin));
+    match &view.voice.last_import {
         Some(Ok(path)) => {
             ui.colored_label(OK_GREEN, format!("Imported {}", path.display()));
         }
@@ -404,7 +524,7 @@ fn draw_voice(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> 
         };
         ui.colored_label(color, outcome_label(outcome));
     }
-    match &view.enrollment.last_export {
+    match &view.voice.last_export {
         Some(Ok(path)) => {
             ui.colored_label(OK_GREEN, format!("Exported to {}", path.display()));
         }
@@ -423,10 +543,10 @@ fn draw_voice(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> 
         });
     }
     ui.horizontal(|ui| {
-        ui.label("Prototype file:");
+        ui.label("Voice file:");
         ui.add(
             egui::TextEdit::singleline(&mut input.path_text)
-                .hint_text("path to prototypes.json (fsdd-tui enroll)")
+                .hint_text("path to voice.json (fsdd-tui enroll)")
                 .desired_width(ui.available_width()),
         );
     });
@@ -438,7 +558,7 @@ fn draw_voice(ui: &mut egui::Ui, view: &StatusView, input: &mut EditorInput) -> 
         if ui.button("Use default file").clicked() {
             action = Some(EditorAction::UseDefault);
         }
-        let enrolled = view.enrollment.per_digit.iter().any(|&n| n > 0);
+        let enrolled = !view.voice.is_empty();
         if ui.add_enabled(enrolled, egui::Button::new("Export")).clicked() {
             action = Some(EditorAction::Export((!path.is_empty()).then(|| PathBuf::from(path))));
         }
@@ -467,21 +587,20 @@ pub struct StatusApp {
     gui: Option<nice_plug::context::gui::GuiContext>,
 }
 
-/// Carries out a button's action on the calling (editor) thread: it may read or write a file.
-/// Failures are logged and kept in the prototype store, which the next frame shows.
+/// Carries out a button's action on the calling (editor) thread: it may read or write a file,
+/// or run the model on the voice's takes. Failures are logged and kept in the voice store,
+/// which the next frame shows.
 pub fn perform(params: &FsddParams, input: &mut EditorInput, action: EditorAction) -> Result<Performed, ActionError> {
     match action {
-        EditorAction::Import(path) => Ok(Performed::Imported(params.import_prototypes(Some(&path))?)),
+        EditorAction::Import(path) => Ok(Performed::Imported(params.import_voice(Some(&path))?)),
         EditorAction::UseDefault => {
-            let file = params.import_prototypes(None)?;
+            let file = params.import_voice(None)?;
             input.path_text.clear();
             Ok(Performed::Imported(file))
         }
-        EditorAction::Export(path) => Ok(Performed::Exported(params.export_prototypes(path.as_deref())?)),
+        EditorAction::Export(path) => Ok(Performed::Exported(params.export_voice(path.as_deref())?)),
         EditorAction::StartEnrollment(per_digit) => {
-            params.enrollment.start(per_digit);
-            // Capture starts at once if the plugin is running (else at its next activation).
-            poll_enrollment(params);
+            params.start_enrollment(per_digit);
             Ok(Performed::Enrollment)
         }
         EditorAction::RedoTake => {
@@ -496,32 +615,25 @@ pub fn perform(params: &FsddParams, input: &mut EditorInput, action: EditorActio
             params.enrollment.cancel();
             Ok(Performed::Enrollment)
         }
+        EditorAction::Teach { onset, heard, digit } => {
+            let taught = params.teach(onset, heard, digit)?;
+            // Taught once: the same word is not picked again by accident.
+            input.teach_onset = None;
+            input.teach_digit = None;
+            Ok(Performed::Taught(taught))
+        }
+        EditorAction::UndoTeach => {
+            params.undo_teach()?;
+            Ok(Performed::Undone)
+        }
     }
 }
 
-/// Editor thread, every frame: hands the worker's captured words to the running enrollment
-/// and, when it is complete, stores the new voice with the project. Returns true when a voice
-/// was just enrolled: the caller switches the mode to Hybrid (a parameter, so through the
-/// host: [`switch_to_hybrid`]).
-pub fn poll_enrollment(params: &FsddParams) -> bool {
-    match params.enrollment.poll(params.prototypes.engine()) {
-        Some(Finished::Enrolled(set)) => {
-            params.store_enrolled(set);
-            true
-        }
-        Some(Finished::Failed(message)) => {
-            nice_plug::nice_error!("fsdd: enrollment failed: {message}");
-            false
-        }
-        None => false,
-    }
-}
-
-/// Sets the Mode parameter to Hybrid the way a user would (the host records the change).
-pub fn switch_to_hybrid(gui: &nice_plug::context::gui::GuiContext, params: &FsddParams) {
+/// Sets the Mode parameter to Your voice the way a user would (the host records the change).
+pub fn switch_to_voice(gui: &nice_plug::context::gui::GuiContext, params: &FsddParams) {
     let setter = gui.param_setter();
     setter.begin_set_parameter(&params.mode);
-    setter.set_parameter(&params.mode, ModeChoice::Hybrid);
+    setter.set_parameter(&params.mode, ModeChoice::Voice);
     setter.end_set_parameter(&params.mode);
 }
 
@@ -544,10 +656,13 @@ impl NiceEguiApp for StatusApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut Frame) {
         ui.ctx().request_repaint_after(REFRESH);
-        if poll_enrollment(&self.params)
+        // The words the worker captured: into the recent words (teaching) and the enrollment.
+        // While the window is closed they wait in the engine's bounded queue, which keeps the
+        // newest, more than the words listed here.
+        if self.params.poll_words()
             && let Some(gui) = &self.gui
         {
-            switch_to_hybrid(gui, &self.params);
+            switch_to_voice(gui, &self.params);
         }
         let view = StatusView::gather(&self.params, &self.status);
         if let Some(action) = show(ui, &view, &mut self.input) {

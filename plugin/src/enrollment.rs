@@ -1,12 +1,14 @@
 //! Guided enrollment in the plugin window: "Enroll" asks for each digit a few times, the
 //! recogniser's worker captures every whole word the track feeds in, and the takes become the
-//! enrolled voice (stored in the plugin state, so it travels with the project).
+//! enrolled voice (their audio, stored in the plugin state, so it travels with the project).
 //!
 //! The flow itself is the core's [`EnrollmentSession`], the same one `fsdd-tui` uses, so the
-//! same takes give the same prototypes. Threads:
-//! - the worker (core `Engine`, word capture on) copies each whole word into its queue;
-//! - the editor's thread calls [`EnrollmentController::poll`] every frame: it moves the queued
-//!   words into the session and, once every digit has its takes, builds the prototypes;
+//! same takes give the same voice file. Threads:
+//! - the worker (core `Engine`, word capture on while the plugin runs) copies each whole word
+//!   into its queue;
+//! - the editor's thread moves the queued words out every frame (`FsddParams::poll_words`) and
+//!   hands them to [`EnrollmentController::poll`], which offers them to the session and, once
+//!   every digit has its takes, builds the voice;
 //! - the audio thread only reads [`EnrollmentController::active`] (one atomic load): while it
 //!   is set, detections still reach the window but no digit MIDI goes out.
 //!
@@ -14,10 +16,10 @@
 //! engine's queue (bounded) and are taken when it opens again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use fsdd_core::voice::enrollment::{DEFAULT_TAKES_PER_DIGIT, EnrollmentSession, Prompt};
-use fsdd_core::{Engine, Model, PrototypeSet};
+use fsdd_core::{CapturedWord, Voice};
 
 /// What the window shows about the last take.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,12 +33,12 @@ pub struct TakeView {
 /// How the last enrollment ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EnrollmentOutcome {
-    /// Prototypes built and stored; takes per digit.
+    /// The voice was built and stored; takes per digit.
     Finished {
         per_digit: [usize; 10],
     },
     Cancelled,
-    /// Building the prototypes failed (nothing changed).
+    /// Building or storing the voice failed (nothing changed).
     Failed(String),
 }
 
@@ -51,13 +53,9 @@ pub struct EnrollmentView {
 
 /// What [`EnrollmentController::poll`] finished this time.
 #[derive(Clone, Debug, PartialEq)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "returned once per enrollment to the editor thread; boxing would only add an allocation"
-)]
 pub enum Finished {
-    /// The voice is enrolled and stored: switch the mode to Hybrid.
-    Enrolled(PrototypeSet),
+    /// The takes, as a voice to store with the project.
+    Enrolled(Voice),
     Failed(String),
 }
 
@@ -71,9 +69,6 @@ pub struct EnrollmentController {
 #[derive(Default)]
 struct Inner {
     session: Option<EnrollmentSession>,
-    /// The engine whose word capture this session switched on.
-    capturing: Weak<Engine>,
-    model: Option<Arc<Model>>,
     outcome: Option<EnrollmentOutcome>,
 }
 
@@ -91,21 +86,13 @@ impl EnrollmentController {
         self.active.load(Ordering::Acquire)
     }
 
-    /// The model takes are embedded with (the plugin's, once loaded).
-    pub fn set_model(&self, model: Arc<Model>) {
-        self.lock().model = Some(model);
-    }
-
     /// Starts a session asking for `per_digit` takes of each digit (restarts a running one).
+    /// Only words offered after this are takes (`FsddParams::start_enrollment` moves the words
+    /// heard before out of the way first).
     pub fn start(&self, per_digit: usize) {
         let mut inner = self.lock();
         inner.session = Some(EnrollmentSession::new(per_digit));
         inner.outcome = None;
-        if let Some(engine) = inner.capturing.upgrade() {
-            // Words from before the restart are not takes of this session.
-            engine.capture_words(false);
-        }
-        inner.capturing = Weak::new();
         self.active.store(true, Ordering::Release);
     }
 
@@ -114,8 +101,12 @@ impl EnrollmentController {
         if inner.session.take().is_some() {
             inner.outcome = Some(EnrollmentOutcome::Cancelled);
         }
-        stop_capture(&mut inner);
         self.active.store(false, Ordering::Release);
+    }
+
+    /// The finished voice could not be stored after all: the window says why.
+    pub fn failed(&self, message: String) {
+        self.lock().outcome = Some(EnrollmentOutcome::Failed(message));
     }
 
     /// Drops the last take; its digit is asked for again.
@@ -132,40 +123,29 @@ impl EnrollmentController {
         }
     }
 
-    /// Editor thread, every frame: makes sure the running engine captures words, moves its
-    /// captured words into the session and, when every digit has its takes, builds the
-    /// prototypes. `engine` is the running engine (`None` while the plugin is inactive).
-    pub fn poll(&self, engine: Option<Arc<Engine>>) -> Option<Finished> {
+    /// Editor thread, every frame: offers the words captured since the last call to the
+    /// session (those after the last take it needs are not used) and, when every digit has its
+    /// takes, builds the voice. `None` while no session runs or it is not complete.
+    pub fn poll(&self, words: &[CapturedWord]) -> Option<Finished> {
         let mut inner = self.lock();
-        inner.session.as_ref()?;
-        if let Some(engine) = &engine {
-            if !Weak::ptr_eq(&inner.capturing, &Arc::downgrade(engine)) {
-                engine.capture_words(true);
-                inner.capturing = Arc::downgrade(engine);
+        let session = inner.session.as_mut()?;
+        for word in words {
+            if session.is_complete() {
+                break;
             }
-            let session = inner.session.as_mut().expect("checked above");
-            while let Some(word) = engine.pop_word() {
-                if !session.offer(&word) {
-                    break;
-                }
-            }
+            session.offer(word);
         }
-        let session = inner.session.as_ref().expect("checked above");
         if !session.is_complete() {
             return None;
         }
         let counts = session.counts();
-        let result = match &inner.model {
-            Some(model) => session.build_prototypes(model).map_err(|e| e.to_string()),
-            None => Err("the model is not loaded".to_owned()),
-        };
+        let result = session.build_voice().map_err(|e| e.to_string());
         inner.session = None;
-        stop_capture(&mut inner);
         self.active.store(false, Ordering::Release);
         match result {
-            Ok(set) => {
+            Ok(voice) => {
                 inner.outcome = Some(EnrollmentOutcome::Finished { per_digit: counts });
-                Some(Finished::Enrolled(set))
+                Some(Finished::Enrolled(voice))
             }
             Err(message) => {
                 inner.outcome = Some(EnrollmentOutcome::Failed(message.clone()));
@@ -193,13 +173,6 @@ impl EnrollmentController {
     pub fn outcome(&self) -> Option<EnrollmentOutcome> {
         self.lock().outcome.clone()
     }
-}
-
-fn stop_capture(inner: &mut Inner) {
-    if let Some(engine) = inner.capturing.upgrade() {
-        engine.capture_words(false);
-    }
-    inner.capturing = Weak::new();
 }
 
 /// Takes per digit the window offers first.

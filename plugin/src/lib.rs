@@ -2,12 +2,14 @@
 //! MIDI notes and/or CCs, while its audio passes through untouched.
 //!
 //! - [`params`]: the host-automatable parameters and their mapping to the recogniser.
-//! - [`prototype_store`]: enrolled-voice prototypes kept in the plugin state.
+//! - [`voice_store`]: the enrolled voice (its takes' audio) kept in the plugin state, what the
+//!   engine matches it with, and the words corrections are taught from.
 //! - [`analysis`]: the `fsdd_core::Engine` (worker thread) behind the audio thread.
 //! - [`midi_out`]: digits -> NoteOn/NoteOff/CC with sample positions inside the block.
 //! - [`passthrough`]: the audio path (bit-exact, minus denormals and NaN/Inf).
 //! - [`live_status`]: the last detection, shared lock-free from `process()` to the editor.
-//! - [`editor`]: the egui window (last digit, confidence bars, enrolled voice, file import).
+//! - [`editor`]: the egui window (last digit, confidence bars, teaching corrections, enrolled
+//!   voice, file import and export).
 //! - [`enrollment`]: guided enrollment from the track's input, driven by the window.
 //!
 //! Real-time rule: `process()` never allocates, locks or waits (checked in debug builds by
@@ -21,7 +23,7 @@ pub mod live_status;
 pub mod midi_out;
 pub mod params;
 pub mod passthrough;
-pub mod prototype_store;
+pub mod voice_store;
 
 use std::sync::Arc;
 
@@ -33,7 +35,6 @@ use crate::analysis::AnalysisSession;
 use crate::live_status::LiveStatus;
 use crate::midi_out::{CcSpec, DigitOutput, MidiOut, NoteScheduler, NoteSpec, TimedMidi};
 use crate::params::FsddParams;
-use crate::prototype_store::ModelIdentity;
 
 /// Stable identifiers: hosts use them to find the plugin in saved projects. Never change them.
 pub const CLAP_ID: &str = "org.fsdd.spoken-digits-to-midi";
@@ -49,8 +50,8 @@ pub struct FsddPlugin {
     sample_rate: f32,
     /// Samples processed since activation: the clock detection positions are measured on.
     position: u64,
-    /// The default prototype file is looked at once per instance, not on every activation.
-    tried_default_prototypes: bool,
+    /// The default voice file is looked at once per instance, not on every activation.
+    tried_default_voice: bool,
     /// The last detection for the editor (written by `process()` with atomic stores).
     live_status: Arc<LiveStatus>,
     editor_state: Arc<nice_plug_egui::EguiEditorState>,
@@ -65,7 +66,7 @@ impl Default for FsddPlugin {
             scheduler: NoteScheduler::new(),
             sample_rate: 48_000.0,
             position: 0,
-            tried_default_prototypes: false,
+            tried_default_voice: false,
             live_status: Arc::new(LiveStatus::default()),
             editor_state: editor::default_state(),
         }
@@ -88,9 +89,9 @@ impl FsddPlugin {
         if self.model.is_none() {
             match Model::embedded() {
                 Ok(model) => {
-                    self.params.prototypes.set_model(ModelIdentity::of(&model));
                     let model = Arc::new(model);
-                    self.params.enrollment.set_model(model.clone());
+                    // A voice restored with the project is prepared for the model now.
+                    self.params.voice.set_model(model.clone());
                     self.model = Some(model);
                 }
                 Err(err) => nice_error!("fsdd: the embedded model did not load ({err}); audio passes through, no MIDI"),
@@ -99,31 +100,35 @@ impl FsddPlugin {
         self.model.clone()
     }
 
-    /// A prototype file set by the user (editor or project) is re-read at every activation,
-    /// so a voice enrolled again with `fsdd-tui` takes effect; if it fails, the prototypes
-    /// the project holds stay. Without a path, a project without enrolled prototypes picks up
-    /// the ones `fsdd-tui` saved in its default file, once.
-    fn adopt_prototypes(&mut self) {
-        if let Some(path) = self.params.prototype_path() {
+    /// A voice file set by the user (editor or project) is re-read at every activation, so a
+    /// voice enrolled again with `fsdd-tui` takes effect; if it fails, the voice the project
+    /// holds stays. Without a path, a project without a voice picks up the one `fsdd-tui` saved
+    /// in its default file, once; if only the earlier version's prototype file is there, the
+    /// window says it cannot be used (the import's error).
+    fn adopt_voice(&mut self) {
+        if let Some(path) = self.params.voice_path() {
             // Errors are logged and shown in the editor by the import itself.
-            let _ = self.params.import_prototypes(Some(&path));
+            let _ = self.params.import_voice(Some(&path));
             return;
         }
-        if self.tried_default_prototypes {
+        if self.tried_default_voice {
             return;
         }
-        self.tried_default_prototypes = true;
-        let store = &self.params.prototypes;
-        if store.current().is_none() && fsdd_core::PrototypeSet::default_path().is_some_and(|p| p.is_file()) {
+        self.tried_default_voice = true;
+        let store = &self.params.voice;
+        let exists = |path: Option<std::path::PathBuf>| path.is_some_and(|p| p.is_file());
+        if store.is_empty()
+            && (exists(fsdd_core::Voice::default_path()) || exists(fsdd_core::Voice::old_prototypes_path()))
+        {
             match store.import(None) {
-                Ok(file) => nice_log!("fsdd: imported enrolled prototypes from the fsdd-tui file {}", file.display()),
+                Ok(file) => nice_log!("fsdd: imported the enrolled voice from the fsdd-tui file {}", file.display()),
                 Err(err) => nice_warn!("fsdd: {err}"),
             }
         }
     }
 
     fn stop_session(&mut self) {
-        self.params.prototypes.detach();
+        self.params.voice.detach();
         // Dropping the engine stops and joins its worker thread.
         self.session = None;
     }
@@ -201,6 +206,20 @@ impl Plugin for FsddPlugin {
         self.params.clone()
     }
 
+    /// States saved before the voice was kept as audio have no `voice` and no `voice_path`.
+    /// They mean "no voice of this version" (their format-1 `prototypes` cannot be used, and
+    /// `OldPrototypes` says so), not "keep whatever voice this instance holds": a preset loaded
+    /// into a running instance must not keep the previous project's voice.
+    fn filter_state(state: &mut PluginState) {
+        for key in ["voice", "voice_path"] {
+            if !state.fields.contains_key(key)
+                && let Ok(empty) = nice_plug::params::persist::serialize_field(&String::new())
+            {
+                state.fields.insert(key.to_owned(), empty);
+            }
+        }
+    }
+
     fn editor(&mut self, _async_executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
         editor::create(self.params.clone(), self.live_status.clone(), self.editor_state.clone())
     }
@@ -218,9 +237,9 @@ impl Plugin for FsddPlugin {
         self.position = 0;
         // Positions restart with the new engine: end whatever still sounds.
         self.scheduler.release_all_at_next_block();
-        // The model first: imports are checked against it.
+        // The model first: an imported voice is prepared with it.
         let model = self.load_model();
-        self.adopt_prototypes();
+        self.adopt_voice();
 
         if let Some(model) = model {
             let offline = buffer_config.process_mode == ProcessMode::Offline;
@@ -234,7 +253,8 @@ impl Plugin for FsddPlugin {
                 self.params.enrollment.active_flag(),
             ) {
                 Ok(session) => {
-                    self.params.prototypes.attach(Arc::downgrade(session.engine()));
+                    // Also switches word capture on, for teaching and enrollment.
+                    self.params.voice.attach(Arc::downgrade(session.engine()));
                     self.session = Some(session);
                 }
                 Err(err) => nice_error!("fsdd: the recogniser did not start ({err}); audio passes through, no MIDI"),

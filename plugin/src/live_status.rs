@@ -2,7 +2,9 @@
 //!
 //! `process()` pops finished detections from the engine's ring; it stores each one here with
 //! plain atomic stores (no allocation, no lock, no wait), and advances the stream clock the
-//! "how long ago" of the editor is measured on. The editor only reads, through [`snapshot`],
+//! "how long ago" of the editor is measured on. The last [`RECENT_DETECTIONS`] detections of
+//! the running recogniser are kept too, with their speech onsets: the window lists them so the
+//! user can teach the right digit for a wrong one (the onset finds the word). The editor only reads, through [`snapshot`],
 //! a sequence lock: the writer bumps a counter to odd before and to even after a write, and
 //! a reader retries if the counter moved, so it never sees half of one detection and half of
 //! another. Only the reader ever retries; the audio thread never waits.
@@ -29,10 +31,30 @@ pub struct LastDetection {
     pub sequence: u64,
 }
 
+/// Detections of the running recogniser the window lists for teaching.
+pub const RECENT_DETECTIONS: usize = 4;
+
+/// One of the recent detections.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RecentDetection {
+    /// `None` when the sound was rejected as not a digit.
+    pub digit: Option<u8>,
+    pub confidence: f32,
+    pub kind: DetectionKind,
+    /// Speech onset and decision (input-rate samples since activation): the onset is what the
+    /// word captured for the same segment carries.
+    pub onset: u64,
+    pub decision: u64,
+    pub sequence: u64,
+}
+
 /// A consistent copy of [`LiveStatus`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LiveSnapshot {
     pub last: Option<LastDetection>,
+    /// The running recogniser's last detections, newest first (`None` past the ones it made:
+    /// detections of an earlier activation are not listed, their words are gone).
+    pub recent: [Option<RecentDetection>; RECENT_DETECTIONS],
     /// Stream position at the end of the last processed block.
     pub position: u64,
     pub sample_rate: f32,
@@ -51,6 +73,24 @@ impl LiveSnapshot {
         }
         Some(((self.position - last.decision) as f64 / self.sample_rate as f64) as f32)
     }
+
+    /// Seconds of audio processed since `decision` (as [`LiveSnapshot::seconds_since_last`]).
+    pub fn seconds_since(&self, decision: u64) -> Option<f32> {
+        if self.sample_rate <= 0.0 || decision > self.position {
+            return None;
+        }
+        Some(((self.position - decision) as f64 / self.sample_rate as f64) as f32)
+    }
+}
+
+/// The atomics of one recent detection.
+#[derive(Default)]
+struct RecentSlot {
+    digit: AtomicU32,
+    confidence_bits: AtomicU32,
+    kind: AtomicU32,
+    onset: AtomicU64,
+    decision: AtomicU64,
 }
 
 pub struct LiveStatus {
@@ -62,6 +102,10 @@ pub struct LiveStatus {
     kind: AtomicU32,
     probs_bits: [AtomicU32; N_OUTPUTS],
     decision: AtomicU64,
+    /// `detections` when the running recogniser started: later ones are its own.
+    session_start: AtomicU64,
+    /// Ring of the last detections: detection number n (1-based) is in slot (n - 1) % len.
+    recent: [RecentSlot; RECENT_DETECTIONS],
     position: AtomicU64,
     sample_rate_bits: AtomicU32,
     running: AtomicBool,
@@ -77,6 +121,8 @@ impl Default for LiveStatus {
             kind: AtomicU32::new(0),
             probs_bits: std::array::from_fn(|_| AtomicU32::new(0)),
             decision: AtomicU64::new(0),
+            session_start: AtomicU64::new(0),
+            recent: std::array::from_fn(|_| RecentSlot::default()),
             position: AtomicU64::new(0),
             sample_rate_bits: AtomicU32::new(0),
             running: AtomicBool::new(false),
@@ -121,6 +167,7 @@ impl LiveStatus {
     /// A new recogniser starts: the stream clock restarts at 0 at `sample_rate`.
     pub fn started(&self, sample_rate: f32) {
         self.write(|s| {
+            s.session_start.store(s.detections.load(Ordering::Relaxed), Ordering::Relaxed);
             s.position.store(0, Ordering::Relaxed);
             s.sample_rate_bits.store(sample_rate.to_bits(), Ordering::Relaxed);
             s.running.store(true, Ordering::Relaxed);
@@ -140,7 +187,7 @@ impl LiveStatus {
     /// Audio thread: a detection was popped (atomic stores only).
     pub fn record(&self, detection: &Detection) {
         self.write(|s| {
-            s.detections.fetch_add(1, Ordering::Relaxed);
+            let number = s.detections.fetch_add(1, Ordering::Relaxed) + 1;
             // N_DIGITS (10) stands for "no digit".
             let digit = detection.digit.map_or(N_DIGITS as u32, u32::from);
             s.digit.store(digit, Ordering::Relaxed);
@@ -150,6 +197,12 @@ impl LiveStatus {
                 slot.store(p.to_bits(), Ordering::Relaxed);
             }
             s.decision.store(detection.decision, Ordering::Relaxed);
+            let slot = &s.recent[((number - 1) % RECENT_DETECTIONS as u64) as usize];
+            slot.digit.store(digit, Ordering::Relaxed);
+            slot.confidence_bits.store(detection.confidence.to_bits(), Ordering::Relaxed);
+            slot.kind.store(kind_code(detection.kind), Ordering::Relaxed);
+            slot.onset.store(detection.onset, Ordering::Relaxed);
+            slot.decision.store(detection.decision, Ordering::Relaxed);
         });
     }
 
@@ -163,8 +216,22 @@ impl LiveStatus {
             decision: self.decision.load(Ordering::Relaxed),
             sequence,
         });
+        let session_start = self.session_start.load(Ordering::Relaxed);
+        let recent = std::array::from_fn(|i| {
+            let number = sequence.checked_sub(i as u64).filter(|&n| n > session_start)?;
+            let slot = &self.recent[((number - 1) % RECENT_DETECTIONS as u64) as usize];
+            Some(RecentDetection {
+                digit: Some(slot.digit.load(Ordering::Relaxed)).filter(|&d| d < N_DIGITS as u32).map(|d| d as u8),
+                confidence: f32::from_bits(slot.confidence_bits.load(Ordering::Relaxed)),
+                kind: kind_from_code(slot.kind.load(Ordering::Relaxed)),
+                onset: slot.onset.load(Ordering::Relaxed),
+                decision: slot.decision.load(Ordering::Relaxed),
+                sequence: number,
+            })
+        });
         LiveSnapshot {
             last,
+            recent,
             position: self.position.load(Ordering::Relaxed),
             sample_rate: f32::from_bits(self.sample_rate_bits.load(Ordering::Relaxed)),
             running: self.running.load(Ordering::Relaxed),
@@ -223,6 +290,24 @@ mod tests {
             compute_us: 0,
             saliency: None,
         }
+    }
+
+    #[test]
+    fn the_recent_detections_are_the_running_recognisers_newest_first() {
+        let status = LiveStatus::default();
+        status.started(48_000.0);
+        status.record(&detection(1, 10_000));
+        status.started(48_000.0);
+        assert_eq!(status.snapshot().recent, [None; RECENT_DETECTIONS], "an earlier activation's are not listed");
+        assert!(status.snapshot().last.is_some(), "the last digit stays visible");
+        for (n, digit) in [2u8, 3, 4, 5, 6].into_iter().enumerate() {
+            status.record(&detection(digit, 20_000 + n as u64 * 10_000));
+        }
+        let recent = status.snapshot().recent;
+        let digits: Vec<Option<u8>> = recent.iter().map(|r| r.map(|r| r.digit.unwrap())).collect();
+        assert_eq!(digits, [Some(6), Some(5), Some(4), Some(3)]);
+        let newest = recent[0].unwrap();
+        assert_eq!((newest.onset, newest.decision, newest.sequence), (56_000, 60_000, 6));
     }
 
     #[test]

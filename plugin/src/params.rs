@@ -1,29 +1,43 @@
-//! The plugin's parameters (host-automatable) and its persisted enrolled-voice prototypes.
+//! The plugin's parameters (host-automatable) and its persisted enrolled voice.
 //!
 //! Parameter IDs are stable strings: renaming a parameter is fine, changing an `#[id]` breaks
-//! saved projects and automation.
+//! saved projects and automation. The same holds for the `#[id]`s of list options and for the
+//! `#[persist]` keys.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use fsdd_core::{EarlyExitPolicy, RecognizerConfig, ScoringMode, VadConfig};
+use fsdd_core::{EarlyExitPolicy, RecognizerConfig, ScoringMode, VadConfig, Voice};
 use nice_plug::prelude::*;
 
-use crate::enrollment::EnrollmentController;
-use crate::prototype_store::{ExportError, ImportError, PrototypeStore};
+use crate::enrollment::{EnrollmentController, Finished};
+use crate::voice_store::{
+    ExportError, ImportError, OLD_PROJECT_MESSAGE, OldPrototypes, Taught, TeachError, VoiceStatus, VoiceStore,
+};
 
-/// Which scorer turns the model's output into a digit (see `fsdd_core::ScoringMode`).
+/// Which scorer turns the model's output into a digit (see `fsdd_core::ScoringMode`). Without
+/// an enrolled voice every choice is the base model.
+///
+/// Saved projects store the option's `#[id]`, so the order may change; `Voice` is still last so
+/// that a CLAP host's automation, which records the option's index, keeps its meaning for the
+/// options that came before it.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModeChoice {
     #[id = "base"]
     #[name = "Base model"]
     Base,
+    /// One mean embedding per digit (the earlier method).
     #[id = "proto"]
-    #[name = "Enrolled voice"]
+    #[name = "Prototypes"]
     Proto,
     #[id = "hybrid"]
     #[name = "Hybrid"]
     Hybrid,
+    /// The enrolled takes as templates, fused with the model: the default.
+    #[id = "voice"]
+    #[name = "Your voice"]
+    Voice,
 }
 
 impl From<ModeChoice> for ScoringMode {
@@ -32,6 +46,7 @@ impl From<ModeChoice> for ScoringMode {
             ModeChoice::Base => ScoringMode::Base,
             ModeChoice::Proto => ScoringMode::Proto,
             ModeChoice::Hybrid => ScoringMode::Hybrid,
+            ModeChoice::Voice => ScoringMode::Voice,
         }
     }
 }
@@ -42,6 +57,7 @@ impl From<ScoringMode> for ModeChoice {
             ScoringMode::Base => ModeChoice::Base,
             ScoringMode::Proto => ModeChoice::Proto,
             ScoringMode::Hybrid => ModeChoice::Hybrid,
+            ScoringMode::Voice => ModeChoice::Voice,
         }
     }
 }
@@ -98,15 +114,22 @@ pub const MAX_BASE_NOTE: i32 = 127 - 9;
 
 #[derive(Params)]
 pub struct FsddParams {
-    /// The enrolled-voice prototypes (PrototypeSet JSON) travel with the project.
+    /// The enrolled voice (format-2 JSON: the takes' audio) travels with the project.
+    #[persist = "voice"]
+    pub voice: VoiceStore,
+    /// The voice file to import at activation (and the last one imported from the editor);
+    /// empty = `fsdd-tui`'s default file, as long as the project has no voice.
+    #[persist = "voice_path"]
+    pub voice_path: RwLock<String>,
+    /// An earlier version's enrolled voice (format-1 prototypes), only to say it cannot be
+    /// used. (The earlier `prototype_path` key is not read: it named a format-1 file.)
     #[persist = "prototypes"]
-    pub prototypes: PrototypeStore,
-    /// The prototype file to import at activation (and the last one imported from the
-    /// editor); empty = `fsdd-tui`'s default file, as long as the project has no prototypes.
-    #[persist = "prototype_path"]
-    pub prototype_path: RwLock<String>,
-    /// Guided enrollment in the window (not saved: only its result, the prototypes, is).
+    pub old_prototypes: OldPrototypes,
+    /// Guided enrollment in the window (not saved: only its result, the voice, is).
     pub enrollment: EnrollmentController,
+    /// Whether the running engine was last told to keep one word per segment (while an
+    /// enrollment runs), so the editor sends the change once, not every frame.
+    whole_words: AtomicBool,
 
     #[id = "threshold"]
     pub threshold: FloatParam,
@@ -148,9 +171,11 @@ impl Default for FsddParams {
         let vad = VadConfig::default();
         let recognizer = RecognizerConfig::default();
         Self {
-            prototypes: PrototypeStore::default(),
-            prototype_path: RwLock::new(String::new()),
+            voice: VoiceStore::default(),
+            voice_path: RwLock::new(String::new()),
+            old_prototypes: OldPrototypes::default(),
             enrollment: EnrollmentController::default(),
+            whole_words: AtomicBool::new(false),
             threshold: FloatParam::new(
                 "Early-exit threshold",
                 policy.threshold,
@@ -176,7 +201,9 @@ impl Default for FsddParams {
                 FloatRange::Linear { min: 0.0, max: 1.0 },
             )
             .with_step_size(0.01),
-            mode: EnumParam::new("Mode", ModeChoice::from(recognizer.mode)),
+            // Your voice by default: with no voice enrolled it is the base model, and once one is
+            // enrolled it is the method that uses it best.
+            mode: EnumParam::new("Mode", ModeChoice::Voice),
             blend_weight: FloatParam::new(
                 "Hybrid blend",
                 recognizer.blend_weight,
@@ -233,54 +260,133 @@ impl FsddParams {
         }
     }
 
-    /// The prototype file set by the user, if any (`None` = the default file).
-    pub fn prototype_path(&self) -> Option<PathBuf> {
-        let path = self.prototype_path.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+    /// The voice file set by the user, if any (`None` = the default file).
+    pub fn voice_path(&self) -> Option<PathBuf> {
+        let path = self.voice_path.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         let path = path.trim();
         (!path.is_empty()).then(|| PathBuf::from(path))
     }
 
-    fn set_prototype_path(&self, path: Option<&Path>) {
+    fn set_voice_path(&self, path: Option<&Path>) {
         let text = path.map(|p| p.display().to_string()).unwrap_or_default();
-        *self.prototype_path.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = text;
+        *self.voice_path.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = text;
     }
 
-    /// Imports prototypes from `path` (or the default file) and, if that worked, remembers the
+    /// Imports a voice from `path` (or the default file) and, if that worked, remembers the
     /// choice in the persisted path so the project re-imports the same file when it is
     /// activated again. On failure nothing changes; the error is logged and kept for the
-    /// editor. Main or editor thread only (it reads a file).
-    pub fn import_prototypes(&self, path: Option<&Path>) -> Result<PathBuf, ImportError> {
-        match self.prototypes.import(path) {
+    /// editor. Main or editor thread only (it reads a file and runs the model).
+    pub fn import_voice(&self, path: Option<&Path>) -> Result<PathBuf, ImportError> {
+        match self.voice.import(path) {
             Ok(file) => {
-                self.set_prototype_path(path);
-                nice_log!("fsdd: imported enrolled prototypes from {}", file.display());
+                self.set_voice_path(path);
+                nice_log!("fsdd: imported the enrolled voice from {}", file.display());
                 Ok(file)
             }
             Err(err) => {
-                nice_error!("fsdd: {err}; the previous prototypes stay");
+                nice_error!("fsdd: {err}; the previous voice stays");
                 Err(err)
             }
         }
     }
 
-    /// Stores a voice enrolled in the window as the project's prototypes. The prototype file
-    /// setting is cleared, so the next activation keeps this voice instead of re-importing a
-    /// file. Main or editor thread only.
-    pub fn store_enrolled(&self, set: fsdd_core::PrototypeSet) {
-        self.prototypes.replace_enrolled(set);
-        self.set_prototype_path(None);
+    /// Stores a voice enrolled in the window with the project. The voice file setting is
+    /// cleared, so the next activation keeps this voice instead of re-importing a file.
+    /// Main or editor thread only.
+    pub fn store_enrolled(&self, voice: Voice) -> Result<(), fsdd_core::VoiceBuildError> {
+        self.voice.replace_enrolled(voice)?;
+        self.set_voice_path(None);
         nice_log!("fsdd: enrolled voice stored with the project");
+        Ok(())
     }
 
     /// Writes the enrolled voice to `path` (or `fsdd-tui`'s default file) for
-    /// `fsdd-tui --prototypes`. Main or editor thread only.
-    pub fn export_prototypes(&self, path: Option<&Path>) -> Result<PathBuf, ExportError> {
-        let result = self.prototypes.export(path);
+    /// `fsdd-tui --voice`. Main or editor thread only.
+    pub fn export_voice(&self, path: Option<&Path>) -> Result<PathBuf, ExportError> {
+        let result = self.voice.export(path);
         match &result {
             Ok(file) => nice_log!("fsdd: exported the enrolled voice to {}", file.display()),
             Err(err) => nice_error!("fsdd: {err}"),
         }
         result
+    }
+
+    /// Teaches a correction (see `VoiceStore::teach`). The voice is now the project's own, so
+    /// the voice file setting is cleared: the next activation must not re-import the file over
+    /// the correction. Main or editor thread only.
+    pub fn teach(&self, onset: u64, heard: Option<u8>, digit: u8) -> Result<Taught, TeachError> {
+        let result = self.voice.teach(onset, heard, digit);
+        match &result {
+            Ok(taught) => {
+                self.set_voice_path(None);
+                nice_log!("fsdd: {}", taught.message());
+            }
+            Err(err) => nice_warn!("fsdd: not taught: {err}"),
+        }
+        result
+    }
+
+    /// Takes back the last teach. Main or editor thread only.
+    pub fn undo_teach(&self) -> Result<(), TeachError> {
+        let result = self.voice.undo_teach();
+        if let Err(err) = &result {
+            nice_warn!("fsdd: not undone: {err}");
+        }
+        result
+    }
+
+    /// Starts the window's guided enrollment. Words heard before the click are no takes: they
+    /// are moved to the recent words first.
+    pub fn start_enrollment(&self, per_digit: usize) {
+        self.voice.collect_words();
+        self.enrollment.start(per_digit);
+        self.sync_whole_words();
+    }
+
+    /// While an enrollment runs the engine keeps one word per segment (a take is the whole word
+    /// the VAD closed); otherwise it splits fast digit strings as usual.
+    fn sync_whole_words(&self) {
+        let want = self.enrollment.active();
+        if let Some(engine) = self.voice.engine()
+            && self.whole_words.swap(want, Ordering::AcqRel) != want
+        {
+            engine.set_whole_words(want);
+        }
+    }
+
+    /// Editor thread, every frame: moves the words the engine captured into the recent words
+    /// (what corrections are taught from) and the running enrollment; when the enrollment
+    /// completes, stores the new voice with the project. Returns true when a voice was just
+    /// enrolled: the caller switches the mode to Your voice (a parameter, so through the host).
+    pub fn poll_words(&self) -> bool {
+        self.sync_whole_words();
+        let words = self.voice.collect_words();
+        match self.enrollment.poll(&words) {
+            Some(Finished::Enrolled(voice)) => match self.store_enrolled(voice) {
+                Ok(()) => true,
+                Err(err) => {
+                    let message = format!("the voice could not be prepared for the model: {err}");
+                    nice_error!("fsdd: enrollment failed: {message}");
+                    self.enrollment.failed(message);
+                    false
+                }
+            },
+            Some(Finished::Failed(message)) => {
+                nice_error!("fsdd: enrollment failed: {message}");
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// What the window shows about the voice, including whether the project holds an earlier
+    /// version's voice that cannot be used (while it has no voice of this version).
+    pub fn voice_status(&self) -> VoiceStatus {
+        let mut status = self.voice.status();
+        if status.is_empty() && self.old_prototypes.present() {
+            status.old_project = Some(OLD_PROJECT_MESSAGE.to_owned());
+        }
+        status
     }
 
     /// Linear analysis gain from the dB parameter.

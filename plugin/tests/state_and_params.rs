@@ -1,64 +1,213 @@
-//! Plugin state (parameters + enrolled prototypes) through the CLAP state extension, the MIDI
-//! mapping parameters, and garbage state.
+//! Plugin state (parameters + the enrolled voice) through the CLAP state extension, the MIDI
+//! mapping parameters, garbage state, and projects of the earlier version (whose enrolled voice
+//! was format-1 prototypes, which cannot be used: the window says so and the base model runs).
 
 mod common;
 
+use std::sync::Arc;
+
+use common::headless::*;
 use common::*;
-use fsdd_core::{Model, PrototypeSet};
+use fsdd_core::{Model, PrototypeSet, Voice};
+use fsdd_plugin::editor::{EditorInput, StatusView};
+use fsdd_plugin::live_status::LiveStatus;
+use fsdd_plugin::params::{FsddParams, ModeChoice};
+use fsdd_plugin::voice_store::{OLD_PROJECT_MESSAGE, VoiceOrigin};
 use serde_json::json;
 
-/// A prototype set with the embedded model's embedding size (values are arbitrary but valid).
-fn sample_prototypes() -> PrototypeSet {
-    let model = Model::embedded().expect("embedded model");
-    let dim = model.embedding_dim();
-    let mut set = PrototypeSet::new(dim).with_model_fingerprint(model.fingerprint());
-    for digit in 0..10u8 {
-        for example in 0..3 {
-            let embedding: Vec<f32> =
-                (0..dim).map(|i| ((i * 7 + digit as usize * 13 + example * 3) % 17) as f32 / 17.0 - 0.4).collect();
-            set.add_example(digit, &embedding).unwrap();
-        }
-    }
-    set
+/// A voice of real recordings: yweweler's takes 5-6 of every digit.
+fn sample_voice() -> Voice {
+    speaker_voice("yweweler", 5..7)
 }
 
-fn stored_prototypes(state: &serde_json::Value) -> Option<PrototypeSet> {
-    let field = state["fields"]["prototypes"].as_str().expect("prototypes field is a JSON string");
-    let json: String = serde_json::from_str(field).expect("field holds a JSON-encoded string");
-    if json.is_empty() { None } else { Some(PrototypeSet::from_json(&json).expect("stored prototypes parse")) }
+fn with_voice(state: serde_json::Value, voice: &Voice) -> serde_json::Value {
+    with_field(state, "voice", &voice.to_json())
 }
 
-fn with_prototypes(mut state: serde_json::Value, set: &PrototypeSet) -> serde_json::Value {
-    state["fields"]["prototypes"] = json!(serde_json::to_string(&set.to_json()).unwrap());
-    state
+/// NoteOns (position, key, velocity) of a render: what a voice changes.
+fn note_ons(midi: &[MidiAt]) -> Vec<(u64, u8, f64)> {
+    midi.iter()
+        .filter_map(|m| match m.kind {
+            MidiKind::NoteOn { key, velocity, .. } => Some((m.position, key, velocity)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Renders `stream` through a fresh hosted instance restored from `state`.
+fn render_state(state: &[u8], stream: &TestStream, seed: u64) -> Vec<MidiAt> {
+    let mut plugin = HostedPlugin::new(HostConfig::offline_48k(), Some(state));
+    let rendered = render(&mut plugin, stream, seed, Pace::Unpaced);
+    rendered.assert_clean_passthrough();
+    assert_notes_paired(&rendered.midi);
+    rendered.midi
 }
 
 #[test]
-fn parameters_and_prototypes_survive_a_save_and_restore() {
-    let prototypes = sample_prototypes();
+fn parameters_and_the_voice_survive_a_save_and_restore() {
+    let voice = sample_voice();
     let wanted = [
         ("base_note", json!({"i32": 48})),
         ("channel", json!({"i32": 5})),
         ("output", json!({"string": "both"})),
         ("cc_num", json!({"i32": 21})),
         ("cc_value", json!({"string": "scaled"})),
+        // The options' stable ids: projects of the earlier version name these three.
         ("mode", json!({"string": "hybrid"})),
         ("threshold", json!({"f32": 0.95})),
         ("note_ms", json!({"f32": 120.0})),
         ("gain_db", json!({"f32": -6.0})),
     ];
-    let state = with_prototypes(state_json(&state_with(&wanted)), &prototypes);
+    let state = with_voice(state_json(&state_with(&wanted)), &voice);
 
     let mut first = HostedPlugin::new(HostConfig::offline_48k(), Some(&state_bytes(&state)));
     let saved = state_json(&first.save_state());
     for (id, value) in &wanted {
         assert_eq!(&saved["params"][*id], value, "parameter {id} after restore");
     }
-    assert_eq!(stored_prototypes(&saved).as_ref(), Some(&prototypes));
+    assert_eq!(stored_voice(&saved).as_ref(), Some(&voice));
+    assert_eq!(stored_field(&saved, "voice").unwrap(), voice.to_json(), "byte for byte");
 
     // A second instance restored from the first one's save is indistinguishable.
     let mut second = HostedPlugin::new(HostConfig::offline_48k(), Some(&first.save_state()));
     assert_eq!(state_json(&second.save_state()), saved);
+
+    // States store a mode option by its id: the earlier version's three keep theirs (and
+    // their index, which CLAP automation records); Your voice is new, and the default.
+    use nice_plug::prelude::Enum;
+    assert_eq!(ModeChoice::ids(), Some(&["base", "proto", "hybrid", "voice"][..]));
+    for (index, choice) in
+        [ModeChoice::Base, ModeChoice::Proto, ModeChoice::Hybrid, ModeChoice::Voice].into_iter().enumerate()
+    {
+        assert_eq!(ModeChoice::from_index(index), choice);
+    }
+    assert_eq!(FsddParams::default().mode.value(), ModeChoice::Voice);
+    assert_eq!(state_json(&state_with(&[]))["params"]["mode"], json!({"string": "voice"}));
+}
+
+/// Test (a): a project's voice is what the recogniser uses once the project is loaded. The same
+/// words through instances restored from the same state, in Your voice and in Base model mode,
+/// give different MIDI (the voice re-scores every word); without a voice, Your voice mode is
+/// the base model, note for note.
+#[test]
+fn a_restored_voice_is_what_the_recogniser_uses() {
+    let voice = speaker_voice("theo", 5..8);
+    // theo's takes 0-1 (the test split): the voice's speaker.
+    let stream = build_stream(&speaker_utterances("theo", 0..2), 48_000, Layout::Stereo, 81);
+    let base_state = state_json(&state_with(&[("mode", json!({"string": "base"}))]));
+    let voice_state = state_json(&state_with(&[("mode", json!({"string": "voice"}))]));
+
+    let with_voice_midi = render_state(&state_bytes(&with_voice(voice_state.clone(), &voice)), &stream, 82);
+    let base_midi = render_state(&state_bytes(&with_voice(base_state.clone(), &voice)), &stream, 82);
+    let (voiced, base) = (note_ons(&with_voice_midi), note_ons(&base_midi));
+    assert!(voiced.len() >= stream.placements.len() * 3 / 4, "{} notes", voiced.len());
+    assert_ne!(voiced, base, "the restored voice changes what the recogniser decides");
+    let voiced_score = score_notes(&with_voice_midi, &stream.placements, DEFAULT_BASE_NOTE);
+    let base_score = score_notes(&base_midi, &stream.placements, DEFAULT_BASE_NOTE);
+    eprintln!(
+        "theo's test takes: base model {}/{}, with his voice {}/{}",
+        base_score.correct, base_score.total, voiced_score.correct, voiced_score.total
+    );
+    assert!(voiced_score.correct >= base_score.correct, "his own voice must not cost accuracy");
+
+    let no_voice = render_state(&state_bytes(&voice_state), &stream, 82);
+    let no_voice_base = render_state(&state_bytes(&base_state), &stream, 82);
+    assert_eq!(no_voice, no_voice_base, "without a voice, Your voice mode is the base model");
+
+    // What a host's state load does in the plugin: the voice is prepared for the model and
+    // handed to the engine.
+    let model = Arc::new(Model::embedded().expect("embedded model"));
+    let params = FsddParams::default();
+    params.voice.set_model(model);
+    restore_fields(&params, &with_voice(voice_state, &voice));
+    assert_eq!(params.voice.current(), voice);
+    assert_eq!(params.voice.matcher().expect("a matcher for the restored voice").counts(), [3; 10]);
+    assert_eq!(params.voice_status().origin, VoiceOrigin::Project);
+}
+
+/// An earlier version's prototypes, as its state stored them: the model's embeddings of real
+/// recordings (jackson's takes 5-7) averaged per digit, in the format-1 JSON.
+fn old_prototypes_json() -> String {
+    let model = Model::embedded().expect("embedded model");
+    let mut mfcc = fsdd_core::signal::mfcc::MfccExtractor::new();
+    let mut set = PrototypeSet::new(model.embedding_dim()).with_model_fingerprint(model.fingerprint());
+    for utt in speaker_utterances("jackson", 5..8) {
+        let window = mfcc.compute(&utt.samples_8k);
+        set.add_example(utt.digit, &model.infer(&window[..]).expect("inference").embedding).unwrap();
+    }
+    set.to_json()
+}
+
+/// A state as the earlier version saved it: no `voice` and no `voice_path`, its voice in
+/// `prototypes` (format 1) and a `prototype_path`, in Hybrid mode.
+fn earlier_versions_state(old_json: &str) -> serde_json::Value {
+    let mut state = state_json(&state_with(&[("mode", json!({"string": "hybrid"}))]));
+    let fields = state["fields"].as_object_mut().unwrap();
+    fields.remove("voice");
+    fields.remove("voice_path");
+    let state = with_field(state, "prototypes", old_json);
+    with_field(state, "prototype_path", "/home/someone/.config/fsdd/prototypes.json")
+}
+
+/// Test (b): a project of the earlier version loads without a crash; its prototypes are not
+/// read as a voice (the plugin renders exactly what the base model renders), the window says to
+/// enroll again, and the old prototypes stay in the project as they were.
+#[test]
+fn an_earlier_versions_project_gets_the_message_and_runs_on_the_base_model() {
+    let old_json = old_prototypes_json();
+    let old = earlier_versions_state(&old_json);
+    let stream = build_stream(&test_utterances(25), 48_000, Layout::Stereo, 91);
+    let base = render_state(&state_with(&[("mode", json!({"string": "base"}))]), &stream, 92);
+    assert!(note_ons(&base).len() >= stream.placements.len() * 3 / 4);
+
+    // A fresh instance restored from it.
+    let mut plugin = HostedPlugin::new(HostConfig::offline_48k(), Some(&state_bytes(&old)));
+    let saved = state_json(&plugin.save_state());
+    assert_eq!(stored_voice(&saved), None, "no voice of this version");
+    assert_eq!(stored_field(&saved, "voice_path").as_deref(), Some(""));
+    assert_eq!(stored_field(&saved, "prototypes").as_deref(), Some(old_json.as_str()), "kept as it was");
+    assert_eq!(saved["params"]["mode"], json!({"string": "hybrid"}));
+    let rendered = render(&mut plugin, &stream, 92, Pace::Unpaced);
+    rendered.assert_clean_passthrough();
+    assert_eq!(rendered.midi, base, "the base model's MIDI, note for note");
+
+    // Loaded into an instance that holds a voice (a preset load): that voice goes too.
+    let voiced = with_voice(state_json(&state_with(&[])), &sample_voice());
+    let mut plugin = HostedPlugin::new(HostConfig::offline_48k(), Some(&state_bytes(&voiced)));
+    plugin.load_state(&state_bytes(&old)).expect("the earlier version's state loads");
+    plugin.deactivate();
+    plugin.activate();
+    assert_eq!(stored_voice(&state_json(&plugin.save_state())), None);
+    let rendered = render(&mut plugin, &stream, 92, Pace::Unpaced);
+    assert_eq!(rendered.midi, base);
+
+    // In the plugin: no voice, no matcher, and the window says why.
+    let model = Arc::new(Model::embedded().expect("embedded model"));
+    let params = FsddParams::default();
+    params.voice.set_model(model);
+    params.voice.replace(sample_voice());
+    restore_fields(&params, &old);
+    assert!(params.voice.is_empty());
+    assert!(params.voice.matcher().is_none(), "the engine gets no voice: the base model");
+    let status = params.voice_status();
+    assert_eq!(status.old_project.as_deref(), Some(OLD_PROJECT_MESSAGE));
+    let mut editor = HeadlessEditor::new();
+    let mut input = EditorInput::default();
+    let view = StatusView::gather(&params, &LiveStatus::default());
+    let texts = editor.texts(&view, &mut input);
+    editor.assert_fits(&view, &mut input);
+    assert!(texts.iter().any(|t| t == OLD_PROJECT_MESSAGE), "{texts:?}");
+    assert!(OLD_PROJECT_MESSAGE.contains("earlier version") && OLD_PROJECT_MESSAGE.contains("enroll again"));
+    assert!(contains(&texts, "Enrolled voice: none (base model only)"));
+
+    // Once a voice of this version is there, the message goes (the old key still travels).
+    params.store_enrolled(speaker_voice("jackson", 5..6)).expect("a voice of real takes");
+    assert_eq!(params.voice_status().old_project, None);
+    let texts = editor.texts(&StatusView::gather(&params, &LiveStatus::default()), &mut input);
+    assert!(!texts.iter().any(|t| t == OLD_PROJECT_MESSAGE), "{texts:?}");
+    let fields = nice_plug::prelude::Params::serialize_fields(&params);
+    let kept: String = serde_json::from_str(&fields["prototypes"]).unwrap();
+    assert_eq!(kept, old_json);
 }
 
 #[test]
@@ -166,8 +315,8 @@ fn automation_of_the_base_note_takes_effect_on_the_next_block() {
 
 #[test]
 fn garbage_state_is_refused_and_the_plugin_keeps_working() {
-    let prototypes = sample_prototypes();
-    let good = with_prototypes(state_json(&state_with(&[("base_note", json!({"i32": 50}))])), &prototypes);
+    let voice = sample_voice();
+    let good = with_voice(state_json(&state_with(&[("base_note", json!({"i32": 50}))])), &voice);
     let mut plugin = HostedPlugin::new(HostConfig::offline_48k(), Some(&state_bytes(&good)));
     let before = state_json(&plugin.save_state());
 
@@ -180,22 +329,25 @@ fn garbage_state_is_refused_and_the_plugin_keeps_working() {
     assert!(plugin.load_state(&not_json).is_err());
     assert_eq!(state_json(&plugin.save_state()), before, "refused states change nothing");
 
-    // Valid JSON with broken prototypes and unknown/ill-typed entries: parameters that make
-    // sense are taken, the broken prototypes are ignored (the enrolled voice stays).
+    // Valid JSON with a broken voice, garbage in the old prototypes key and unknown or
+    // ill-typed entries: parameters that make sense are taken, the broken voice is ignored
+    // (the enrolled voice stays), the garbage is dropped.
     let mut odd = before.clone();
-    odd["fields"]["prototypes"] = json!(serde_json::to_string("{\"version\": 99, \"garbage\": true}").unwrap());
+    odd = with_field(odd, "voice", "{\"format\": \"fsdd-voice\", \"version\": 99, \"garbage\": true}");
+    odd = with_field(odd, "prototypes", "{\"garbage\": true}");
     odd["params"]["base_note"] = json!({"i32": 40});
     odd["params"]["no_such_param"] = json!({"f32": 1.0});
     let _ = plugin.load_state(&state_bytes(&odd));
     let after = state_json(&plugin.save_state());
     assert_eq!(after["params"]["base_note"], json!({"i32": 40}));
-    assert_eq!(stored_prototypes(&after).as_ref(), Some(&prototypes), "broken prototypes must not replace good ones");
+    assert_eq!(stored_voice(&after).as_ref(), Some(&voice), "a broken voice must not replace a good one");
+    assert_eq!(stored_field(&after, "prototypes").as_deref(), Some(""));
 
     let mut wrong_type = before.clone();
-    wrong_type["fields"]["prototypes"] = json!(42);
+    wrong_type["fields"]["voice"] = json!(42);
     wrong_type["params"]["base_note"] = json!("sixty");
     let _ = plugin.load_state(&state_bytes(&wrong_type));
-    assert_eq!(stored_prototypes(&state_json(&plugin.save_state())).as_ref(), Some(&prototypes));
+    assert_eq!(stored_voice(&state_json(&plugin.save_state())).as_ref(), Some(&voice));
 
     // Still recognising after all that.
     let utterances = test_utterances(30);

@@ -8,7 +8,7 @@ use egui::{Pos2, Rect, vec2};
 use fsdd_plugin::editor::{self, EditorAction, EditorInput, StatusView};
 
 /// The editor's size in logical points (what `Editor::size` reports to the host).
-pub const WINDOW: egui::Vec2 = vec2(460.0, 660.0);
+pub const WINDOW: egui::Vec2 = vec2(editor::WIDTH as f32, editor::HEIGHT as f32);
 
 /// A scratch folder per test, removed when the test ends.
 pub struct TempDir(pub PathBuf);
@@ -106,11 +106,28 @@ impl HeadlessEditor {
         }
     }
 
-    /// Clicks the widget whose label is `label` (press and release over it).
+    /// Clicks the widget whose label is `label` (press and release over it); the first one if
+    /// several have it.
     pub fn click(&mut self, view: &StatusView, input: &mut EditorInput, label: &str) -> Option<EditorAction> {
+        self.click_where(view, input, label, false)
+    }
+
+    /// The same, the last one with the label (the digit picker's "7" after the big "7").
+    pub fn click_last(&mut self, view: &StatusView, input: &mut EditorInput, label: &str) -> Option<EditorAction> {
+        self.click_where(view, input, label, true)
+    }
+
+    fn click_where(
+        &mut self,
+        view: &StatusView,
+        input: &mut EditorInput,
+        label: &str,
+        last: bool,
+    ) -> Option<EditorAction> {
         let (texts, _) = self.frame(view, input, vec![]);
-        let (_, rect) =
-            texts.iter().find(|(t, _)| t == label).unwrap_or_else(|| panic!("no {label:?} on screen: {texts:?}"));
+        let mut found = texts.iter().filter(|(t, _)| t == label);
+        let hit = if last { found.next_back() } else { found.next() };
+        let (_, rect) = hit.unwrap_or_else(|| panic!("no {label:?} on screen: {texts:?}"));
         let pos = rect.center();
         let button = |pressed| egui::Event::PointerButton {
             pos,

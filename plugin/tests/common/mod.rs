@@ -442,6 +442,40 @@ pub struct Utterance {
     pub samples_8k: Vec<f32>,
 }
 
+/// `speaker`'s recordings of every digit for `takes`, digit by digit (the order the window's
+/// enrollment asks for them).
+pub fn speaker_utterances(speaker: &str, takes: impl Iterator<Item = u32> + Clone) -> Vec<Utterance> {
+    let mut out = Vec::new();
+    for digit in 0..10u8 {
+        for take in takes.clone() {
+            out.push(utterance(&format!("{digit}_{speaker}_{take}")));
+        }
+    }
+    out
+}
+
+/// One FSDD recording by name (`7_jackson_0`).
+pub fn utterance(name: &str) -> Utterance {
+    let path = fsdd_dir().join(format!("{name}.wav"));
+    let clip = fsdd_core::signal::audio::read_wav(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(clip.sample_rate, 8_000);
+    let digit = name[..1].parse().expect("FSDD names start with the digit");
+    Utterance { digit, name: name.to_owned(), samples_8k: clip.samples }
+}
+
+/// A voice of `speaker`'s recordings `takes` of every digit, each whole file a take (what
+/// `fsdd-tui enroll --from` makes of labelled WAVs), as a voice file gives it back (16-bit PCM:
+/// the plugin keeps a voice as its project will restore it, so comparisons are exact).
+pub fn speaker_voice(speaker: &str, takes: impl Iterator<Item = u32> + Clone) -> fsdd_core::Voice {
+    let mut voice = fsdd_core::Voice::new();
+    for utt in speaker_utterances(speaker, takes) {
+        let take = fsdd_core::VoiceTake::new(utt.digit, fsdd_core::TakeSource::Enrolled, utt.samples_8k)
+            .unwrap_or_else(|e| panic!("{}: {e}", utt.name));
+        let _ = voice.push(take);
+    }
+    fsdd_core::Voice::from_json(&voice.to_json()).expect("a voice reads back from its JSON")
+}
+
 /// The official FSDD test split (takes 0-4), sorted by file name; `every`-th file only.
 pub fn test_utterances(every: usize) -> Vec<Utterance> {
     let dir = fsdd_dir();
@@ -758,6 +792,33 @@ pub fn state_bytes(json: &serde_json::Value) -> Vec<u8> {
     let mut bytes = (body.len() as u64).to_le_bytes().to_vec();
     bytes.extend_from_slice(&body);
     bytes
+}
+
+/// The persisted field `key` of a state (each field is JSON inside a JSON string).
+pub fn stored_field(state: &serde_json::Value, key: &str) -> Option<String> {
+    let field = state["fields"][key].as_str()?;
+    Some(serde_json::from_str(field).expect("a persisted field holds a JSON-encoded string"))
+}
+
+/// The state with the persisted field `key` set to `value`.
+pub fn with_field(mut state: serde_json::Value, key: &str, value: &str) -> serde_json::Value {
+    state["fields"][key] = serde_json::json!(serde_json::to_string(value).unwrap());
+    state
+}
+
+/// The enrolled voice a state holds (`None`: no voice).
+pub fn stored_voice(state: &serde_json::Value) -> Option<fsdd_core::Voice> {
+    let json = stored_field(state, "voice").expect("a voice field in the state");
+    (!json.is_empty()).then(|| fsdd_core::Voice::from_json(&json).expect("the stored voice parses"))
+}
+
+/// Restores a state's persisted fields into `params` the way nice-plug does when a host loads a
+/// project (the plugin's `filter_state`, then `deserialize_fields`), without a host.
+pub fn restore_fields(params: &fsdd_plugin::params::FsddParams, state: &serde_json::Value) {
+    use nice_plug::prelude::{Params, Plugin, PluginState};
+    let mut plugin_state: PluginState = serde_json::from_value(state.clone()).expect("a nice-plug state");
+    <fsdd_plugin::FsddPlugin as Plugin>::filter_state(&mut plugin_state);
+    params.deserialize_fields(&plugin_state.fields);
 }
 
 /// The default state with some parameters replaced, e.g. `[("base_note", json!({"i32": 48}))]`.
