@@ -350,18 +350,6 @@ impl PrototypeSet {
             other => other,
         })
     }
-
-    /// `$XDG_CONFIG_HOME/fsdd/prototypes.json`, else `~/.config/fsdd/prototypes.json` (or
-    /// `%APPDATA%\fsdd\prototypes.json` on Windows).
-    pub fn default_path() -> Option<PathBuf> {
-        let non_empty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let base = if cfg!(windows) {
-            non_empty("APPDATA")
-        } else {
-            non_empty("XDG_CONFIG_HOME").or_else(|| non_empty("HOME").map(|h| h.join(".config")))
-        };
-        base.map(|b| b.join("fsdd").join("prototypes.json"))
-    }
 }
 
 #[cfg(test)]
